@@ -1,0 +1,41 @@
+"""Routes llama.cpp's log into Python logging (never `verbose=False`, which redirects stdout/stderr)."""
+from __future__ import annotations
+
+import ctypes
+import logging
+from collections import deque
+
+import llama_cpp
+
+logger = logging.getLogger("synthscope.llama")
+# ggml_log_level: 0 none, 1 debug, 2 info, 3 warn, 4 error, 5 continue (llama-cpp-python's own
+# table predates this numbering).
+_LEVELS = {0: logging.INFO, 1: logging.DEBUG, 2: logging.INFO, 3: logging.WARNING, 4: logging.ERROR}
+_state = {"level": logging.DEBUG, "installed": False}
+_pending: list[str] = []
+recent_errors: deque[str] = deque(maxlen=8)
+
+
+@llama_cpp.llama_log_callback
+def _on_log(level: int, text: bytes, _user: ctypes.c_void_p) -> None:
+    if level != 5:  # 5 = "continue the previous line" at the previous level
+        _state["level"] = _LEVELS.get(level, logging.DEBUG)
+    _pending.append(text.decode("utf-8", errors="replace"))
+    if not _pending[-1].endswith("\n"):
+        return
+    line = "".join(_pending).rstrip()
+    _pending.clear()
+    if _state["level"] >= logging.ERROR:
+        recent_errors.append(line)
+    logger.log(_state["level"], "%s", line)
+
+
+def install() -> None:
+    """Install once per process; the module-level callback object stays referenced for its lifetime."""
+    if not _state["installed"]:
+        llama_cpp.llama_log_set(_on_log, ctypes.c_void_p(0))
+        _state["installed"] = True
+
+
+def last_error() -> str | None:
+    return recent_errors[-1] if recent_errors else None

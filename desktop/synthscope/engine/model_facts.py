@@ -1,0 +1,161 @@
+"""Model facts from a GGUF header without loading weights; also catches files that are not models.
+
+gguf.GGUFReader builds a Python object for every vocabulary string (10 s for Gemma 3's 262,144
+tokens), so the header is walked here with the `gguf` package's type tables instead.
+"""
+from __future__ import annotations
+
+import mmap
+import struct
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import gguf
+
+from synthscope.engine.errors import ModelLoadError
+
+_SCALARS = {
+    gguf.GGUFValueType.UINT8: "<B", gguf.GGUFValueType.INT8: "<b",
+    gguf.GGUFValueType.UINT16: "<H", gguf.GGUFValueType.INT16: "<h",
+    gguf.GGUFValueType.UINT32: "<I", gguf.GGUFValueType.INT32: "<i",
+    gguf.GGUFValueType.FLOAT32: "<f", gguf.GGUFValueType.BOOL: "<?",
+    gguf.GGUFValueType.UINT64: "<Q", gguf.GGUFValueType.INT64: "<q",
+    gguf.GGUFValueType.FLOAT64: "<d",
+}
+SMALL_ARRAY = 16  # arrays up to this length are kept; longer ones only counted
+
+
+@dataclass(frozen=True)
+class ModelFacts:
+    path: str
+    file_size: int
+    architecture: str
+    name: str
+    parameters: int
+    quantisation: str
+    context_length: int
+    vocab_size: int
+    bos_id: int | None
+    eos_id: int | None
+    has_chat_template: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @property
+    def summary(self) -> str:
+        millions = self.parameters / 1e6
+        return (f"{self.name} · {self.architecture} · {millions:,.0f}M parameters · {self.quantisation}"
+                f" · {self.vocab_size:,} tokens · context {self.context_length:,}")
+
+
+class _Cursor:
+    def __init__(self, buffer: mmap.mmap | bytes) -> None:
+        self.buffer, self.pos = buffer, 0
+
+    def take(self, fmt: str) -> Any:
+        value = struct.unpack_from(fmt, self.buffer, self.pos)[0]
+        self.pos += struct.calcsize(fmt)
+        return value
+
+    def string(self) -> str:
+        length = self.take("<Q")
+        if self.pos + length > len(self.buffer):
+            raise struct.error("string runs past the end")
+        raw = self.buffer[self.pos:self.pos + length]
+        self.pos += length
+        return bytes(raw).decode("utf-8", errors="replace")
+
+    def value(self, kind: int) -> Any:
+        if kind == gguf.GGUFValueType.STRING:
+            return self.string()
+        if kind == gguf.GGUFValueType.ARRAY:
+            item_kind, count = self.take("<I"), self.take("<Q")
+            if item_kind in _SCALARS and count > SMALL_ARRAY:
+                self.pos += count * struct.calcsize(_SCALARS[item_kind])
+                if self.pos > len(self.buffer):
+                    raise struct.error("array runs past the end")
+                return _Counted(count)
+            items = [self.value(item_kind) for _ in range(count)]
+            return items if count <= SMALL_ARRAY else _Counted(count)
+        return self.take(_SCALARS[gguf.GGUFValueType(kind)])
+
+
+@dataclass(frozen=True)
+class _Counted:
+    count: int
+
+
+def check_file(path: Path) -> None:
+    """Plain-words errors for the common ways a path is not a model file."""
+    if not path.exists():
+        raise ModelLoadError(f"There is no file at {path}.")
+    if path.is_dir():
+        raise ModelLoadError(f"{path} is a folder, not a model file.")
+    if path.stat().st_size == 0:
+        raise ModelLoadError(f"{path.name} is empty (0 bytes), so it cannot be a model.")
+
+
+def read_facts(path: str | Path) -> ModelFacts:
+    path = Path(path)
+    check_file(path)
+    size = path.stat().st_size
+    try:
+        with path.open("rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as buf:
+            if size < 4 or struct.unpack_from("<I", buf, 0)[0] != gguf.GGUF_MAGIC:
+                raise ModelLoadError(f"{path.name} is not a GGUF model file (it does not start with "
+                                     "the GGUF signature).")
+            meta, data_end = _walk(_Cursor(buf))
+    except (struct.error, ValueError, OverflowError, MemoryError) as exc:
+        raise ModelLoadError(f"{path.name} looks like a GGUF file but its header is damaged or cut "
+                             "short; it may be an unfinished download.") from exc
+    if data_end > size:
+        raise ModelLoadError(f"{path.name} is cut short: it should be {data_end / 1e6:,.1f} MB but is "
+                             f"only {size / 1e6:,.1f} MB. It may be an unfinished download.")
+    return _facts(path, size, meta)
+
+
+def _walk(cur: _Cursor) -> tuple[dict[str, Any], int]:
+    cur.take("<I")
+    version = cur.take("<I")
+    if version not in (2, 3):
+        raise ModelLoadError(f"This GGUF file uses format version {version}, which is not supported.")
+    n_tensors, n_kv = cur.take("<Q"), cur.take("<Q")
+    meta: dict[str, Any] = {}
+    for _ in range(n_kv):
+        key = cur.string()
+        meta[key] = cur.value(cur.take("<I"))
+    parameters, data_size = 0, 0
+    for _ in range(n_tensors):
+        cur.string()
+        dims = [cur.take("<Q") for _ in range(cur.take("<I"))]
+        kind, offset = cur.take("<I"), cur.take("<Q")
+        elements = 1
+        for dim in dims:
+            elements *= dim
+        block, type_size = gguf.GGML_QUANT_SIZES[gguf.GGMLQuantizationType(kind)]
+        parameters += elements
+        data_size = max(data_size, offset + elements // block * type_size)
+    alignment = int(meta.get("general.alignment", 32))
+    data_start = -(-cur.pos // alignment) * alignment
+    meta["__parameters__"] = parameters
+    return meta, data_start + data_size
+
+
+def _facts(path: Path, size: int, meta: dict[str, Any]) -> ModelFacts:
+    arch = str(meta.get("general.architecture", "unknown"))
+    tokens = meta.get("tokenizer.ggml.tokens")
+    vocab = tokens.count if isinstance(tokens, _Counted) else len(tokens or [])
+    file_type = meta.get("general.file_type")
+    try:
+        quant = gguf.LlamaFileType(file_type).name.removeprefix("MOSTLY_") if file_type is not None else "?"
+    except ValueError:
+        quant = f"type {file_type}"
+    return ModelFacts(
+        path=str(path), file_size=size, architecture=arch,
+        name=str(meta.get("general.name", path.stem)), parameters=int(meta["__parameters__"]),
+        quantisation=quant, context_length=int(meta.get(f"{arch}.context_length", 0)),
+        vocab_size=int(meta.get(f"{arch}.vocab_size", vocab) or vocab),
+        bos_id=meta.get("tokenizer.ggml.bos_token_id"), eos_id=meta.get("tokenizer.ggml.eos_token_id"),
+        has_chat_template="tokenizer.chat_template" in meta)

@@ -1,0 +1,94 @@
+"""The sampler chain in llama-cpp-python's order, keeping what every stage saw and kept."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+
+from synthscope.sampling import stages
+from synthscope.sampling.settings import SamplerSettings
+from synthscope.sampling.stages import Candidates
+
+STAGE_NAMES = ("penalties", "top_k", "typical_p", "top_p", "min_p", "temperature")
+
+
+@dataclass(frozen=True)
+class StageStep:
+    """One stage's input and output; `active` is False when its setting turns it off."""
+
+    name: str
+    active: bool
+    before: Candidates
+    after: Candidates
+
+
+@dataclass(frozen=True)
+class ChainResult:
+    """The sampling decision for one step, with everything needed to explain it."""
+
+    token_id: int
+    u: float | None  # None for greedy: no dice were thrown
+    raw_logits: np.ndarray
+    stages: tuple[StageStep, ...]
+    final: Candidates  # what the draw picked from, in the draw's order
+    final_probs: np.ndarray  # float64, aligned with final.ids
+    chosen_index: int  # index into final.ids
+
+    @property
+    def cumulative(self) -> np.ndarray:
+        return np.cumsum(self.final_probs)
+
+
+@lru_cache(maxsize=4)
+def _all_ids(n_vocab: int) -> np.ndarray:
+    ids = np.arange(n_vocab, dtype=np.int32)
+    ids.setflags(write=False)
+    return ids
+
+
+def penalty_window(history: np.ndarray, settings: SamplerSettings) -> np.ndarray:
+    n = settings.repeat_last_n
+    return history[-n:] if n > 0 else history[:0]
+
+
+def run_chain(raw_logits: np.ndarray, settings: SamplerSettings,
+              history: np.ndarray | None = None, u: float | None = None) -> ChainResult:
+    """Apply the chain to one step's logits. `history` is the context so far (prompt included).
+
+    `raw_logits` is read, never written; `u` in [0, 1) is required unless temperature is 0.
+    """
+    if history is None:
+        history = np.zeros(0, dtype=np.int32)
+    steps: list[StageStep] = []
+
+    def stage(name: str, c: Candidates, after: Candidates, active: bool) -> Candidates:
+        steps.append(StageStep(name, active, c, after))
+        return after
+
+    c = Candidates(_all_ids(raw_logits.shape[0]), raw_logits, False)
+    window = penalty_window(np.asarray(history), settings)
+    penalised = stages.penalties(c, window, settings.repeat_penalty, settings.frequency_penalty,
+                                 settings.presence_penalty)
+    c = stage("penalties", c, penalised, penalised is not c)
+
+    if settings.greedy:
+        for name in STAGE_NAMES[1:-1]:
+            c = stage(name, c, c, False)
+        best = int(np.argmax(c.logits))  # first maximum wins, as llama_sampler_greedy
+        winner = Candidates(c.ids[best:best + 1], c.logits[best:best + 1], True)
+        c = stage("temperature", c, winner, True)
+        return ChainResult(int(winner.ids[0]), None, raw_logits, tuple(steps), winner,
+                           np.ones(1), 0)
+
+    if u is None or not 0.0 <= u < 1.0:
+        raise ValueError("a draw needs u in [0, 1)")
+    c = stage("top_k", c, stages.top_k(c, settings.top_k), settings.top_k > 0)
+    c = stage("typical_p", c, stages.typical_p(c, settings.typical_p), settings.typical_p < 1.0)
+    c = stage("top_p", c, stages.top_p(c, settings.top_p), settings.top_p < 1.0)
+    c = stage("min_p", c, stages.min_p(c, settings.min_p), settings.min_p > 0.0)
+    c = stage("temperature", c, stages.temperature(c, settings.temperature),
+              settings.temperature != 1.0)
+    probs, running = stages.dist_probabilities(c)
+    index = stages.draw(running, u)
+    return ChainResult(int(c.ids[index]), u, raw_logits, tuple(steps), c, probs, index)

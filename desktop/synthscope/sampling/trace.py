@@ -1,0 +1,128 @@
+"""Compact, explainable statistics of one sampling step (computed off the decode's critical path)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from synthscope.sampling.chain import STAGE_NAMES, ChainResult
+from synthscope.sampling.stages import top_indices
+
+CANDIDATE_DTYPE = np.dtype([("token_id", "<i4"), ("logit", "<f4"), ("p_raw", "<f4"),
+                            ("p_final", "<f4"), ("removed_by", "i1")])
+FINAL_DTYPE = np.dtype([("token_id", "<i4"), ("p", "<f4")])
+FINAL_LIMIT = 64  # entries of the draw's distribution kept per step (the rest is summed up)
+NOT_REMOVED = -1
+
+
+@dataclass(frozen=True, slots=True)
+class StageTrace:
+    name: str
+    active: bool
+    n_in: int
+    kept: int
+    removed_mass: float  # share of the stage's input probability that it removed
+    changed: int  # tokens whose score the stage changed (penalties, temperature)
+
+
+@dataclass(frozen=True, slots=True)
+class StepTrace:
+    """Everything the views show about one step, without the full logits."""
+
+    stages: tuple[StageTrace, ...]
+    candidates: np.ndarray  # CANDIDATE_DTYPE, top-N by raw logit, descending
+    final: np.ndarray  # FINAL_DTYPE, the draw's distribution in draw order (first FINAL_LIMIT)
+    final_size: int
+    chosen_index: int  # index of the winner in the draw's order
+    entropy_raw: float  # nats
+    entropy_final: float
+    chosen_logit: float
+    chosen_p_raw: float
+
+    def stage(self, name: str) -> StageTrace:
+        return self.stages[STAGE_NAMES.index(name)]
+
+    @property
+    def chosen_p_final(self) -> float:
+        if self.chosen_index < FINAL_LIMIT:
+            return float(self.final["p"][self.chosen_index])
+        return float("nan")
+
+
+def log_sum_exp(logits: np.ndarray) -> float:
+    peak = np.float32(logits.max())
+    return float(peak) + float(np.log(np.sum(np.exp(logits - peak), dtype=np.float64)))
+
+
+def entropy(logits: np.ndarray, lse: float) -> float:
+    """Entropy in nats of softmax(logits); float32 exps, float64 sums (fast on 262k entries)."""
+    peak = np.float32(logits.max())
+    shifted = logits - peak
+    exps = np.exp(shifted)
+    mean_shift = float(np.dot(exps, shifted)) / float(np.sum(exps, dtype=np.float64))
+    return (lse - float(peak)) - mean_shift
+
+
+def _member(query: np.ndarray, table: np.ndarray) -> np.ndarray:
+    return np.isin(query, table, kind="table" if table.size > 4096 else None)
+
+
+def _lookup(query: np.ndarray, ids: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """values[ids == q] for each q in query, 0 where q is absent."""
+    order = np.argsort(ids, kind="stable")
+    sorted_ids = ids[order]
+    pos = np.minimum(np.searchsorted(sorted_ids, query), sorted_ids.size - 1)
+    found = sorted_ids[pos] == query
+    return np.where(found, values[order][pos], 0.0)
+
+
+def build_trace(result: ChainResult, top_n: int = 10) -> StepTrace:
+    raw = result.raw_logits
+    lse_cache: dict[int, float] = {}
+
+    def lse(array: np.ndarray) -> float:
+        key = id(array)
+        if key not in lse_cache:
+            lse_cache[key] = log_sum_exp(array)
+        return lse_cache[key]
+
+    lse_raw = lse(raw)
+    stage_traces = []
+    for step in result.stages:
+        before, after = step.before, step.after
+        removed = 0.0
+        if step.active and after.size < before.size:
+            removed = max(0.0, 1.0 - float(np.exp(log_sum_exp(after.logits) - lse(before.logits))))
+        changed = 0
+        if step.active and step.name == "penalties":
+            changed = int(np.count_nonzero(after.logits != before.logits))
+        elif step.active and step.name == "temperature" and after.size == before.size:
+            changed = after.size
+        stage_traces.append(StageTrace(step.name, step.active, before.size, after.size, removed,
+                                       changed))
+
+    n = min(top_n, raw.shape[0])
+    top = top_indices(raw, n)
+    top = top[np.argsort(-raw[top], kind="stable")].astype(np.int32)
+    cands = np.zeros(n, dtype=CANDIDATE_DTYPE)
+    cands["token_id"] = top
+    cands["logit"] = raw[top]
+    cands["p_raw"] = np.exp(raw[top].astype(np.float64) - lse_raw)
+    cands["p_final"] = _lookup(top, result.final.ids, result.final_probs)
+    removed_by = np.full(n, NOT_REMOVED, dtype=np.int8)
+    for index, step in enumerate(result.stages):
+        if step.after.size < step.before.size:
+            gone = (removed_by == NOT_REMOVED) & ~_member(top, step.after.ids)
+            removed_by[gone] = index
+    cands["removed_by"] = removed_by
+
+    final = np.zeros(min(result.final.size, FINAL_LIMIT), dtype=FINAL_DTYPE)
+    final["token_id"] = result.final.ids[:FINAL_LIMIT]
+    final["p"] = result.final_probs[:FINAL_LIMIT]
+    with np.errstate(divide="ignore"):
+        p = result.final_probs[result.final_probs > 0]
+        entropy_final = max(0.0, float(-np.sum(p * np.log(p))))
+    chosen_logit = float(raw[result.token_id])
+    return StepTrace(tuple(stage_traces), cands, final, result.final.size, result.chosen_index,
+                     entropy(raw, lse_raw), entropy_final, chosen_logit,
+                     float(np.exp(chosen_logit - lse_raw)))

@@ -1,0 +1,62 @@
+"""The record of a run: prompt, model identity, and every step with its compact trace."""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from synthscope.sampling import SamplerSettings, StepTrace
+
+IDENTITY_BYTES = 1 << 20
+
+
+@dataclass(frozen=True)
+class ModelIdentity:
+    """Enough to tell whether a saved run came from the same model file."""
+
+    path: str
+    name: str
+    file_size: int
+    head_sha256: str  # SHA-256 of the first MiB: cheap, and differs between any two real models
+    vocab_size: int
+
+    @classmethod
+    def of_file(cls, path: str | Path, name: str, vocab_size: int) -> ModelIdentity:
+        path = Path(path)
+        with path.open("rb") as handle:
+            head = hashlib.sha256(handle.read(IDENTITY_BYTES)).hexdigest()
+        return cls(str(path), name, path.stat().st_size, head, vocab_size)
+
+
+@dataclass(slots=True)
+class Step:
+    """One generated token and why it was chosen."""
+
+    token_id: int
+    token_bytes: bytes
+    text: str  # what this step added to the output text (may be "" for half a character)
+    u: float | None
+    settings: SamplerSettings  # shared between steps that used the same settings
+    trace: StepTrace
+
+
+@dataclass
+class RunRecord:
+    model: ModelIdentity
+    prompt: str
+    prompt_tokens: list[int]
+    seed: int
+    top_n: int
+    steps: list[Step] = field(default_factory=list)
+    pieces: dict[int, bytes] = field(default_factory=dict)  # bytes of every token the record mentions
+
+    @property
+    def text(self) -> str:
+        return "".join(step.text for step in self.steps)
+
+    @property
+    def token_ids(self) -> list[int]:
+        return [step.token_id for step in self.steps]
+
+    def piece_text(self, token_id: int) -> str:
+        return self.pieces.get(token_id, b"").decode("utf-8", errors="backslashreplace")
