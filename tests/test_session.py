@@ -124,3 +124,16 @@ def test_absurd_settings_in_a_session_file_are_refused(generator: Generator) -> 
     data["steps"][0]["settings"]["top_p"] = 40
     with pytest.raises(SessionFileError, match="Top-p must be between"):
         record_from_dict(data)
+
+
+def test_gemma_generation_traces_a_262k_vocabulary(gemma_path: Path) -> None:
+    with Engine.load(gemma_path, n_ctx=256, probe=False) as engine:
+        gen = Generator(engine, seed=8, top_n=10)
+        gen.start("The three primary colours are")
+        steps = gen.generate(SamplerSettings(top_k=0, top_p=0.9), 6, ignore_eos=True)
+        for index, step in enumerate(steps):
+            assert step.trace.stage("top_k").kept == 262144  # off: the whole vocabulary goes on
+            assert step.trace.stage("min_p").kept == step.trace.final_size
+            replay = run_chain(gen.raw_logits(index), step.settings, gen.history(index), step.u)
+            assert replay.token_id == step.token_id
+        gen.close()
