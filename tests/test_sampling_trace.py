@@ -83,6 +83,8 @@ def test_dice_are_a_pure_function_of_seed_and_index() -> None:
     ({"top_p": 1.5}, "Top-p must be between"),
     ({"temperature": math.nan}, "Temperature must be between"),
     ({"top_k": 2.5}, "whole number"),
+    ({"temperature": 1e-6}, "0 \\(always the top word\\) or at least 0.001"),
+    ({"repeat_penalty": 0.0}, "Repeat penalty must be between 0.1"),
     ({"repeat_last_n": "64"}, "must be a number"),
 ])
 def test_absurd_settings_are_refused_in_plain_words(change: dict, words: str) -> None:

@@ -84,9 +84,11 @@ def run_chain(raw_logits: np.ndarray, settings: SamplerSettings,
     if u is None or not 0.0 <= u < 1.0:
         raise ValueError("a draw needs u in [0, 1)")
     c = stage("top_k", c, stages.top_k(c, settings.top_k), settings.top_k > 0)
-    c = stage("typical_p", c, stages.typical_p(c, settings.typical_p), settings.typical_p < 1.0)
-    c = stage("top_p", c, stages.top_p(c, settings.top_p), settings.top_p < 1.0)
-    c = stage("min_p", c, stages.min_p(c, settings.min_p), settings.min_p > 0.0)
+    c = stage("typical_p", c, stages.typical_p(c, settings.typical_p),
+              stages.cumulative_cut_active(settings.typical_p))
+    c = stage("top_p", c, stages.top_p(c, settings.top_p),
+              stages.cumulative_cut_active(settings.top_p))
+    c = stage("min_p", c, stages.min_p(c, settings.min_p), stages.min_p_active(settings.min_p))
     c = stage("temperature", c, stages.temperature(c, settings.temperature),
               settings.temperature != 1.0)
     probs, running = stages.dist_probabilities(c)

@@ -35,7 +35,7 @@ SPECS: tuple[SettingSpec, ...] = (
     SettingSpec("typical_p", float, 1.0, 0.0, 1.0, "Typical-p",
                 "Keep the words whose surprise is closest to the average surprise, up to this share "
                 "of the probability. 1 turns it off.", 1.0),
-    SettingSpec("repeat_penalty", float, 1.0, 0.0, 3.0, "Repeat penalty",
+    SettingSpec("repeat_penalty", float, 1.0, 0.1, 3.0, "Repeat penalty",
                 "Makes words that already appeared recently less likely. 1 turns it off.", 1.0),
     SettingSpec("repeat_last_n", int, 64, 0, 4096, "Penalty window",
                 "How many of the latest tokens (prompt included) the penalties look back over.", 0),
@@ -45,6 +45,7 @@ SPECS: tuple[SettingSpec, ...] = (
                 "Lowers a word's score by this much once if it appeared in the window at all.", 0.0),
 )
 SPEC_BY_KEY = {spec.key: spec for spec in SPECS}
+MIN_TEMPERATURE = 0.001
 
 
 @dataclass(frozen=True)
@@ -72,6 +73,9 @@ class SamplerSettings:
                 raise SettingsError(
                     f"{spec.label} must be between {spec.minimum} and {spec.maximum}, not {value}.")
             object.__setattr__(self, spec.key, spec.kind(value))
+        if 0.0 < self.temperature < MIN_TEMPERATURE:  # 1/t overflows float32 scores below this
+            raise SettingsError(f"Temperature must be 0 (always the top word) or at least "
+                                f"{MIN_TEMPERATURE}, not {self.temperature}.")
 
     @property
     def greedy(self) -> bool:
