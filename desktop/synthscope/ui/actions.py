@@ -1,0 +1,99 @@
+"""The window's actions with their shortcuts, menus and toolbar, declared in one place."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import QMainWindow, QSizePolicy, QToolBar, QToolButton, QWidget
+
+
+@dataclass
+class Actions:
+    generate: QAction
+    stop: QAction
+    step: QAction
+    undo: QAction
+    clear: QAction
+    open_model: QAction
+    save_run: QAction
+    quit: QAction
+    bigger_text: QAction
+    smaller_text: QAction
+    about: QAction
+
+    @property
+    def run_actions(self) -> tuple[QAction, ...]:
+        return (self.generate, self.stop, self.step, self.undo, self.clear)
+
+
+def _action(window: QMainWindow, text: str, tip: str,
+            *keys: QKeySequence | QKeySequence.StandardKey | str) -> QAction:
+    action = QAction(text, window)
+    action.setShortcuts([QKeySequence(k) for k in keys])
+    shortcut = action.shortcut().toString(QKeySequence.SequenceFormat.NativeText)
+    action.setToolTip(f"{tip} ({shortcut})" if shortcut else tip)
+    action.setStatusTip(tip)
+    window.addAction(action)  # shortcuts work even where no menu or toolbar shows the action
+    return action
+
+
+def build_actions(window: QMainWindow) -> Actions:
+    enter = QKeySequence(Qt.Modifier.CTRL | Qt.Key.Key_Enter)
+    ret = QKeySequence(Qt.Modifier.CTRL | Qt.Key.Key_Return)
+    return Actions(
+        generate=_action(window, "▶  Generate", "Write tokens until Max tokens or the end of the text",
+                         ret, enter),
+        stop=_action(window, "■  Stop", "Stop after the current token", QKeySequence(Qt.Key.Key_Escape)),
+        step=_action(window, "+1  Step", "Write exactly one token", QKeySequence(Qt.Key.Key_Space)),
+        undo=_action(window, "↶  Undo", "Remove the last token", QKeySequence.StandardKey.Undo),
+        clear=_action(window, "✕  Clear", "Remove the generated text and keep the prompt",
+                      QKeySequence("Ctrl+L")),
+        open_model=_action(window, "Open model…", "Open another GGUF model file",
+                           QKeySequence.StandardKey.Open),
+        save_run=_action(window, "Save run as JSON…", "Save every token and how it was chosen",
+                         QKeySequence.StandardKey.Save),
+        quit=_action(window, "Quit", "Close Synthscope", QKeySequence.StandardKey.Quit),
+        bigger_text=_action(window, "Larger text", "Make the text larger", QKeySequence.StandardKey.ZoomIn,
+                            QKeySequence("Ctrl+=")),
+        smaller_text=_action(window, "Smaller text", "Make the text smaller",
+                             QKeySequence.StandardKey.ZoomOut),
+        about=_action(window, "How to read this window", "What each panel shows"),
+    )
+
+
+def build_menus(window: QMainWindow, actions: Actions) -> None:
+    bar = window.menuBar()
+    file_menu = bar.addMenu("&File")
+    file_menu.addActions([actions.open_model, actions.save_run])
+    file_menu.addSeparator()
+    file_menu.addAction(actions.quit)
+    run_menu = bar.addMenu("&Run")
+    run_menu.addActions(list(actions.run_actions))
+    view_menu = bar.addMenu("&View")
+    view_menu.addActions([actions.bigger_text, actions.smaller_text])
+    help_menu = bar.addMenu("&Help")
+    help_menu.addAction(actions.about)
+
+
+def build_toolbar(window: QMainWindow, actions: Actions, trailing: list[QWidget]) -> list[QAction]:
+    """The run buttons on the left, `trailing` on the right; returns the actions that show or hide
+    the trailing widgets (a widget in a tool bar is shown and hidden through its action)."""
+    toolbar = QToolBar("Run")
+    toolbar.setMovable(False)
+    toolbar.setFloatable(False)
+    toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+    toolbar.setContextMenuPolicy(Qt.ContextMenuPolicy.PreventContextMenu)
+    for action in actions.run_actions:
+        toolbar.addAction(action)
+        button = toolbar.widgetForAction(action)
+        if isinstance(button, QToolButton):
+            button.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # Space must mean Step, not "press this button"
+            if action is actions.generate:
+                button.setObjectName("primary")
+    spacer = QWidget()
+    spacer.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
+    toolbar.addWidget(spacer)
+    holders = [toolbar.addWidget(widget) for widget in trailing]
+    window.addToolBar(Qt.ToolBarArea.TopToolBarArea, toolbar)
+    return holders

@@ -1,0 +1,76 @@
+"""`synthscope` with no sub-command: parse --model, build the window, load the model, run Qt."""
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import traceback
+from types import TracebackType
+
+from PySide6.QtCore import QSettings
+from PySide6.QtWidgets import QApplication
+
+from synthscope.engine import ModelLoadError, default_model_path
+from synthscope.ui import theme
+from synthscope.ui.main_window import MainWindow
+
+log = logging.getLogger(__name__)
+DEFAULT_SIZE = (1600, 1000)
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="synthscope", description="Watch a small language model write.")
+    parser.add_argument("--model", metavar="PATH", help="a GGUF model file (default: SmolLM2-135M-Instruct)")
+    return parser.parse_args(argv)
+
+
+def create_application() -> QApplication:
+    app = QApplication.instance()
+    if not isinstance(app, QApplication):
+        app = QApplication([sys.argv[0] if sys.argv else "synthscope"])
+    app.setApplicationName("Synthscope")
+    app.setOrganizationName("Synthscope")
+    theme.apply(app)
+    return app
+
+
+def open_window(model: str | None, store: QSettings | None = None) -> MainWindow:
+    """Show the window at once and start loading the model in the worker (never freezes the window)."""
+    window = MainWindow(store)
+    geometry = store.value("window/geometry") if store is not None else None
+    if geometry is None or not window.restoreGeometry(geometry):
+        screen = window.screen().availableGeometry()
+        window.resize(min(DEFAULT_SIZE[0], screen.width()), min(DEFAULT_SIZE[1], screen.height()))
+    window.show()
+    if model:
+        window.load_model(model, probe=True)
+    else:
+        try:
+            # The shipped model is trusted, so it skips the crash-proof child-process probe.
+            window.load_model(default_model_path(), probe=False)
+        except ModelLoadError as exc:
+            window.show_load_error(str(exc))
+    return window
+
+
+def _install_excepthook(window: MainWindow) -> None:
+    """A bug in a slot shows one plain sentence in the window; the traceback goes to the log only."""
+
+    def hook(kind: type[BaseException], value: BaseException, tb: TracebackType | None) -> None:
+        log.error("unexpected error:\n%s", "".join(traceback.format_exception(kind, value, tb)))
+        window.banner.show_message(f"Something went wrong inside Synthscope: {value}. "
+                                   "The window should keep working; if not, restart it.")
+
+    sys.excepthook = hook
+
+
+def run_app(argv: list[str]) -> int:
+    try:
+        args = parse_args(argv)
+    except SystemExit as exc:  # --help, or a bad option already explained by argparse
+        return int(exc.code or 0)
+    logging.basicConfig(level=logging.WARNING, format="%(message)s")
+    app = create_application()
+    window = open_window(args.model, QSettings())
+    _install_excepthook(window)
+    return app.exec()

@@ -1,0 +1,267 @@
+"""Sampler controls generated from SPECS: a slider with exact numeric entry per setting, seed, length."""
+from __future__ import annotations
+
+from PySide6.QtCore import QSettings, Qt, Signal
+from PySide6.QtWidgets import (
+    QAbstractSpinBox,
+    QCheckBox,
+    QDoubleSpinBox,
+    QFrame,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSlider,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from synthscope.sampling import SPECS, SamplerSettings, SettingSpec, new_seed
+from synthscope.sampling.dice import MAX_SEED
+from synthscope.ui import theme
+
+SLIDER_STEPS = 1000
+# Settings whose useful values crowd near the bottom of their range get a curved slider.
+CURVES = {"temperature": 2.0, "top_k": 2.5, "repeat_last_n": 2.5}
+DECIMALS = {"min_p": 3, "typical_p": 3, "top_p": 3}
+SECTIONS = {"temperature": "How bold", "top_k": "Which tokens may be picked", "repeat_penalty": "Repetition"}
+DEFAULT_MAX_TOKENS = 60
+
+
+def tag_for(spec: SettingSpec, value: float) -> str:
+    """A word or two after the label saying what the current value means."""
+    if spec.key == "temperature":
+        return "always the top word" if value == 0 else ("unchanged" if value == 1 else "")
+    return "off" if spec.off_value is not None and value == spec.off_value else ""
+
+
+class SettingControl(QWidget):
+    """One setting: label and state tag, exact number box, and a slider below them."""
+
+    changed = Signal(str, object)
+
+    def __init__(self, spec: SettingSpec, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.spec = spec
+        self.curve = CURVES.get(spec.key, 1.0)
+        self.label = QLabel(spec.label)
+        self.label.setFont(theme.font(theme.BASE_POINT_SIZE, bold=True))
+        self.tag = QLabel()
+        self.tag.setObjectName("hint")
+        if spec.kind is int:
+            self.box: QSpinBox | QDoubleSpinBox = QSpinBox()
+        else:
+            self.box = QDoubleSpinBox()
+            self.box.setDecimals(DECIMALS.get(spec.key, 2))
+            self.box.setSingleStep(0.05 if spec.maximum - spec.minimum <= 5 else 0.1)
+        self._set_range(spec.minimum, spec.maximum)
+        self.box.setKeyboardTracking(False)  # typing "0.75" must not apply 0, 0.7 on the way
+        self.box.setAlignment(Qt.AlignmentFlag.AlignRight)
+        self.box.setButtonSymbols(QAbstractSpinBox.ButtonSymbols.UpDownArrows)
+        self.box.setMinimumWidth(96)
+        self.slider = QSlider(Qt.Orientation.Horizontal)
+        self.slider.setRange(0, SLIDER_STEPS)
+        self.slider.setPageStep(SLIDER_STEPS // 20)
+        for widget in (self, self.label, self.box, self.slider):
+            widget.setToolTip(f"<b>{spec.label}</b><br>{spec.help}")
+        self.label.setAccessibleName(spec.label)
+        self.slider.setAccessibleName(spec.label)
+        self.box.setAccessibleName(spec.label)
+
+        top = QHBoxLayout()
+        top.setContentsMargins(0, 0, 0, 0)
+        top.addWidget(self.label)
+        top.addWidget(self.tag)
+        top.addStretch(1)
+        top.addWidget(self.box)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 2, 0, 2)
+        layout.setSpacing(2)
+        layout.addLayout(top)
+        layout.addWidget(self.slider)
+        self.slider.valueChanged.connect(self._slider_moved)
+        self.box.valueChanged.connect(self._box_changed)
+        self.set_value(spec.default, emit=False)
+
+    def value(self) -> float | int:
+        return self.spec.kind(self.box.value())
+
+    def _set_range(self, low: float, high: float) -> None:
+        if isinstance(self.box, QSpinBox):
+            self.box.setRange(int(low), int(high))
+        else:
+            self.box.setRange(float(low), float(high))
+
+    def _set_box(self, value: float) -> None:
+        self.box.blockSignals(True)
+        if isinstance(self.box, QSpinBox):
+            self.box.setValue(int(value))
+        else:
+            self.box.setValue(float(value))
+        self.box.blockSignals(False)
+
+    def set_value(self, value: float | int, emit: bool = True) -> None:
+        self._set_box(value)
+        self._sync_slider()
+        self._sync_tag()
+        if emit:
+            self.changed.emit(self.spec.key, self.value())
+
+    def to_position(self, value: float) -> int:
+        span = self.spec.maximum - self.spec.minimum
+        share = min(max((value - self.spec.minimum) / span, 0.0), 1.0)
+        return round(share ** (1.0 / self.curve) * SLIDER_STEPS)
+
+    def from_position(self, position: int) -> float | int:
+        span = self.spec.maximum - self.spec.minimum
+        value = self.spec.minimum + span * (position / SLIDER_STEPS) ** self.curve
+        if isinstance(self.box, QSpinBox):
+            return int(round(value))
+        return round(value, self.box.decimals())
+
+    def _slider_moved(self, position: int) -> None:
+        value = self.from_position(position)
+        if value == self.value():
+            return
+        self._set_box(value)
+        self._sync_tag()
+        self.changed.emit(self.spec.key, self.value())
+
+    def _box_changed(self, _value: float) -> None:
+        self._sync_slider()
+        self._sync_tag()
+        self.changed.emit(self.spec.key, self.value())
+
+    def _sync_slider(self) -> None:
+        self.slider.blockSignals(True)
+        self.slider.setValue(self.to_position(self.box.value()))
+        self.slider.blockSignals(False)
+
+    def _sync_tag(self) -> None:
+        tag = tag_for(self.spec, self.value())
+        self.tag.setText(f"({tag})" if tag else "")
+
+
+class ControlsPanel(QFrame):
+    """Every sampler knob, the seed and the length; `settingsChanged` fires on any sampler change."""
+
+    settingsChanged = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("panel")
+        self.controls = {spec.key: SettingControl(spec) for spec in SPECS}
+        title = QLabel("Sampler settings")
+        title.setObjectName("panelTitle")
+        self.reset_button = QPushButton("Reset to defaults")
+        self.reset_button.setToolTip("Put every sampler setting back to llama.cpp's defaults.")
+        self.reset_button.clicked.connect(self.reset)
+        head = QHBoxLayout()
+        head.addWidget(title)
+        head.addStretch(1)
+        head.addWidget(self.reset_button)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(12, 10, 12, 10)
+        layout.setSpacing(4)
+        layout.addLayout(head)
+        for spec in SPECS:
+            if spec.key in SECTIONS:
+                layout.addWidget(self._section(SECTIONS[spec.key]))
+            layout.addWidget(self.controls[spec.key])
+            self.controls[spec.key].changed.connect(self._changed)
+        layout.addWidget(self._section("Dice and length"))
+        layout.addLayout(self._run_controls())
+        layout.addStretch(1)
+
+    def _section(self, text: str) -> QLabel:
+        label = QLabel(text.upper())
+        label.setObjectName("hint")
+        label.setFont(theme.font(theme.BASE_POINT_SIZE - 2, bold=True))
+        label.setContentsMargins(0, 8, 0, 0)
+        return label
+
+    def _run_controls(self) -> QGridLayout:
+        self.seed_box = QDoubleSpinBox()  # a double holds every 32-bit seed exactly; QSpinBox cannot
+        self.seed_box.setDecimals(0)
+        self.seed_box.setRange(0, MAX_SEED)
+        self.seed_box.setValue(1234)
+        self.seed_box.setKeyboardTracking(False)
+        self.seed_box.setAlignment(Qt.AlignmentFlag.AlignRight)
+        self.new_seed_each_run = QCheckBox("New dice each run")
+        self.new_seed_each_run.setToolTip(
+            "On: every new run throws fresh dice, so the text differs each time.\n"
+            "Off: the seed stays fixed, so the same settings give the same text again.")
+        self.roll_button = QPushButton("Roll")
+        self.roll_button.setToolTip("Pick a new random seed now.")
+        self.roll_button.clicked.connect(lambda: self.seed_box.setValue(new_seed()))
+        seed_help = ("The seed decides every roll of the dice. The same seed and settings give the "
+                     "same text; a different seed gives different rolls. A new seed is used when a "
+                     "new run starts (after Clear, or after you edit the text).")
+        self.seed_box.setToolTip(seed_help)
+        self.max_tokens = QSpinBox()
+        self.max_tokens.setRange(1, 2048)
+        self.max_tokens.setValue(DEFAULT_MAX_TOKENS)
+        self.max_tokens.setAlignment(Qt.AlignmentFlag.AlignRight)
+        self.max_tokens.setToolTip("How many tokens Generate writes before it stops by itself.")
+        grid = QGridLayout()
+        grid.setContentsMargins(0, 0, 0, 0)
+        seed_label = QLabel("Seed")
+        seed_label.setToolTip(seed_help)
+        grid.addWidget(seed_label, 0, 0)
+        grid.addWidget(self.seed_box, 0, 1)
+        grid.addWidget(self.roll_button, 0, 2)
+        grid.addWidget(self.new_seed_each_run, 1, 0, 1, 3)
+        grid.addWidget(QLabel("Max tokens"), 2, 0)
+        grid.addWidget(self.max_tokens, 2, 1)
+        grid.setColumnStretch(1, 1)
+        return grid
+
+    def _changed(self, _key: str, _value: object) -> None:
+        self.settingsChanged.emit()
+
+    def settings(self) -> SamplerSettings:
+        return SamplerSettings.from_dict({key: control.value() for key, control in self.controls.items()})
+
+    def set_settings(self, settings: SamplerSettings) -> None:
+        for key, value in settings.to_dict().items():
+            self.controls[key].set_value(value, emit=False)
+        self.settingsChanged.emit()
+
+    def reset(self) -> None:
+        self.set_settings(SamplerSettings())
+
+    def seed(self) -> int:
+        return int(self.seed_box.value())
+
+    def seed_for_new_run(self) -> int:
+        """The seed a fresh run uses: a new one when asked for, shown so it can be written down."""
+        if self.new_seed_each_run.isChecked():
+            self.seed_box.setValue(new_seed())
+        return self.seed()
+
+    def save(self, store: QSettings) -> None:
+        for key, value in self.settings().to_dict().items():
+            store.setValue(f"sampler/{key}", value)
+        store.setValue("run/seed", self.seed())
+        store.setValue("run/new_seed_each_run", self.new_seed_each_run.isChecked())
+        store.setValue("run/max_tokens", self.max_tokens.value())
+
+    def restore(self, store: QSettings) -> None:
+        """Apply saved values; anything unreadable or out of range keeps its default."""
+        values = SamplerSettings().to_dict()
+        for spec in SPECS:
+            saved = store.value(f"sampler/{spec.key}")
+            try:
+                candidate = spec.kind(float(saved)) if saved is not None else values[spec.key]
+                checked = SamplerSettings.from_dict({**values, spec.key: candidate})
+                values[spec.key] = checked.to_dict()[spec.key]
+            except (TypeError, ValueError):
+                continue
+        self.set_settings(SamplerSettings.from_dict(values))
+        try:
+            self.seed_box.setValue(int(str(store.value("run/seed", self.seed()))))
+            self.max_tokens.setValue(int(str(store.value("run/max_tokens", self.max_tokens.value()))))
+        except (TypeError, ValueError):
+            pass
+        self.new_seed_each_run.setChecked(str(store.value("run/new_seed_each_run", "false")) == "true")

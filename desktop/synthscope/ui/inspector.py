@@ -1,0 +1,93 @@
+"""The selected step across all panels: a header sentence, the what-if banner, and the panels' updates."""
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
+
+from synthscope.ui import theme
+from synthscope.ui.dice import DicePanel
+from synthscope.ui.distribution import DistributionPanel
+from synthscope.ui.pipeline import PipelineStrip
+from synthscope.ui.run_model import StepView
+from synthscope.ui.wording import elide, html, percent, visible
+
+
+class StepHeader(QWidget):
+    """'Token 12 of 40: ␣cat' and, when the controls differ from the run's, the what-if banner."""
+
+    backToRun = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.label = QLabel()
+        self.label.setFont(theme.font(theme.BASE_POINT_SIZE + 2))
+        self.label.setTextFormat(Qt.TextFormat.RichText)
+        self.label.setWordWrap(True)
+        self.banner = QFrame()
+        self.banner.setObjectName("whatIf")
+        self.banner_text = QLabel()
+        self.banner_text.setWordWrap(True)
+        self.banner_text.setTextFormat(Qt.TextFormat.RichText)
+        self.back_button = QPushButton("Back to the run's settings")
+        self.back_button.setToolTip("Set the controls to the settings this token was really sampled with.")
+        self.back_button.clicked.connect(self.backToRun)
+        row = QHBoxLayout(self.banner)
+        row.setContentsMargins(12, 8, 12, 8)
+        row.addWidget(self.banner_text, 1)
+        row.addWidget(self.back_button)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 0, 4, 0)
+        layout.setSpacing(6)
+        layout.addWidget(self.label)
+        layout.addWidget(self.banner)
+        self.banner.hide()
+
+
+class Inspector:
+    """Sends one StepView to every panel; the panels never look anything up themselves."""
+
+    def __init__(self, header: StepHeader, pipeline: PipelineStrip, dice: DicePanel,
+                 distribution: DistributionPanel) -> None:
+        self.header, self.pipeline, self.dice, self.distribution = header, pipeline, dice, distribution
+        self.token_text: Callable[[int], str] = lambda token: f"#{token}"
+        self.view: StepView | None = None
+        self.clear()
+
+    def set_token_text(self, token_text: Callable[[int], str]) -> None:
+        self.token_text = token_text
+        self.dice.set_token_text(token_text)
+        self.distribution.token_text = token_text
+
+    def clear(self, message: str = "Press <b>Generate</b> or <b>Step</b>: each new token and how it "
+                                   "was chosen appears here.") -> None:
+        self.view = None
+        self.header.label.setText(message)
+        self.header.banner.hide()
+        self.pipeline.clear()
+        self.dice.clear()
+        self.distribution.clear()
+
+    def show(self, view: StepView, recorded: StepView, total: int, fetching: bool = False) -> None:
+        self.view = view
+        name = html(elide(visible(self.token_text(recorded.token_id)), 24))
+        trace = recorded.trace
+        self.header.label.setText(
+            f"Token <b>{recorded.index + 1}</b> of {total}: <b style='color:{theme.CHOSEN}'>{name}</b>"
+            f" — the model gave it <b>{percent(trace.chosen_p_raw)}</b>, after the samplers it had "
+            f"<b>{percent(trace.chosen_p_final)}</b>.")
+        if fetching:
+            self.header.banner_text.setText("<b>What if…</b> fetching this token's scores from the model…")
+            self.header.banner.show()
+        elif view.is_what_if:
+            new = html(elide(visible(self.token_text(view.token_id)), 24))
+            verdict = (f"the same dice would now pick <b>{new}</b> instead of <b>{name}</b>."
+                       if view.changes_pick else f"the same dice would still pick <b>{name}</b>.")
+            self.header.banner_text.setText(f"<b>What if?</b> With your new settings, {verdict}")
+            self.header.banner.show()
+        else:
+            self.header.banner.hide()
+        self.pipeline.show_step(view, recorded if view.is_what_if else None)
+        self.dice.show_step(view)
+        self.distribution.show_step(view)

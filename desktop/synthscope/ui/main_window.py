@@ -1,0 +1,374 @@
+"""The main window: the text, the controls and the step panels, wired to the engine worker."""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import QPoint, QSettings, QTimer, Signal
+from PySide6.QtGui import QCloseEvent
+from PySide6.QtWidgets import QFileDialog, QLabel, QMainWindow, QMessageBox, QProgressBar
+
+from synthscope.ui import theme
+from synthscope.ui.actions import build_actions, build_menus, build_toolbar
+from synthscope.ui.controls import ControlsPanel
+from synthscope.ui.dice import DicePanel
+from synthscope.ui.distribution import DistributionPanel
+from synthscope.ui.hover_card import HoverCard
+from synthscope.ui.inspector import Inspector, StepHeader
+from synthscope.ui.pipeline import PipelineStrip
+from synthscope.ui.run_model import RunMirror
+from synthscope.ui.text_view import TokenTextView
+from synthscope.ui.window_parts import HELP_TEXT, ErrorBanner, arrange, text_panel
+from synthscope.ui.worker import LoadedModel, RunRequest, RunStarted, StepMessage, WorkerHandle
+
+SAMPLE_PROMPT = "Once upon a time, in a small village by the sea, there lived"
+
+
+class MainWindow(QMainWindow):
+    """States: 'no-model', 'loading', 'idle', 'running', 'busy' (an undo or a fetch in flight)."""
+
+    stateChanged = Signal(str)
+
+    def __init__(self, store: QSettings | None = None, prompt: str = SAMPLE_PROMPT) -> None:
+        super().__init__()
+        self.store = store
+        self.state = "no-model"
+        self.model: LoadedModel | None = None
+        self.mirror = RunMirror()
+        self.selected: int | None = None  # None: follow the newest token
+        self.text_edited = True  # the editor's text is not yet the prompt of a started run
+        self.pending: list[tuple[str, float]] = []
+        self.requested_logits: set[int] = set()
+        self.run_clock = (0.0, 0)
+        self.setWindowTitle("Synthscope")
+        self._build(prompt)
+        self.handle = WorkerHandle(self)
+        self._connect_worker()
+        if store is not None:
+            self.controls.restore(store)
+            self.editor.setFont(theme.font(int(str(store.value("view/text_size", theme.TEXT_POINT_SIZE)))))
+        self._update_actions()
+
+    # -- building ---------------------------------------------------------------------------
+    def _build(self, prompt: str) -> None:
+        self.commands = build_actions(self)
+        build_menus(self, self.commands)
+        self.model_label = QLabel("No model")
+        self.model_label.setObjectName("hint")
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 1000)
+        self.progress.setFixedWidth(260)
+        self.progress.setFormat("Loading model… %p%")
+        self.progress_holder, _ = build_toolbar(self, self.commands, [self.progress, self.model_label])
+        self.progress_holder.setVisible(False)
+
+        self.banner = ErrorBanner()
+        self.banner.open_button.clicked.connect(self.open_model_dialog)
+        self.editor = TokenTextView()
+        self.editor.set_prompt(prompt)
+
+        self.header = StepHeader()
+        self.pipeline = PipelineStrip()
+        self.dice = DicePanel()
+        self.distribution = DistributionPanel()
+        self.inspector = Inspector(self.header, self.pipeline, self.dice, self.distribution)
+        self.inspector.set_token_text(self.token_text)
+        self.controls = ControlsPanel()
+        self.card = HoverCard(self)
+        self.card.token_text = self.token_text
+
+        central = arrange(self.banner, text_panel(self.editor), self.distribution,
+                          [self.header, self.pipeline, self.dice], self.controls)
+        self.setCentralWidget(central)
+        self.speed_label = QLabel()
+        self.statusBar().addPermanentWidget(self.speed_label)
+
+        self.refresh_timer = QTimer(self)
+        self.refresh_timer.setSingleShot(True)
+        self.refresh_timer.setInterval(theme.REFRESH_MS)
+        self.refresh_timer.timeout.connect(self._flush)
+
+        a = self.commands
+        a.generate.triggered.connect(self.generate)
+        a.step.triggered.connect(self.step)
+        a.stop.triggered.connect(self.stop)
+        a.undo.triggered.connect(self.undo)
+        a.clear.triggered.connect(self.clear)
+        a.open_model.triggered.connect(self.open_model_dialog)
+        a.save_run.triggered.connect(self.save_run_dialog)
+        a.quit.triggered.connect(self.close)
+        a.bigger_text.triggered.connect(lambda: self._zoom(+1))
+        a.smaller_text.triggered.connect(lambda: self._zoom(-1))
+        a.about.triggered.connect(lambda: QMessageBox.information(self, "How to read Synthscope", HELP_TEXT))
+        self.editor.tokenClicked.connect(self.select_step)
+        self.editor.tokenHovered.connect(self._hovered)
+        self.editor.hoverLeft.connect(self.card.hide)
+        self.editor.userEdited.connect(self._user_edited)
+        self.controls.settingsChanged.connect(self._settings_changed)
+        self.header.backToRun.connect(self._back_to_run)
+
+    def _connect_worker(self) -> None:
+        w = self.handle.worker
+        w.loadProgress.connect(self._load_progress)
+        w.loaded.connect(self._loaded)
+        w.loadFailed.connect(self.show_load_error)
+        w.runStarted.connect(self._run_started)
+        w.stepped.connect(self._stepped)
+        w.runFinished.connect(self._run_finished)
+        w.undone.connect(self._undone)
+        w.logitsReady.connect(self._logits_ready)
+        # Bound methods of this window, never lambdas: a lambda has no thread affinity, so PySide
+        # would run it in the worker thread and touch widgets from there.
+        w.failed.connect(self._worker_failed)
+        w.saved.connect(self._saved)
+
+    # -- state --------------------------------------------------------------------------------
+    def token_text(self, token: int) -> str:
+        vocab = self.model.vocab if self.model else ()
+        return vocab[token] if 0 <= token < len(vocab) else f"#{token}"
+
+    def _set_state(self, state: str) -> None:
+        self.state = state
+        self.editor.setReadOnly(state in ("running", "busy"))
+        self._update_actions()
+        self.stateChanged.emit(state)
+
+    def _update_actions(self) -> None:
+        a, idle, has_steps = self.commands, self.state == "idle", len(self.mirror) > 0
+        a.generate.setEnabled(idle)
+        a.step.setEnabled(idle)
+        a.stop.setEnabled(self.state == "running")
+        a.undo.setEnabled(idle and has_steps)
+        a.clear.setEnabled(idle and has_steps)
+        a.open_model.setEnabled(self.state in ("idle", "no-model"))
+        a.save_run.setEnabled(idle and has_steps)
+
+    # -- model loading --------------------------------------------------------------------
+    def load_model(self, path: str | Path, probe: bool = True) -> None:
+        self.banner.hide()
+        self.model = None
+        self._forget_run()
+        self.model_label.setText("")
+        self.progress.setValue(0)
+        self.progress_holder.setVisible(True)
+        self.inspector.clear(f"Loading <b>{Path(path).name}</b>… You can edit the prompt meanwhile.")
+        self._set_state("loading")
+        self.handle.load(path, probe)
+
+    def open_model_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Open a GGUF model", "",
+                                              "GGUF models (*.gguf);;All files (*)")
+        if path:
+            self.load_model(path, probe=True)
+
+    def _load_progress(self, fraction: float) -> None:
+        self.progress.setValue(int(fraction * 1000))
+
+    def _loaded(self, model: LoadedModel) -> None:
+        self.model = model
+        self.progress_holder.setVisible(False)
+        facts = model.facts
+        self.model_label.setText(f"{model.path.stem} · {facts.parameters / 1e6:,.0f}M parameters")
+        self.model_label.setToolTip(facts.summary + f"\n{model.path}")
+        self.setWindowTitle(f"Synthscope — {model.path.stem}")
+        self.statusBar().showMessage("Ready. Press Generate (Ctrl+Enter) or Step (Space).", 10000)
+        self._set_state("idle")
+        self._refresh_panels()
+
+    def show_load_error(self, message: str) -> None:
+        self.progress_holder.setVisible(False)
+        self.model_label.setText("No model loaded")
+        self.banner.show_message(f"{message} Choose another file with File > Open model….", offer_open=True)
+        self.inspector.clear("No model is loaded, so nothing can be generated yet.")
+        self._set_state("no-model")
+
+    # -- running ------------------------------------------------------------------------------
+    def generate(self) -> None:
+        self._start(self.controls.max_tokens.value())
+
+    def step(self) -> None:
+        self._start(1)
+
+    def _start(self, max_tokens: int) -> None:
+        if self.state != "idle":
+            return
+        if self.text_edited:
+            prompt = self.editor.toPlainText()
+            if not prompt.strip():
+                self.banner.show_message("The text is empty. Type a few words for the model to continue.")
+                return
+            request = RunRequest(prompt, self.controls.seed_for_new_run(), max_tokens)
+        else:
+            request = RunRequest(None, self.mirror.seed, max_tokens)
+        self.banner.hide()
+        self.card.hide()
+        self.selected = None
+        self.run_clock = (time.perf_counter(), len(self.mirror))
+        self._set_state("running")
+        self.handle.run(request, self.controls.settings())
+
+    def stop(self) -> None:
+        if self.state == "running":
+            self.handle.stop()
+            self.statusBar().showMessage("Stopping…")
+
+    def _run_started(self, started: RunStarted) -> None:
+        self.mirror.reset(started.prompt, started.prompt_tokens, started.seed)
+        self.editor.adopt_as_prompt()
+        self.text_edited = False
+        self.run_clock = (time.perf_counter(), 0)
+
+    def _stepped(self, message: StepMessage) -> None:
+        self.mirror.append(message.step, message.logits)
+        self.pending.append((message.step.text, message.step.trace.chosen_p_raw))
+        self._schedule()
+
+    def _run_finished(self, reason: str) -> None:
+        self._flush()
+        self._set_state("idle")
+        made = len(self.mirror) - self.run_clock[1]
+        words = {"limit": f"Wrote {made} tokens.", "stopped": f"Stopped after {made} tokens.",
+                 "end": "The model ended the text.", "error": ""}[reason]
+        if words:
+            self.statusBar().showMessage(words, 10000)
+
+    def undo(self) -> None:
+        if self.state == "idle" and len(self.mirror):
+            self.card.hide()
+            self._set_state("busy")
+            self.handle.undo()
+
+    def _undone(self, remaining: int) -> None:
+        while len(self.mirror) > remaining:
+            self.mirror.pop()
+            self.editor.remove_last_tokens(1)
+        if self.selected is not None and self.selected >= remaining:
+            self.selected = None
+        self._set_state("idle")
+        self._refresh_panels()
+
+    def clear(self) -> None:
+        if self.state != "idle":
+            return
+        self.card.hide()
+        self.editor.clear_generated()
+        self._forget_run()
+        self._refresh_panels()
+        self._update_actions()
+
+    def _forget_run(self) -> None:
+        self.mirror.reset(self.editor.prompt_text(), self.mirror.prompt_tokens[:0], 0)
+        self.pending.clear()
+        self.requested_logits.clear()
+        self.selected = None
+        self.text_edited = True
+
+    # -- selection, what-if and refresh -----------------------------------------------------
+    def select_step(self, index: int | None) -> None:
+        self.selected = None if index is None or index >= len(self.mirror) - 1 else index
+        if self.state != "running":
+            self._refresh_panels()
+
+    def shown_index(self) -> int | None:
+        if not self.mirror.steps:
+            return None
+        return len(self.mirror) - 1 if self.selected is None else self.selected
+
+    def _schedule(self) -> None:
+        if not self.refresh_timer.isActive():
+            self.refresh_timer.start()
+
+    def _flush(self) -> None:
+        """Coalesced view update: new text in one edit, the panels once, however many tokens came."""
+        self.refresh_timer.stop()
+        if self.pending:
+            self.editor.append_tokens(self.pending)
+            self.pending = []
+        self._refresh_panels()
+        start, before = self.run_clock
+        made, seconds = len(self.mirror) - before, time.perf_counter() - start
+        if self.state == "running" and made > 1 and seconds > 0:
+            self.speed_label.setText(f"{len(self.mirror)} tokens · {made / seconds:.0f} tokens/s")
+        else:
+            self.speed_label.setText(f"{len(self.mirror)} tokens" if len(self.mirror) else "")
+
+    def _refresh_panels(self) -> None:
+        index = self.shown_index()
+        self.editor.set_selected(index)
+        self._update_actions()
+        if index is None:
+            if self.state not in ("no-model", "loading"):  # keep their own message
+                self.inspector.clear()
+            return
+        recorded = self.mirror.recorded(index)
+        view, fetching = recorded, False
+        settings = self.controls.settings()
+        if self.state in ("idle", "busy") and settings != recorded.settings:
+            what_if = self.mirror.what_if(index, settings)
+            if what_if is None:
+                fetching = True
+                if index not in self.requested_logits and self.state == "idle":
+                    self.requested_logits.add(index)
+                    self.handle.fetch_logits(index)
+            else:
+                view = what_if
+        self.inspector.show(view, recorded, len(self.mirror), fetching)
+
+    def _worker_failed(self, message: str) -> None:
+        self.banner.show_message(message)
+
+    def _saved(self, path: str) -> None:
+        self.statusBar().showMessage(f"Saved the run to {path}.", 8000)
+
+    def _logits_ready(self, index: int, logits: np.ndarray) -> None:
+        self.requested_logits.discard(index)
+        if index < len(self.mirror):
+            self.mirror.logits.put(index, logits)
+            self._schedule()
+
+    def _settings_changed(self) -> None:
+        self.handle.set_live_settings(self.controls.settings())  # a running generation uses them next
+        if self.state != "running":
+            self._schedule()
+
+    def _back_to_run(self) -> None:
+        index = self.shown_index()
+        if index is not None:
+            self.controls.set_settings(self.mirror.steps[index].settings)
+
+    def _hovered(self, index: int, where: QPoint) -> None:
+        if index < len(self.mirror):
+            self.card.show_for(self.mirror.recorded(index), where)
+
+    def _user_edited(self) -> None:
+        self.text_edited = True
+        if len(self.mirror):
+            # Edited text no longer matches the tokens: all of it becomes the next run's prompt.
+            self.card.hide()
+            self.editor.adopt_as_prompt()
+            self._forget_run()
+            self.inspector.clear("You edited the text, so all of it is now the prompt. "
+                                 "Press <b>Generate</b> to continue from it.")
+            self._update_actions()
+
+    # -- files, view, closing -----------------------------------------------------------------
+    def save_run_dialog(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Save the run", "synthscope-run.json", "JSON (*.json)")
+        if path:
+            self.handle.save(path)
+
+    def _zoom(self, delta: int) -> None:
+        size = min(max(self.editor.font().pointSize() + delta, 10), 40)
+        self.editor.setFont(theme.font(size))
+        if self.store is not None:
+            self.store.setValue("view/text_size", size)
+
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
+        self.card.hide()
+        self.refresh_timer.stop()
+        if self.store is not None:
+            self.controls.save(self.store)
+            self.store.setValue("window/geometry", self.saveGeometry())
+        self.handle.shutdown()
+        event.accept()

@@ -1,0 +1,136 @@
+"""The UI thread's copy of a run: steps, recent full logits (bounded by bytes) and what-if replays."""
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from synthscope.sampling import Dice, SamplerSettings, StepTrace, build_trace, run_chain
+
+DEFAULT_LOGITS_BUDGET = 128 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class StepView:
+    """One step as the panels show it: as recorded, or re-sampled with other settings (a what-if)."""
+
+    index: int
+    trace: StepTrace
+    token_id: int
+    u: float | None
+    settings: SamplerSettings
+    recorded_token_id: int | None = None  # set for a what-if: the token the run really picked
+
+    @property
+    def is_what_if(self) -> bool:
+        return self.recorded_token_id is not None
+
+    @property
+    def changes_pick(self) -> bool:
+        return self.is_what_if and self.token_id != self.recorded_token_id
+
+
+class LogitsCache:
+    """Full logits of recent steps, newest kept, oldest dropped once over `budget` bytes."""
+
+    def __init__(self, budget: int = DEFAULT_LOGITS_BUDGET) -> None:
+        self.budget = budget
+        self._items: OrderedDict[int, np.ndarray] = OrderedDict()
+        self.nbytes = 0
+
+    def __contains__(self, index: int) -> bool:
+        return index in self._items
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def put(self, index: int, logits: np.ndarray) -> None:
+        self.discard(index)
+        logits.setflags(write=False)
+        self._items[index] = logits
+        self.nbytes += logits.nbytes
+        while self.nbytes > self.budget and len(self._items) > 1:
+            _, old = self._items.popitem(last=False)
+            self.nbytes -= old.nbytes
+
+    def get(self, index: int) -> np.ndarray | None:
+        logits = self._items.get(index)
+        if logits is not None:
+            self._items.move_to_end(index)
+        return logits
+
+    def discard(self, index: int) -> None:
+        old = self._items.pop(index, None)
+        if old is not None:
+            self.nbytes -= old.nbytes
+
+    def discard_from(self, first: int) -> None:
+        for index in [i for i in self._items if i >= first]:
+            self.discard(index)
+
+    def clear(self) -> None:
+        self._items.clear()
+        self.nbytes = 0
+
+
+class RunMirror:
+    """Prompt tokens, seed and steps as the worker reported them; the views read only this."""
+
+    def __init__(self, logits_budget: int = DEFAULT_LOGITS_BUDGET) -> None:
+        self.prompt = ""
+        self.prompt_tokens = np.zeros(0, dtype=np.int32)
+        self.seed = 0
+        self.steps: list[Any] = []  # synthscope.session.Step
+        self.logits = LogitsCache(logits_budget)
+
+    def reset(self, prompt: str, prompt_tokens: np.ndarray, seed: int) -> None:
+        self.prompt = prompt
+        self.prompt_tokens = np.asarray(prompt_tokens, dtype=np.int32)
+        self.seed = seed
+        self.steps = []
+        self.logits.clear()
+
+    def __len__(self) -> int:
+        return len(self.steps)
+
+    def append(self, step: Any, logits: np.ndarray | None) -> int:
+        self.steps.append(step)
+        index = len(self.steps) - 1
+        if logits is not None:
+            self.logits.put(index, logits)
+        return index
+
+    def pop(self) -> None:
+        if self.steps:
+            self.steps.pop()
+            self.logits.discard_from(len(self.steps))
+
+    @property
+    def text(self) -> str:
+        return "".join(step.text for step in self.steps)
+
+    def history(self, index: int) -> np.ndarray:
+        """The context before step `index`, prompt included: what the penalties look back over."""
+        generated = np.fromiter((s.token_id for s in self.steps[:index]), dtype=np.int32,
+                                count=min(index, len(self.steps)))
+        return np.concatenate([self.prompt_tokens, generated])
+
+    def u(self, index: int) -> float:
+        return Dice(self.seed).u(index)
+
+    def recorded(self, index: int) -> StepView:
+        step = self.steps[index]
+        return StepView(index, step.trace, step.token_id, step.u, step.settings)
+
+    def what_if(self, index: int, settings: SamplerSettings) -> StepView | None:
+        """Step `index` re-sampled with `settings` and the same dice; None until its logits are here."""
+        logits = self.logits.get(index)
+        if logits is None:
+            return None
+        step = self.steps[index]
+        u = None if settings.greedy else self.u(index)
+        result = run_chain(logits, settings, self.history(index), u)
+        trace = build_trace(result, top_n=len(step.trace.candidates))
+        return StepView(index, trace, result.token_id, u, settings, recorded_token_id=step.token_id)

@@ -1,0 +1,264 @@
+"""The text: prompt plus generated tokens shaded by their probability, with hover and click per token."""
+from __future__ import annotations
+
+import bisect
+
+from PySide6.QtCore import QEvent, QPoint, QRect, Qt, Signal
+from PySide6.QtGui import (
+    QColor,
+    QKeyEvent,
+    QKeySequence,
+    QMouseEvent,
+    QPainter,
+    QPaintEvent,
+    QPen,
+    QTextCharFormat,
+    QTextCursor,
+)
+from PySide6.QtWidgets import QLabel, QPlainTextEdit, QWidget
+
+from synthscope.ui import theme
+from synthscope.ui.wording import html
+
+
+class TokenTextView(QPlainTextEdit):
+    """One editor: the prompt is ordinary text; each generated token is a span tied to its step."""
+
+    tokenClicked = Signal(int)
+    tokenHovered = Signal(int, QPoint)  # step index, global position for the card
+    hoverLeft = Signal()
+    userEdited = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setFont(theme.font(theme.TEXT_POINT_SIZE))
+        self.setUndoRedoEnabled(False)  # Ctrl+Z removes tokens; a second, text-level undo would confuse
+        self.setLineWrapMode(QPlainTextEdit.LineWrapMode.WidgetWidth)
+        self.viewport().setMouseTracking(True)
+        self.spans: list[tuple[int, int]] = []  # document positions [start, end) per step
+        self.prompt_end = 0
+        self.selected: int | None = None
+        self.hovered: int | None = None
+        self._mouse_inside = False
+        self._programmatic = 0
+        self.document().contentsChange.connect(self._contents_changed)
+
+    # --- content -------------------------------------------------------------------------
+    def set_prompt(self, text: str) -> None:
+        with self._editing():
+            self.setPlainText(text)
+        self.spans, self.selected, self.hovered = [], None, None
+        self.prompt_end = self._end()
+        self.moveCursor(QTextCursor.MoveOperation.End)  # ready to go on typing the prompt
+
+    def prompt_text(self) -> str:
+        return self._text_between(0, self.prompt_end)
+
+    def generated_text(self) -> str:
+        return self._text_between(self.prompt_end, self._end())
+
+    def append_tokens(self, tokens: list[tuple[str, float]]) -> None:
+        """Add generated tokens (text, probability) at the end, each shaded by its probability."""
+        if not self.spans:
+            self.prompt_end = self._end()
+        cursor = QTextCursor(self.document())
+        cursor.movePosition(QTextCursor.MoveOperation.End)
+        fmt = QTextCharFormat()
+        with self._editing():
+            cursor.beginEditBlock()
+            for text, p in tokens:
+                start = cursor.position()
+                fmt.setBackground(theme.band_colour(p))
+                cursor.insertText(text, fmt)
+                self.spans.append((start, cursor.position()))  # Qt may merge "\r\n": measure, don't count
+            cursor.endEditBlock()
+        self._scroll_to_end_if_following()
+
+    def remove_last_tokens(self, count: int = 1) -> None:
+        if not self.spans:
+            return
+        count = min(count, len(self.spans))
+        start = self.spans[-count][0]
+        del self.spans[-count:]
+        self._remove_from(start)
+        if self.selected is not None and self.selected >= len(self.spans):
+            self.selected = len(self.spans) - 1 if self.spans else None
+        self.hovered = None
+
+    def clear_generated(self) -> None:
+        self._remove_from(self.prompt_end)
+        self.spans, self.selected, self.hovered = [], None, None
+
+    def adopt_as_prompt(self) -> None:
+        """After an edit the whole text is the next prompt: drop the token spans and their shading."""
+        with self._editing():
+            cursor = QTextCursor(self.document())
+            cursor.select(QTextCursor.SelectionType.Document)
+            cursor.setCharFormat(QTextCharFormat())
+        self.spans, self.selected, self.hovered = [], None, None
+        self.prompt_end = self._end()
+        self.viewport().update()
+
+    def set_selected(self, index: int | None) -> None:
+        self.selected = index
+        self.viewport().update()
+
+    def token_rects(self, index: int) -> list[QRect]:
+        """Viewport rectangles covering token `index` (one per line it spans)."""
+        start, end = self.spans[index]
+        if end <= start:
+            return []
+        rects: list[QRect] = []
+        cursor = QTextCursor(self.document())
+        for pos in range(start, end):
+            cursor.setPosition(pos)
+            left = self.cursorRect(cursor)
+            cursor.setPosition(pos + 1)
+            right = self.cursorRect(cursor)
+            x2 = right.left() if right.top() == left.top() else left.left() + 8
+            rect = QRect(left.left(), left.top(), max(2, x2 - left.left()), left.height())
+            if rects and rects[-1].top() == rect.top():
+                rects[-1] = rects[-1].united(rect)
+            else:
+                rects.append(rect)
+        return rects
+
+    def token_at(self, point: QPoint) -> int | None:
+        if not self.spans:
+            return None
+        pos = self.cursorForPosition(point).position()
+        for q in (pos - 1, pos):
+            index = self._span_index(q)
+            if index is not None and any(r.adjusted(-1, 0, 1, 0).contains(point)
+                                         for r in self.token_rects(index)):
+                return index
+        return None
+
+    # --- events --------------------------------------------------------------------------
+    def event(self, e: QEvent) -> bool:
+        # Ctrl+Z belongs to the window's Undo-token action, not the editor.
+        if (e.type() == QEvent.Type.ShortcutOverride and isinstance(e, QKeyEvent)
+                and e.matches(QKeySequence.StandardKey.Undo)):
+            e.ignore()
+            return False
+        return super().event(e)
+
+    def mouseMoveEvent(self, e: QMouseEvent) -> None:  # noqa: N802
+        super().mouseMoveEvent(e)
+        self._mouse_inside = True
+        index = self.token_at(e.position().toPoint())
+        if index != self.hovered:
+            self.hovered = index
+            self.viewport().update()
+            if index is None:
+                self.hoverLeft.emit()
+        if index is not None:
+            self.tokenHovered.emit(index, self.viewport().mapToGlobal(e.position().toPoint()))
+
+    def mousePressEvent(self, e: QMouseEvent) -> None:  # noqa: N802
+        super().mousePressEvent(e)
+        index = self.token_at(e.position().toPoint())
+        if index is not None and e.button() == Qt.MouseButton.LeftButton:
+            self.tokenClicked.emit(index)
+
+    def leaveEvent(self, e: QEvent) -> None:  # noqa: N802
+        super().leaveEvent(e)
+        self._mouse_inside = False
+        self.hovered = None
+        self.viewport().update()
+        self.hoverLeft.emit()
+
+    def paintEvent(self, e: QPaintEvent) -> None:  # noqa: N802
+        super().paintEvent(e)
+        if not self.spans:
+            return
+        p = QPainter(self.viewport())
+        p.setRenderHint(QPainter.RenderHint.Antialiasing)
+        if self._mouse_inside:
+            self._paint_boundaries(p)
+        if self.hovered is not None and self.hovered != self.selected:
+            p.setPen(QPen(QColor(theme.INK), 1.2))
+            for rect in self.token_rects(self.hovered):
+                p.drawRoundedRect(rect.adjusted(0, 0, -1, -1), 3, 3)
+        if self.selected is not None and self.selected < len(self.spans):
+            p.setPen(QPen(QColor(theme.CHOSEN), 2.5))
+            for rect in self.token_rects(self.selected):
+                p.drawRoundedRect(rect.adjusted(-1, -1, 0, 0), 3, 3)
+        p.end()
+
+    def _paint_boundaries(self, p: QPainter) -> None:
+        """Thin ticks where one token ends and the next begins (only while the mouse is over the text)."""
+        first = self._span_index(self.cursorForPosition(QPoint(0, 0)).position()) or 0
+        last_pos = self.cursorForPosition(QPoint(self.viewport().width(), self.viewport().height()))
+        last = self._span_index(last_pos.position())
+        last = len(self.spans) - 1 if last is None else last
+        p.setPen(QPen(QColor(theme.MUTED), 1))
+        cursor = QTextCursor(self.document())
+        for start, _ in self.spans[first:last + 1]:
+            cursor.setPosition(start)
+            rect = self.cursorRect(cursor)
+            p.drawLine(rect.left(), rect.top() + 2, rect.left(), rect.bottom() - 2)
+
+    # --- helpers -------------------------------------------------------------------------
+    def _span_index(self, pos: int) -> int | None:
+        starts = [s for s, _ in self.spans]
+        i = bisect.bisect_right(starts, pos) - 1
+        if 0 <= i < len(self.spans) and self.spans[i][0] <= pos < self.spans[i][1]:
+            return i
+        return None
+
+    def _end(self) -> int:
+        return self.document().characterCount() - 1
+
+    def _text_between(self, start: int, end: int) -> str:
+        cursor = QTextCursor(self.document())
+        cursor.setPosition(start)
+        cursor.setPosition(end, QTextCursor.MoveMode.KeepAnchor)
+        return cursor.selectedText().replace("\u2029", "\n")
+
+    def _remove_from(self, start: int) -> None:
+        with self._editing():
+            cursor = QTextCursor(self.document())
+            cursor.setPosition(start)
+            cursor.movePosition(QTextCursor.MoveOperation.End, QTextCursor.MoveMode.KeepAnchor)
+            cursor.removeSelectedText()
+        self.viewport().update()
+
+    def _scroll_to_end_if_following(self) -> None:
+        bar = self.verticalScrollBar()
+        if bar.value() >= bar.maximum() - 40:
+            bar.setValue(bar.maximum())
+
+    def _contents_changed(self, _position: int, removed: int, added: int) -> None:
+        if not self._programmatic and (removed or added):
+            self.userEdited.emit()
+
+    def _editing(self) -> _Programmatic:
+        return _Programmatic(self)
+
+
+class _Programmatic:
+    """Marks edits made by the app, so only the user's own typing counts as an edit."""
+
+    def __init__(self, view: TokenTextView) -> None:
+        self.view = view
+
+    def __enter__(self) -> None:
+        self.view._programmatic += 1
+
+    def __exit__(self, *_exc: object) -> None:
+        self.view._programmatic -= 1
+
+
+def legend() -> QLabel:
+    """The shading key: which colour means how likely the model thought the token was."""
+    swatches = " ".join(  # plain spaces between swatches, so the legend can wrap between them
+        f"<span style='background:{colour}; color:{theme.INK}'>&nbsp;{html(label)}&nbsp;</span>"
+        for _, colour, label in theme.PROBABILITY_BANDS)
+    label = QLabel(f"How sure the model was: {swatches}")
+    label.setObjectName("hint")
+    label.setWordWrap(True)
+    label.setToolTip("Each generated token is shaded by the chance the model gave it before the "
+                     "samplers ran. Reddish tokens were surprising picks. Hover a token to see its "
+                     "rivals; click it to inspect that step.")
+    return label

@@ -1,0 +1,100 @@
+"""Colours, fonts and the style sheet: calm, high-contrast and large enough for a projector."""
+from __future__ import annotations
+
+import pyqtgraph as pg
+from PySide6.QtGui import QColor, QFont, QPalette
+from PySide6.QtWidgets import QApplication
+
+FONT_FAMILY = "DejaVu Sans"
+MONO_FAMILY = "DejaVu Sans Mono"
+BASE_POINT_SIZE = 12
+TEXT_POINT_SIZE = 17
+REFRESH_MS = 33  # views redraw at most ~30 times a second, however fast tokens arrive
+
+BACKGROUND = "#F6F5F1"
+PANEL = "#FFFFFF"
+INK = "#1F2933"
+MUTED = "#66707A"
+FAINT = "#A9B0B8"
+BORDER = "#D6DAE0"
+ACCENT = "#2F5E9E"  # the draw's odds, buttons
+RAW = "#AFC0D6"  # the model's own odds
+CHOSEN = "#D9822B"  # the winning token, everywhere
+REMOVED = "#E1E3E7"
+WARNING_BG = "#FFF4D6"
+WARNING_INK = "#6B4A00"
+WHATIF_BG = "#E7F0FB"
+WHATIF_INK = "#1D3F6E"
+
+# Shading of generated tokens by the probability they had: surprising tokens stand out.
+PROBABILITY_BANDS: tuple[tuple[float, str, str], ...] = (
+    (0.05, "#F2A7A0", "<5%"),
+    (0.20, "#F7C98F", "5–20%"),
+    (0.50, "#F3E08A", "20–50%"),
+    (0.90, "#C5E3B4", "50–90%"),
+    (1.01, "#E4F1DE", "≥90%"),
+)
+
+
+def band_colour(p: float) -> QColor:
+    for limit, colour, _ in PROBABILITY_BANDS:
+        if p < limit:
+            return QColor(colour)
+    return QColor(PROBABILITY_BANDS[-1][1])
+
+
+def font(point_size: int = BASE_POINT_SIZE, bold: bool = False, mono: bool = False) -> QFont:
+    result = QFont(MONO_FAMILY if mono else FONT_FAMILY)
+    result.setPointSize(point_size)
+    result.setBold(bold)
+    return result
+
+
+STYLE_SHEET = f"""
+QMainWindow, QWidget#central {{ background: {BACKGROUND}; }}
+QToolTip {{ background: {PANEL}; color: {INK}; border: 1px solid {BORDER}; padding: 6px;
+            font-size: {BASE_POINT_SIZE}pt; }}
+QFrame#panel {{ background: {PANEL}; border: 1px solid {BORDER}; border-radius: 8px; }}
+QLabel#panelTitle {{ color: {INK}; font-weight: bold; font-size: {BASE_POINT_SIZE + 1}pt; }}
+QLabel#hint {{ color: {MUTED}; }}
+QFrame#banner {{ background: {WARNING_BG}; border: 1px solid #E8CF8A; border-radius: 8px; }}
+QFrame#banner QLabel {{ color: {WARNING_INK}; }}
+QFrame#whatIf {{ background: {WHATIF_BG}; border: 1px solid #B9CFEA; border-radius: 8px; }}
+QFrame#whatIf QLabel {{ color: {WHATIF_INK}; }}
+QPushButton {{ padding: 6px 14px; border: 1px solid {BORDER}; border-radius: 6px; background: {PANEL};
+               color: {INK}; }}
+QPushButton:hover {{ border-color: {ACCENT}; }}
+QPushButton:disabled {{ color: {FAINT}; }}
+QToolBar {{ background: {BACKGROUND}; border: none; spacing: 6px; padding: 6px; }}
+QToolButton {{ padding: 6px 12px; border: 1px solid {BORDER}; border-radius: 6px; background: {PANEL};
+               color: {INK}; font-size: {BASE_POINT_SIZE + 1}pt; }}
+QToolButton:hover {{ border-color: {ACCENT}; }}
+QToolButton:disabled {{ color: {FAINT}; background: {BACKGROUND}; }}
+QToolButton#primary {{ background: {ACCENT}; color: white; border-color: {ACCENT}; font-weight: bold; }}
+QToolButton#primary:disabled {{ background: {FAINT}; border-color: {FAINT}; }}
+QPlainTextEdit {{ background: {PANEL}; color: {INK}; border: 1px solid {BORDER}; border-radius: 8px;
+                  padding: 8px; selection-background-color: #CFE0F5; selection-color: {INK}; }}
+QSlider::groove:horizontal {{ height: 6px; background: {BORDER}; border-radius: 3px; }}
+QSlider::sub-page:horizontal {{ background: {RAW}; border-radius: 3px; }}
+QSlider::handle:horizontal {{ background: {ACCENT}; width: 16px; margin: -6px 0; border-radius: 8px; }}
+QSlider::handle:horizontal:disabled {{ background: {FAINT}; }}
+QStatusBar {{ color: {MUTED}; }}
+QProgressBar {{ border: 1px solid {BORDER}; border-radius: 5px; background: {PANEL}; text-align: center;
+                min-height: 18px; }}
+QProgressBar::chunk {{ background: {ACCENT}; border-radius: 4px; }}
+"""
+
+
+def apply(app: QApplication) -> None:
+    """Give the whole application the calm palette, large fonts and plot defaults."""
+    app.setFont(font())
+    palette = app.palette()
+    palette.setColor(QPalette.ColorRole.Window, QColor(BACKGROUND))
+    palette.setColor(QPalette.ColorRole.WindowText, QColor(INK))
+    palette.setColor(QPalette.ColorRole.Base, QColor(PANEL))
+    palette.setColor(QPalette.ColorRole.Text, QColor(INK))
+    palette.setColor(QPalette.ColorRole.ToolTipBase, QColor(PANEL))
+    palette.setColor(QPalette.ColorRole.ToolTipText, QColor(INK))
+    app.setPalette(palette)
+    app.setStyleSheet(STYLE_SHEET)
+    pg.setConfigOptions(antialias=True, background=PANEL, foreground=INK)

@@ -1,0 +1,112 @@
+"""Building blocks of the main window: the error banner, the text panel, the layout, the help text."""
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QScrollArea,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
+
+from synthscope.ui import theme
+from synthscope.ui.text_view import TokenTextView, legend
+
+HELP_TEXT = (
+    "<p><b>The text</b> holds your prompt and what the model wrote, one token (a word or a piece of "
+    "a word) at a time. Each generated token is shaded by how likely the model thought it was. "
+    "Hover a token to see its rivals; click it to inspect it in every panel.</p>"
+    "<p><b>Chances</b> lists the likeliest next tokens: the pale bar is the model's own chance, the "
+    "dark bar the chance after the samplers. Greyed tokens were removed by the stage named.</p>"
+    "<p><b>What the samplers did</b> shows each stage in the order it runs. Dashed boxes did nothing.</p>"
+    "<p><b>The dice</b> lays the remaining chances end to end from 0 to 1. A random number (the dice) "
+    "lands somewhere; the token it lands on is written.</p>"
+    "<p><b>What if?</b> While paused, move any setting: the panels show what the same dice would have "
+    "picked with the new settings.</p>"
+    "<p><b>Keys:</b> Ctrl+Enter generate · Esc stop · Space one token (when the text is not being "
+    "edited) · Ctrl+Z undo the last token · Ctrl+L clear · Ctrl+plus/minus text size.</p>")
+
+
+class ErrorBanner(QFrame):
+    """A plain-words problem at the top of the window, with a way forward."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("banner")
+        self.text = QLabel()
+        self.text.setWordWrap(True)
+        self.text.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.open_button = QPushButton("Open another model…")
+        close = QPushButton("✕")
+        close.setToolTip("Hide this message")
+        close.setFixedWidth(44)
+        close.clicked.connect(self.hide)
+        icon = QLabel("⚠")
+        icon.setFont(theme.font(theme.BASE_POINT_SIZE + 4))
+        row = QHBoxLayout(self)
+        row.setContentsMargins(12, 8, 8, 8)
+        row.addWidget(icon)
+        row.addWidget(self.text, 1)
+        row.addWidget(self.open_button)
+        row.addWidget(close)
+        self.hide()
+
+    def show_message(self, message: str, offer_open: bool = False) -> None:
+        self.text.setText(message)
+        self.open_button.setVisible(offer_open)
+        self.show()
+
+
+def text_panel(editor: TokenTextView) -> QFrame:
+    panel = QFrame()
+    panel.setObjectName("panel")
+    title = QLabel("Prompt and continuation")
+    title.setToolTip("Type a prompt, then press Generate. The model's tokens are added after it.")
+    title.setObjectName("panelTitle")
+    layout = QVBoxLayout(panel)
+    layout.setContentsMargins(12, 10, 12, 10)
+    layout.addWidget(title)
+    layout.addWidget(editor, 1)
+    layout.addWidget(legend())
+    return panel
+
+
+def arrange(banner: QWidget, text: QWidget, distribution: QWidget, step_panels: list[QWidget],
+            controls: QWidget) -> QWidget:
+    """Text and chances side by side on top, the step's story full width below them, the controls
+    in their own scrolling column on the right, and the banner above everything."""
+    top = QSplitter(Qt.Orientation.Horizontal)
+    top.addWidget(text)
+    top.addWidget(distribution)
+    top.setStretchFactor(0, 3)
+    top.setStretchFactor(1, 2)
+    top.setChildrenCollapsible(False)
+    # A layout, not a splitter, below: the step panels always get the height their words need.
+    left = QWidget()
+    left_layout = QVBoxLayout(left)
+    left_layout.setContentsMargins(0, 0, 0, 0)
+    left_layout.setSpacing(6)
+    left_layout.addWidget(top, 1)
+    for panel in step_panels:
+        left_layout.addWidget(panel, 0)
+    scroll = QScrollArea()
+    scroll.setWidget(controls)
+    scroll.setWidgetResizable(True)
+    scroll.setFrameShape(QFrame.Shape.NoFrame)
+    scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+    scroll.setMinimumWidth(controls.minimumSizeHint().width() + scroll.verticalScrollBar().sizeHint().width())
+    central = QWidget()
+    central.setObjectName("central")
+    layout = QVBoxLayout(central)
+    layout.setContentsMargins(10, 4, 10, 6)
+    layout.addWidget(banner)
+    columns = QHBoxLayout()
+    columns.setSpacing(8)
+    columns.addWidget(left, 1)
+    columns.addWidget(scroll)
+    layout.addLayout(columns, 1)
+    return central

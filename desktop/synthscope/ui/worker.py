@@ -1,0 +1,230 @@
+"""The one worker thread that owns the Engine and Generator; the UI talks to it only through signals."""
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import QObject, QThread, Signal, Slot
+
+from synthscope.engine import Engine, EngineError, LoadCancelled, ModelFacts, ModelLoadError
+from synthscope.sampling import SamplerSettings
+from synthscope.session import Generator, RunRecord, Step, save_record
+
+log = logging.getLogger(__name__)
+TOP_N = 20
+VOCAB_SHARE = 0.1  # of the progress bar, for reading the vocabulary after the weights
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    path: Path
+    facts: ModelFacts
+    vocab: tuple[str, ...]  # display text of every token id, read once so the UI never asks llama.cpp
+
+
+@dataclass(frozen=True)
+class RunStarted:
+    prompt: str
+    prompt_tokens: np.ndarray
+    seed: int
+
+
+@dataclass(frozen=True)
+class StepMessage:
+    index: int
+    step: Step
+    logits: np.ndarray  # a private copy of the full logits this step was sampled from
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    prompt: str | None  # None: continue the current run
+    seed: int
+    max_tokens: int
+
+
+class EngineWorker(QObject):
+    """Lives in its own QThread. Slots run there; results go out as queued signals with copied data."""
+
+    loadProgress = Signal(float)
+    loaded = Signal(object)  # LoadedModel
+    loadFailed = Signal(str)
+    runStarted = Signal(object)  # RunStarted
+    stepped = Signal(object)  # StepMessage
+    runFinished = Signal(str)  # "limit", "end", "stopped" or "error"
+    undone = Signal(int)  # steps left
+    logitsReady = Signal(int, object)
+    failed = Signal(str)
+    saved = Signal(str)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.engine: Engine | None = None
+        self.generator: Generator | None = None
+        # Set from the UI thread and read between tokens: this is how Stop and Close reach a busy loop.
+        self.stop_event = threading.Event()
+        self.closing = threading.Event()
+        self.live_settings = SamplerSettings()  # replaced whole (never mutated), so reads are safe
+
+    # -- model ------------------------------------------------------------------------------
+    @Slot(str, bool)
+    def load(self, path: str, probe: bool) -> None:
+        self.release()
+
+        def progress(fraction: float) -> bool:
+            self.loadProgress.emit(fraction * (1 - VOCAB_SHARE))
+            return not self.closing.is_set()
+
+        try:
+            engine = Engine.load(path, progress=progress, probe=probe)
+        except LoadCancelled:
+            return
+        except ModelLoadError as exc:
+            self.loadFailed.emit(str(exc))
+            return
+        except (EngineError, OSError, ValueError) as exc:
+            self.loadFailed.emit(f"{Path(path).name} could not be opened: {exc}")
+            return
+        vocab = []
+        for token in range(engine.n_vocab):
+            vocab.append(engine.token_text(token))
+            if token % 8192 == 0:
+                self.loadProgress.emit(1 - VOCAB_SHARE + VOCAB_SHARE * token / engine.n_vocab)
+        self.engine = engine
+        self.generator = Generator(engine, top_n=TOP_N)
+        self.loadProgress.emit(1.0)
+        self.loaded.emit(LoadedModel(Path(path), engine.facts, tuple(vocab)))
+
+    def release(self) -> None:
+        """Close the generator and engine (also called by the UI thread once this thread has ended)."""
+        if self.generator is not None:
+            self.generator.close()
+            self.generator = None
+        if self.engine is not None:
+            self.engine.close()
+            self.engine = None
+
+    # -- generation -------------------------------------------------------------------------
+    @Slot(object)
+    def run(self, request: RunRequest) -> None:
+        generator = self.generator
+        if generator is None:
+            self.failed.emit("No model is loaded yet. Open one with File > Open model….")
+            self.runFinished.emit("error")
+            return
+        reason = "limit"
+        try:
+            if request.prompt is not None:
+                generator.start(request.prompt, seed=request.seed)
+                record = generator.record
+                self.runStarted.emit(RunStarted(record.prompt, np.array(record.prompt_tokens,
+                                                                        dtype=np.int32), record.seed))
+            for _ in range(request.max_tokens):
+                if self.stop_event.is_set() or self.closing.is_set():
+                    reason = "stopped"
+                    break
+                step = generator.step(self.live_settings)
+                index = generator.n_steps - 1
+                self.stepped.emit(StepMessage(index, step, generator.raw_logits(index)))
+                if generator.is_end(step):
+                    reason = "end"
+                    break
+        except EngineError as exc:
+            self.failed.emit(str(exc))
+            reason = "error"
+        except Exception as exc:  # never let a bug kill the thread; say it in words, log the rest
+            log.exception("generation failed")
+            self.failed.emit(f"Generation stopped because of an unexpected problem: {exc}")
+            reason = "error"
+        self.runFinished.emit(reason)
+
+    @Slot()
+    def undo(self) -> None:
+        if self.generator is None:
+            return
+        try:
+            self.generator.undo()
+        except EngineError as exc:
+            self.failed.emit(str(exc))
+        self.undone.emit(self.generator.n_steps)
+
+    @Slot(int)
+    def fetch_logits(self, index: int) -> None:
+        if self.generator is None or not 0 <= index < self.generator.n_steps:
+            return
+        try:
+            self.logitsReady.emit(index, self.generator.raw_logits(index))
+        except EngineError as exc:
+            self.failed.emit(str(exc))
+
+    @Slot(str)
+    def save(self, path: str) -> None:
+        record: RunRecord | None = self.generator.record if self.generator else None
+        if record is None or not record.prompt_tokens:
+            self.failed.emit("There is no run to save yet.")
+            return
+        try:
+            save_record(record, path)
+        except OSError as exc:
+            self.failed.emit(f"The run could not be saved to {path}: {exc.strerror or exc}.")
+            return
+        self.saved.emit(path)
+
+
+class WorkerHandle(QObject):
+    """Owned by the UI thread: starts the thread, queues requests, and shuts everything down."""
+
+    _load = Signal(str, bool)
+    _run = Signal(object)
+    _undo = Signal()
+    _fetch = Signal(int)
+    _save = Signal(str)
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.worker_thread = QThread()  # not `thread`: that would hide QObject.thread()
+        self.worker_thread.setObjectName("synthscope-engine")
+        self.worker = EngineWorker()
+        self.worker.moveToThread(self.worker_thread)
+        self._load.connect(self.worker.load)
+        self._run.connect(self.worker.run)
+        self._undo.connect(self.worker.undo)
+        self._fetch.connect(self.worker.fetch_logits)
+        self._save.connect(self.worker.save)
+        self.worker_thread.start()
+
+    def load(self, path: str | Path, probe: bool = True) -> None:
+        self._load.emit(str(path), probe)
+
+    def run(self, request: RunRequest, settings: SamplerSettings) -> None:
+        self.worker.live_settings = settings
+        self.worker.stop_event.clear()  # cleared here, not in the worker, so an early Stop is never lost
+        self._run.emit(request)
+
+    def set_live_settings(self, settings: SamplerSettings) -> None:
+        self.worker.live_settings = settings
+
+    def stop(self) -> None:
+        self.worker.stop_event.set()
+
+    def undo(self) -> None:
+        self._undo.emit()
+
+    def fetch_logits(self, index: int) -> None:
+        self._fetch.emit(index)
+
+    def save(self, path: str) -> None:
+        self._save.emit(path)
+
+    def shutdown(self) -> None:
+        """Stop after the current token, end the thread, then free llama.cpp from this thread."""
+        if not self.worker_thread.isRunning():
+            return
+        self.worker.closing.set()
+        self.worker.stop_event.set()
+        self.worker_thread.quit()
+        self.worker_thread.wait()
+        self.worker.release()

@@ -1,0 +1,104 @@
+"""Regenerate the README screenshots from the real app: offscreen, the real model, a fixed seed.
+
+    python scripts/screenshots.py [--out docs/screenshots] [--size 1600x1000]
+
+Writes main-window.png (a run with one step selected), what-if.png (the same step re-sampled
+with other settings) and hover-card.png (the card shown over a generated token).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+from PySide6.QtWidgets import QApplication  # noqa: E402
+from synthscope.engine import default_model_path  # noqa: E402
+from synthscope.sampling import SamplerSettings  # noqa: E402
+from synthscope.ui.app import create_application  # noqa: E402
+from synthscope.ui.main_window import MainWindow  # noqa: E402
+
+SEED = 20240607
+TOKENS = 40
+WHAT_IFS = ({"top_k": 2}, {"top_p": 0.5}, {"min_p": 0.25}, {"temperature": 1.6}, {"temperature": 0.0})
+
+
+def wait_until(app: QApplication, done: Callable[[], bool], timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not done():
+        if time.monotonic() > deadline:
+            raise TimeoutError("the app did not get there in time")
+        app.processEvents()
+        time.sleep(0.005)
+
+
+def settle(app: QApplication, window: MainWindow) -> None:
+    """Let the coalescing timer fire and every layout settle before a grab."""
+    end = time.monotonic() + 0.3
+    while time.monotonic() < end:
+        app.processEvents()
+        time.sleep(0.01)
+    window.repaint()
+
+
+def interesting_step(window: MainWindow) -> int:
+    """A step where the dice mattered: the winner was not the top token and several were in play."""
+    steps = window.mirror.steps
+    scored = [(s.trace.chosen_index > 0, min(s.trace.final_size, 8), s.trace.entropy_final, i)
+              for i, s in enumerate(steps[3:], start=3)]
+    return max(scored)[3]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=Path("docs/screenshots"))
+    parser.add_argument("--size", default="1600x1000")
+    args = parser.parse_args(argv)
+    width, height = (int(n) for n in args.size.lower().split("x"))
+    args.out.mkdir(parents=True, exist_ok=True)
+
+    app = create_application()
+    window = MainWindow()
+    window.resize(width, height)
+    window.show()
+    window.load_model(default_model_path(), probe=False)
+    wait_until(app, lambda: window.state == "idle")
+    window.controls.seed_box.setValue(SEED)
+    window.controls.max_tokens.setValue(TOKENS)
+    window.controls.set_settings(SamplerSettings(repeat_penalty=1.1))
+    window.generate()
+    wait_until(app, lambda: window.state == "idle" and not window.pending)
+    index = interesting_step(window)
+    window.select_step(index)
+    settle(app, window)
+    window.grab().save(str(args.out / "main-window.png"))
+
+    recorded = window.mirror.steps[index]
+    for change in WHAT_IFS:
+        window.controls.set_settings(recorded.settings.with_changes(**change))
+        settle(app, window)
+        view = window.inspector.view
+        if view is not None and view.changes_pick:
+            break
+    window.grab().save(str(args.out / "what-if.png"))
+    window.controls.set_settings(recorded.settings)
+    settle(app, window)
+
+    rect = window.editor.token_rects(index)[0]
+    window.card.token_text = window.token_text
+    window.card.show_for(window.mirror.recorded(index), window.editor.viewport().mapToGlobal(rect.center()))
+    settle(app, window)
+    window.card.grab().save(str(args.out / "hover-card.png"))
+    window.card.hide()
+    print(f"wrote {', '.join(p.name for p in sorted(args.out.glob('*.png')))} to {args.out} "
+          f"(step {index + 1}: {window.token_text(recorded.token_id)!r})")
+    window.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,278 @@
+"""The UI's widgets and helpers on synthetic sampling steps (fast; no model needed)."""
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+from PySide6.QtCore import QSettings  # noqa: E402
+from synthscope.sampling import STAGE_NAMES, Dice, SamplerSettings, build_trace, run_chain  # noqa: E402
+from synthscope.ui.controls import ControlsPanel, SettingControl  # noqa: E402
+from synthscope.ui.dice import DicePanel, segments_for  # noqa: E402
+from synthscope.ui.distribution import DistributionPanel, rows_for  # noqa: E402
+from synthscope.ui.pipeline import PipelineStrip  # noqa: E402
+from synthscope.ui.run_model import LogitsCache, RunMirror, StepView  # noqa: E402
+from synthscope.ui.text_view import TokenTextView  # noqa: E402
+from synthscope.ui.wording import describe_stage, percent, visible  # noqa: E402
+
+# The offscreen platform cannot do these window-manager requests; real platforms can.
+pytestmark = pytest.mark.qt_log_ignore("does not support propagateSizeHints", "does not support raise")
+N_VOCAB = 4096
+
+
+def token_text(token: int) -> str:
+    return {0: " the", 1: "\n", 2: "cat", 3: "\t"}.get(token, f" w{token}")
+
+
+def synthetic(settings: SamplerSettings, seed: int = 0, index: int = 3) -> tuple[StepView, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    logits = rng.normal(0, 2, N_VOCAB).astype(np.float32)
+    logits[:30] += np.linspace(8, 4, 30).astype(np.float32)
+    u = None if settings.greedy else Dice(seed).u(index)
+    result = run_chain(logits, settings, np.arange(20, dtype=np.int32), u)
+    return StepView(index, build_trace(result, 20), result.token_id, u, settings), logits
+
+
+class FakeStep:
+    def __init__(self, view: StepView, text: str) -> None:
+        self.token_id, self.u, self.settings, self.trace, self.text = (
+            view.token_id, view.u, view.settings, view.trace, text)
+
+
+def test_visible_whitespace_and_percentages() -> None:
+    assert visible(" the") == "␣the"
+    assert visible("\n\n") == "↵↵"
+    assert visible("") == "∅"
+    assert percent(0.4567) == "46%"
+    assert percent(0.0123) == "1.2%"
+    assert percent(0.00001) == "<0.1%"
+
+
+def test_stage_words_say_what_each_stage_did() -> None:
+    view, _ = synthetic(SamplerSettings(top_k=12, top_p=0.5))
+    top_k = describe_stage(view.trace.stage("top_k"), view.settings)
+    assert top_k.headline == f"kept 12 of {N_VOCAB:,}" and not top_k.idle
+    top_p = view.trace.stage("top_p")
+    words = describe_stage(top_p, view.settings)
+    assert words.headline == f"kept {top_p.kept} of 12"
+    assert words.detail == f"removed {percent(top_p.removed_mass)} of the probability"
+    assert describe_stage(view.trace.stage("typical_p"), view.settings).idle
+    greedy, _ = synthetic(SamplerSettings(temperature=0.0))
+    assert describe_stage(greedy.trace.stage("temperature"), greedy.settings).headline == \
+        "always the top token"
+
+
+def test_distribution_rows_follow_the_trace(qtbot) -> None:
+    view, _ = synthetic(SamplerSettings(top_k=5, repeat_penalty=1.3))
+    panel = DistributionPanel()
+    qtbot.addWidget(panel)
+    panel.token_text = token_text
+    panel.resize(500, 800)
+    panel.show()
+    panel.show_step(view)
+    cands = view.trace.candidates
+    shown = [row for row in panel.rows if row.rank >= 0]
+    assert [r.token_id for r in shown] == cands["token_id"][:len(shown)].tolist()
+    assert len(shown) >= 10
+    for row, cand in zip(shown, cands[:len(shown)], strict=True):
+        stage = int(cand["removed_by"])
+        assert (row.removed_by is None) == (stage < 0)
+        if stage >= 0:
+            assert row.removed_by.lower().replace("-", "_") == STAGE_NAMES[stage]
+            assert "removed by" in row.value_text()
+            assert "✗" in row.value_text(compact=True)
+    assert sum(r.chosen for r in panel.rows) == 1
+    assert next(r for r in panel.rows if r.chosen).token_id == view.token_id
+    kept = [r for r in shown if r.removed_by is None]
+    assert len(kept) <= 5
+
+
+def test_every_row_label_is_drawn_after_resizes(qtbot) -> None:
+    """pyqtgraph silently drops a tick label that does not fit its axis; none may go missing."""
+    from PySide6.QtGui import QImage, QPainter
+
+    view, _ = synthetic(SamplerSettings(temperature=3.0, top_k=0, top_p=1.0, min_p=0.0), seed=5)
+    panel = DistributionPanel()
+    qtbot.addWidget(panel)
+    panel.token_text = token_text
+    panel.show()
+    for width, height in ((700, 700), (420, 500), (900, 380)):
+        panel.resize(width, height)
+        panel.show_step(view)
+        qtbot.wait(20)
+        for axis in (panel.left_axis, panel.right_axis):
+            image = QImage(10, 10, QImage.Format.Format_ARGB32)
+            painter = QPainter(image)
+            painter.setFont(axis.style["tickFont"])
+            texts = axis.generateDrawSpecs(painter)[2]
+            painter.end()
+            assert len(texts) == len(panel.rows), (width, height, axis.orientation)
+
+
+def test_a_chosen_token_below_the_list_gets_its_own_row() -> None:
+    view, _ = synthetic(SamplerSettings(temperature=3.0, top_k=0, top_p=1.0, min_p=0.0), seed=5)
+    rows = rows_for(view, token_text, limit=3)
+    if view.token_id in view.trace.candidates["token_id"][:3]:
+        pytest.skip("the draw landed in the top 3 for this seed")
+    assert rows[-1].rank == -1 and rows[-1].chosen and rows[-1].token_id == view.token_id
+    assert len(rows) == 4
+
+
+def test_fewer_rows_in_a_short_panel(qtbot) -> None:
+    view, _ = synthetic(SamplerSettings())
+    panel = DistributionPanel()
+    qtbot.addWidget(panel)
+    panel.resize(500, 900)
+    panel.show()
+    panel.show_step(view)
+    tall = len(panel.rows)
+    panel.resize(500, 330)
+    qtbot.waitUntil(lambda: len(panel.rows) < tall)
+    assert len(panel.rows) >= 5
+
+
+def test_dice_segments_lay_the_draw_end_to_end_and_u_lands_in_the_winner(qtbot) -> None:
+    for seed in range(8):
+        view, _ = synthetic(SamplerSettings(top_k=8, min_p=0.0), seed=seed)
+        segments = segments_for(view)
+        assert segments[0].start == 0.0
+        assert segments[-1].end == pytest.approx(1.0, abs=1e-5)
+        assert all(a.end == pytest.approx(b.start) for a, b in zip(segments, segments[1:], strict=False))
+        winner = next(s for s in segments if s.chosen)
+        assert winner.token_id == view.token_id
+        assert winner.start - 1e-6 <= view.u <= winner.end + 1e-6
+    panel = DicePanel()
+    qtbot.addWidget(panel)
+    panel.set_token_text(token_text)
+    panel.show_step(view)
+    assert f"{view.u:.3f}" in panel.explanation.text()
+    greedy, _ = synthetic(SamplerSettings(temperature=0.0))
+    panel.show_step(greedy)
+    assert "Temperature 0: always the top word" in panel.explanation.text()
+    assert panel.bar.u is None
+
+
+def test_pipeline_boxes_look_idle_only_when_the_stage_did_nothing(qtbot) -> None:
+    view, _ = synthetic(SamplerSettings(top_k=10, top_p=1.0))
+    strip = PipelineStrip()
+    qtbot.addWidget(strip)
+    strip.show_step(view)
+    assert strip.boxes["top_k"].idle is False
+    assert strip.boxes["top_p"].idle is True  # turned off
+    assert strip.boxes["penalties"].idle is True
+    assert "kept 10 of" in strip.sentences()["top_k"]
+
+
+def test_slider_and_number_box_agree_and_reset_restores_defaults(qtbot) -> None:
+    panel = ControlsPanel()
+    qtbot.addWidget(panel)
+    top_k = panel.controls["top_k"]
+    with qtbot.waitSignal(panel.settingsChanged):
+        top_k.slider.setValue(top_k.to_position(200))
+    assert panel.settings().top_k == 200
+    assert top_k.slider.value() == top_k.to_position(200)
+    panel.controls["temperature"].box.setValue(1.37)
+    assert panel.settings().temperature == pytest.approx(1.37)
+    assert panel.controls["temperature"].slider.value() == panel.controls["temperature"].to_position(1.37)
+    panel.controls["top_p"].box.setValue(1.0)
+    assert panel.controls["top_p"].tag.text() == "(off)"
+    panel.reset()
+    assert panel.settings() == SamplerSettings()
+
+
+@pytest.mark.parametrize("key", ["temperature", "top_k", "top_p", "repeat_last_n", "presence_penalty"])
+def test_every_slider_position_is_a_valid_value_and_round_trips(qtbot, key: str) -> None:
+    control = SettingControl(next(s for s in __import__("synthscope.sampling").sampling.SPECS
+                                  if s.key == key))
+    qtbot.addWidget(control)
+    for position in range(0, 1001, 25):
+        value = control.from_position(position)
+        assert control.spec.minimum <= value <= control.spec.maximum
+        assert abs(control.to_position(value) - position) <= 30
+    assert control.from_position(0) == control.spec.minimum
+    assert control.from_position(1000) == control.spec.maximum
+
+
+def test_controls_persist_through_qsettings(qtbot, tmp_path) -> None:
+    store = QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat)
+    panel = ControlsPanel()
+    qtbot.addWidget(panel)
+    panel.set_settings(SamplerSettings(temperature=1.5, top_k=7))
+    panel.seed_box.setValue(99)
+    panel.save(store)
+    store.setValue("sampler/top_p", "nonsense")
+    other = ControlsPanel()
+    qtbot.addWidget(other)
+    other.restore(store)
+    assert other.settings() == SamplerSettings(temperature=1.5, top_k=7)
+    assert other.seed() == 99
+
+
+def test_new_dice_each_run_rolls_a_new_seed(qtbot) -> None:
+    panel = ControlsPanel()
+    qtbot.addWidget(panel)
+    panel.seed_box.setValue(5)
+    assert panel.seed_for_new_run() == 5
+    panel.new_seed_each_run.setChecked(True)
+    seeds = {panel.seed_for_new_run() for _ in range(4)}
+    assert len(seeds) > 1 and panel.seed() in seeds
+
+
+def test_logits_cache_stays_within_its_byte_budget() -> None:
+    cache = LogitsCache(budget=3 * 4 * 100)
+    for i in range(6):
+        cache.put(i, np.zeros(100, dtype=np.float32))
+    assert cache.nbytes <= 1200 and len(cache) == 3
+    assert 5 in cache and 0 not in cache
+    cache.discard_from(4)
+    assert 4 not in cache and 5 not in cache and 3 in cache
+
+
+def test_what_if_with_the_recorded_settings_reproduces_the_step() -> None:
+    settings = SamplerSettings(repeat_penalty=1.2, top_k=30)
+    mirror = RunMirror()
+    mirror.reset("p", np.arange(20, dtype=np.int32), seed=7)
+    rng = np.random.default_rng(1)
+    all_logits = []
+    for index in range(4):
+        logits = rng.normal(0, 3, N_VOCAB).astype(np.float32)
+        result = run_chain(logits, settings, mirror.history(index), Dice(7).u(index))
+        view = StepView(index, build_trace(result, 20), result.token_id, result.u, settings)
+        mirror.append(FakeStep(view, token_text(result.token_id)), logits)
+        all_logits.append(logits)
+    for index, logits in enumerate(all_logits):
+        again = mirror.what_if(index, settings)
+        assert again.token_id == mirror.steps[index].token_id and not again.changes_pick
+        assert again.u == mirror.steps[index].u
+        cold = mirror.what_if(index, settings.with_changes(temperature=0.0))
+        top = int(np.argmax(logits))
+        assert cold.u is None and cold.recorded_token_id == mirror.steps[index].token_id
+        if top not in mirror.history(index):  # penalties only ever lower seen tokens
+            assert cold.token_id == top
+    assert mirror.what_if(0, settings) is not None
+    mirror.logits.clear()
+    assert mirror.what_if(0, settings) is None  # the window then asks the worker for them
+
+
+def test_text_view_keeps_token_spans_through_odd_text(qtbot) -> None:
+    view = TokenTextView()
+    qtbot.addWidget(view)
+    view.resize(600, 300)
+    view.show()
+    view.set_prompt("Hi")
+    edits = []
+    view.userEdited.connect(lambda: edits.append(1))
+    tokens = [(" there", 0.9), ("\r\n", 0.5), ("😀", 0.01), ("", 0.3), (" ok", 0.6)]
+    view.append_tokens(tokens)
+    assert len(view.spans) == 5 and view.prompt_text() == "Hi"
+    assert view.generated_text().replace("\r", "") == " there\n😀 ok".replace("\r", "")
+    assert view.spans[3][0] == view.spans[3][1]  # half a character adds nothing yet
+    rect = view.token_rects(4)[0]
+    assert view.token_at(rect.center()) == 4
+    view.remove_last_tokens(2)
+    assert view.generated_text().endswith("😀") and len(view.spans) == 3
+    assert edits == []  # the app's own changes are not the user's edits
+    view.adopt_as_prompt()
+    assert view.spans == [] and view.prompt_text().startswith("Hi there")

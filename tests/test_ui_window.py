@@ -1,0 +1,342 @@
+"""The main window on the real SmolLM2 model: generate, step, undo, stop, what-if, errors, keys."""
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+from PySide6.QtCore import Qt  # noqa: E402
+from synthscope.engine import default_model_path  # noqa: E402
+from synthscope.sampling import Dice, SamplerSettings, build_trace, run_chain  # noqa: E402
+from synthscope.session import Generator  # noqa: E402
+from synthscope.ui import theme  # noqa: E402
+from synthscope.ui.main_window import SAMPLE_PROMPT, MainWindow  # noqa: E402
+from synthscope.ui.wording import describe_stage  # noqa: E402
+
+# The offscreen platform cannot do these window-manager requests; real platforms can.
+pytestmark = pytest.mark.qt_log_ignore("does not support propagateSizeHints", "does not support raise")
+WAIT_MS = 30_000
+
+
+@pytest.fixture
+def window(qtbot, qapp) -> Iterator[MainWindow]:
+    theme.apply(qapp)
+    win = MainWindow()
+    qtbot.addWidget(win)
+    win.resize(1400, 900)
+    win.show()
+    win.controls.seed_box.setValue(42)
+    win.load_model(default_model_path(), probe=False)
+    qtbot.waitUntil(lambda: win.state == "idle", timeout=WAIT_MS)
+    yield win
+    win.close()
+
+
+def generator(win: MainWindow) -> Generator:
+    """The worker's generator; read only while the worker is idle (the test waits for that)."""
+    gen = win.handle.worker.generator
+    assert gen is not None
+    return gen
+
+
+def run(qtbot, win: MainWindow, action: str) -> None:
+    getattr(win, action)()
+    qtbot.waitUntil(lambda: win.state == "idle" and not win.pending, timeout=WAIT_MS)
+
+
+def test_generated_text_and_panels_agree_with_the_session_record(qtbot, window: MainWindow) -> None:
+    window.controls.max_tokens.setValue(12)
+    run(qtbot, window, "generate")
+    record = generator(window).record
+    assert len(record.steps) == 12
+    assert record.prompt == SAMPLE_PROMPT
+    assert window.editor.prompt_text() == SAMPLE_PROMPT
+    assert window.editor.generated_text() == record.text
+    assert [s.token_id for s in window.mirror.steps] == record.token_ids
+    last = record.steps[-1]
+    rows = window.distribution.rows
+    assert [r.token_id for r in rows if r.rank >= 0] == \
+        last.trace.candidates["token_id"][:len([r for r in rows if r.rank >= 0])].tolist()
+    assert next(r for r in rows if r.chosen).token_id == last.token_id
+    for row in rows:
+        if row.rank >= 0:
+            assert row.p_raw == pytest.approx(float(last.trace.candidates["p_raw"][row.rank]))
+    for stage in last.trace.stages:
+        words = describe_stage(stage, last.settings)
+        assert window.pipeline.boxes[stage.name].headline.text() == words.headline
+    assert f"{last.u:.3f}" in window.dice.explanation.text()
+    assert window.dice.bar.u == last.u
+
+    # Clicking a token makes it the selected step for every panel.
+    rect = window.editor.token_rects(4)[0]
+    qtbot.mouseClick(window.editor.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    assert window.shown_index() == 4
+    chosen = next(r for r in window.distribution.rows if r.chosen)
+    assert chosen.token_id == record.steps[4].token_id
+    assert f"{record.steps[4].u:.3f}" in window.dice.explanation.text()
+    assert window.editor.selected == 4
+
+
+def test_hovering_a_token_shows_its_alternatives(qtbot, window: MainWindow) -> None:
+    window.controls.max_tokens.setValue(6)
+    run(qtbot, window, "generate")
+    rect = window.editor.token_rects(2)[0]
+    qtbot.mouseMove(window.editor.viewport(), rect.center())
+    qtbot.waitUntil(window.card.isVisible, timeout=5000)
+    step = generator(window).record.steps[2]
+    assert window.card.view.token_id == step.token_id
+    assert window.card.lines[0][1] == pytest.approx(float(step.trace.candidates["p_raw"][0]))
+    assert window.editor.hovered == 2
+
+
+def test_step_adds_exactly_one_token(qtbot, window: MainWindow) -> None:
+    run(qtbot, window, "step")
+    gen = generator(window)
+    assert gen.n_steps == 1 and len(window.mirror) == 1
+    assert window.editor.toPlainText() == SAMPLE_PROMPT + gen.record.steps[0].text
+    run(qtbot, window, "step")
+    assert gen.n_steps == 2 and len(window.editor.spans) == 2
+    assert gen.engine.n_past == len(gen.record.prompt_tokens) + 2
+
+
+def test_undo_removes_the_last_token_and_the_next_step_continues(qtbot, window: MainWindow) -> None:
+    window.controls.max_tokens.setValue(5)
+    run(qtbot, window, "generate")
+    gen = generator(window)
+    tokens, text = gen.record.token_ids, window.editor.toPlainText()
+    run(qtbot, window, "undo")
+    assert gen.n_steps == 4 and len(window.mirror) == 4
+    assert gen.engine.n_past == len(gen.record.prompt_tokens) + 4  # KV cache rewound
+    assert window.editor.toPlainText() == SAMPLE_PROMPT + gen.record.text
+    assert text.startswith(window.editor.toPlainText())
+    run(qtbot, window, "step")  # same dice, same settings: the same token comes back
+    assert gen.record.token_ids == tokens
+    assert window.editor.toPlainText() == text
+
+
+def test_stop_takes_effect_between_tokens(qtbot, window: MainWindow) -> None:
+    window.controls.max_tokens.setValue(2000)
+    finished_at: list[float] = []
+    window.handle.worker.runFinished.connect(lambda _r: finished_at.append(time.perf_counter()),
+                                             Qt.ConnectionType.DirectConnection)
+    window.generate()
+    qtbot.waitUntil(lambda: len(window.mirror) >= 5, timeout=WAIT_MS)
+    stopped_at = time.perf_counter()
+    window.stop()
+    qtbot.waitUntil(lambda: window.state == "idle", timeout=WAIT_MS)
+    assert finished_at and finished_at[0] - stopped_at < 0.1
+    count = generator(window).n_steps
+    assert count < 2000
+    qtbot.wait(200)
+    assert generator(window).n_steps == count == len(window.mirror)
+    assert window.commands.generate.isEnabled() and not window.commands.stop.isEnabled()
+
+
+def _expected_what_if(win: MainWindow, index: int, settings: SamplerSettings):
+    gen = generator(win)
+    u = None if settings.greedy else Dice(gen.seed).u(index)
+    result = run_chain(gen.raw_logits(index), settings, gen.history(index), u)
+    return result, build_trace(result, gen.top_n)
+
+
+def test_what_if_slider_move_changes_the_kept_count_as_the_sampler_predicts(
+        qtbot, window: MainWindow) -> None:
+    window.controls.max_tokens.setValue(8)
+    run(qtbot, window, "generate")
+    window.select_step(3)
+    recorded = window.mirror.steps[3]
+    top_k = window.controls.controls["top_k"]
+    top_k.slider.setValue(top_k.to_position(3))  # as a drag would
+    assert window.controls.settings().top_k == 3
+    qtbot.waitUntil(lambda: window.header.banner.isVisible(), timeout=5000)
+    settings = window.controls.settings()
+    result, trace = _expected_what_if(window, 3, settings)
+    assert window.pipeline.boxes["top_k"].headline.text() == f"kept 3 of {trace.stage('top_k').n_in:,}"
+    for stage in trace.stages:
+        assert window.pipeline.boxes[stage.name].headline.text() == \
+            describe_stage(stage, settings).headline
+    kept = [r for r in window.distribution.rows if r.rank >= 0 and r.removed_by is None]
+    assert len(kept) <= 3
+    assert next(r for r in window.distribution.rows if r.chosen).token_id == result.token_id
+    verdict = window.header.banner_text.text()
+    assert ("instead of" in verdict) == (result.token_id != recorded.token_id)
+    assert generator(window).n_steps == 8  # a what-if never changes the run
+    window.header.back_button.click()
+    qtbot.waitUntil(lambda: not window.header.banner.isVisible(), timeout=5000)
+    assert window.controls.settings() == recorded.settings
+
+
+def test_what_if_on_an_old_step_fetches_its_logits_from_the_worker(qtbot, window: MainWindow) -> None:
+    window.mirror.logits.budget = 1  # keep only the newest step's logits in the UI
+    window.controls.max_tokens.setValue(6)
+    run(qtbot, window, "generate")
+    assert 0 not in window.mirror.logits
+    window.select_step(0)
+    window.controls.controls["temperature"].box.setValue(0.0)
+    qtbot.waitUntil(lambda: window.inspector.view is not None and window.inspector.view.is_what_if,
+                    timeout=10_000)
+    result, _ = _expected_what_if(window, 0, window.controls.settings())
+    assert window.inspector.view.token_id == result.token_id
+    assert "Temperature 0: always the top word" in window.dice.explanation.text()
+    assert window.editor.toPlainText() == SAMPLE_PROMPT + generator(window).record.text
+
+
+def test_a_broken_model_file_shows_a_message_and_the_window_stays_usable(
+        qtbot, window: MainWindow, tmp_path) -> None:
+    broken = tmp_path / "broken.gguf"
+    broken.write_bytes(b"this is not a model\n" * 500)
+    window.load_model(broken)
+    qtbot.waitUntil(lambda: window.state == "no-model", timeout=WAIT_MS)
+    message = window.banner.text.text()
+    assert window.banner.isVisible() and "broken.gguf" in message
+    assert "Traceback" not in message and "Error" not in message.split(":")[0]
+    assert window.banner.open_button.isVisible()
+    assert window.commands.open_model.isEnabled() and not window.commands.generate.isEnabled()
+    window.editor.setFocus()
+    qtbot.keyClicks(window.editor, " still typing")
+    assert window.editor.toPlainText().endswith(" still typing")
+    window.load_model(default_model_path(), probe=False)
+    qtbot.waitUntil(lambda: window.state == "idle", timeout=WAIT_MS)
+    assert not window.banner.isVisible()
+    run(qtbot, window, "step")
+    assert len(window.mirror) == 1
+
+
+def test_keyboard_generate_stop_step_undo(qtbot, window: MainWindow) -> None:
+    window.controls.max_tokens.setValue(3)
+    window.editor.setFocus()
+    qtbot.keyClick(window.editor, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
+    qtbot.waitUntil(lambda: window.state == "idle" and len(window.mirror) == 3, timeout=WAIT_MS)
+    qtbot.keyClick(window.editor, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    qtbot.waitUntil(lambda: window.state == "idle" and len(window.mirror) == 2, timeout=WAIT_MS)
+    window.distribution.setFocus()
+    qtbot.keyClick(window.distribution, Qt.Key.Key_Space)
+    qtbot.waitUntil(lambda: window.state == "idle" and len(window.mirror) == 3, timeout=WAIT_MS)
+    window.controls.max_tokens.setValue(2000)
+    qtbot.keyClick(window.distribution, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
+    qtbot.waitUntil(lambda: len(window.mirror) >= 6, timeout=WAIT_MS)
+    qtbot.keyClick(window.distribution, Qt.Key.Key_Escape)
+    qtbot.waitUntil(lambda: window.state == "idle", timeout=WAIT_MS)
+    assert len(window.mirror) < 2000
+
+
+def test_space_types_into_the_text_instead_of_stepping(qtbot, window: MainWindow) -> None:
+    window.editor.setFocus()
+    window.editor.moveCursor(window.editor.textCursor().MoveOperation.End)
+    qtbot.keyClick(window.editor, Qt.Key.Key_Space)
+    assert window.editor.toPlainText() == SAMPLE_PROMPT + " "
+    assert window.state == "idle" and len(window.mirror) == 0
+
+
+def test_editing_generated_text_makes_all_of_it_the_next_prompt(qtbot, window: MainWindow) -> None:
+    window.controls.max_tokens.setValue(4)
+    run(qtbot, window, "generate")
+    window.editor.setFocus()
+    window.editor.moveCursor(window.editor.textCursor().MoveOperation.End)
+    qtbot.keyClicks(window.editor, " and then")
+    assert len(window.mirror) == 0 and window.editor.spans == []
+    assert not window.commands.undo.isEnabled()
+    edited = window.editor.toPlainText()
+    run(qtbot, window, "step")
+    assert generator(window).record.prompt == edited
+    assert window.editor.prompt_text() == edited and len(window.editor.spans) == 1
+
+
+def test_clear_keeps_the_prompt_and_starts_a_new_run(qtbot, window: MainWindow) -> None:
+    window.controls.max_tokens.setValue(4)
+    run(qtbot, window, "generate")
+    first = generator(window).record.token_ids
+    window.clear()
+    assert window.editor.toPlainText() == SAMPLE_PROMPT and len(window.mirror) == 0
+    run(qtbot, window, "generate")
+    assert generator(window).record.token_ids == first  # fixed seed 42: the same dice again
+
+
+def test_settings_moved_during_generation_apply_to_the_next_tokens(qtbot, window: MainWindow) -> None:
+    window.controls.max_tokens.setValue(2000)
+    window.generate()
+    qtbot.waitUntil(lambda: len(window.mirror) >= 3, timeout=WAIT_MS)
+    window.controls.controls["temperature"].box.setValue(0.0)
+    qtbot.waitUntil(lambda: any(s.settings.greedy for s in window.mirror.steps), timeout=WAIT_MS)
+    window.stop()
+    qtbot.waitUntil(lambda: window.state == "idle", timeout=WAIT_MS)
+    steps = window.mirror.steps
+    first_greedy = next(i for i, s in enumerate(steps) if s.settings.greedy)
+    assert all(s.settings.greedy for s in steps[first_greedy:])
+    assert all(s.u is None for s in steps[first_greedy:])
+
+
+def test_views_refresh_at_most_about_30_times_a_second(qtbot, window: MainWindow) -> None:
+    refreshes: list[float] = []
+    original = window.inspector.show
+
+    def counting(*args, **kwargs):
+        refreshes.append(time.perf_counter())
+        return original(*args, **kwargs)
+
+    window.inspector.show = counting
+    window.controls.max_tokens.setValue(60)
+    started = time.perf_counter()
+    run(qtbot, window, "generate")
+    seconds = time.perf_counter() - started
+    assert len(window.mirror) == 60 or generator(window).is_end(window.mirror.steps[-1])
+    assert len(refreshes) <= seconds * 33 + 3
+    gaps = np.diff(refreshes[:-1])  # the last refresh is the immediate one at the end of the run
+    assert gaps.size == 0 or gaps.min() >= 0.025
+
+
+def test_closing_mid_generation_exits_cleanly(qtbot, window: MainWindow) -> None:
+    window.controls.max_tokens.setValue(2000)
+    window.generate()
+    qtbot.waitUntil(lambda: len(window.mirror) >= 3, timeout=WAIT_MS)
+    started = time.perf_counter()
+    window.close()
+    assert time.perf_counter() - started < 2.0
+    assert not window.handle.worker_thread.isRunning()
+    assert window.handle.worker.engine is None and window.handle.worker.generator is None
+
+
+def test_empty_prompt_is_explained_not_sent(qtbot, window: MainWindow) -> None:
+    window.editor.set_prompt("   ")
+    window.text_edited = True
+    window.generate()
+    assert window.state == "idle" and window.banner.isVisible()
+    assert "empty" in window.banner.text.text()
+
+
+def test_saving_a_run_writes_the_session_record(qtbot, window: MainWindow, tmp_path) -> None:
+    from synthscope.session import load_record
+
+    window.controls.max_tokens.setValue(5)
+    run(qtbot, window, "generate")
+    target = tmp_path / "run.json"
+    window.handle.save(str(target))
+    qtbot.waitUntil(lambda: "Saved the run" in window.statusBar().currentMessage(), timeout=WAIT_MS)
+    saved = load_record(target)
+    assert saved.text == window.editor.generated_text()
+    assert [s.token_id for s in saved.steps] == [s.token_id for s in window.mirror.steps]
+
+
+def test_command_line_model_option_opens_that_file(qtbot, qapp, tmp_path) -> None:
+    from synthscope.ui.app import open_window, parse_args, run_app
+
+    assert parse_args(["--model", "x.gguf"]).model == "x.gguf"
+    assert parse_args([]).model is None
+    assert run_app(["--no-such-option"]) == 2
+    broken = tmp_path / "notes.gguf"
+    broken.write_text("hello")
+    win = open_window(str(broken))
+    qtbot.addWidget(win)
+    qtbot.waitUntil(lambda: win.state == "no-model", timeout=WAIT_MS)
+    assert "notes.gguf" in win.banner.text.text()
+    win.close()
+    win = open_window(str(default_model_path()))  # a chosen file goes through the crash-proof probe
+    qtbot.addWidget(win)
+    qtbot.waitUntil(lambda: win.state == "idle", timeout=WAIT_MS)
+    assert win.model is not None and win.model.path == default_model_path()
+    assert len(win.model.vocab) == win.model.facts.vocab_size
+    win.close()
