@@ -340,3 +340,19 @@ def test_command_line_model_option_opens_that_file(qtbot, qapp, tmp_path) -> Non
     assert win.model is not None and win.model.path == default_model_path()
     assert len(win.model.vocab) == win.model.facts.vocab_size
     win.close()
+
+
+def test_generation_stops_at_the_end_token_unless_told_to_keep_going(qtbot, window: MainWindow) -> None:
+    chat = "<|im_start|>user\nWhat is 2+2? Answer with one number.<|im_end|>\n<|im_start|>assistant\n"
+    window.controls.set_settings(SamplerSettings(temperature=0.0))
+    window.controls.max_tokens.setValue(60)
+    window.editor.setPlainText(chat)
+    run(qtbot, window, "generate")
+    ended = len(window.mirror)
+    assert ended < 60 and generator(window).is_end(window.mirror.steps[-1])
+    window.clear()
+    window.controls.ignore_end.setChecked(True)
+    run(qtbot, window, "generate")
+    assert len(window.mirror) == 60
+    assert [s.token_id for s in window.mirror.steps[:ended]] == \
+        [s.token_id for s in generator(window).record.steps[:ended]]

@@ -204,6 +204,10 @@ class ControlsPanel(QFrame):
         self.max_tokens.setValue(DEFAULT_MAX_TOKENS)
         self.max_tokens.setAlignment(Qt.AlignmentFlag.AlignRight)
         self.max_tokens.setToolTip("How many tokens Generate writes before it stops by itself.")
+        self.ignore_end = QCheckBox("Keep going past the end")
+        self.ignore_end.setToolTip(
+            "Off: generation stops when the model picks its end-of-text token.\n"
+            "On: it writes on regardless, up to Max tokens.")
         grid = QGridLayout()
         grid.setContentsMargins(0, 0, 0, 0)
         seed_label = QLabel("Seed")
@@ -214,6 +218,7 @@ class ControlsPanel(QFrame):
         grid.addWidget(self.new_seed_each_run, 1, 0, 1, 3)
         grid.addWidget(QLabel("Max tokens"), 2, 0)
         grid.addWidget(self.max_tokens, 2, 1)
+        grid.addWidget(self.ignore_end, 3, 0, 1, 3)
         grid.setColumnStretch(1, 1)
         return grid
 
@@ -246,6 +251,7 @@ class ControlsPanel(QFrame):
         store.setValue("run/seed", self.seed())
         store.setValue("run/new_seed_each_run", self.new_seed_each_run.isChecked())
         store.setValue("run/max_tokens", self.max_tokens.value())
+        store.setValue("run/ignore_end", self.ignore_end.isChecked())
 
     def restore(self, store: QSettings) -> None:
         """Apply saved values; anything unreadable or out of range keeps its default."""
@@ -265,3 +271,4 @@ class ControlsPanel(QFrame):
         except (TypeError, ValueError):
             pass
         self.new_seed_each_run.setChecked(str(store.value("run/new_seed_each_run", "false")) == "true")
+        self.ignore_end.setChecked(str(store.value("run/ignore_end", "false")) == "true")

@@ -198,9 +198,10 @@ class MainWindow(QMainWindow):
             if not prompt.strip():
                 self.banner.show_message("The text is empty. Type a few words for the model to continue.")
                 return
-            request = RunRequest(prompt, self.controls.seed_for_new_run(), max_tokens)
+            request = RunRequest(prompt, self.controls.seed_for_new_run(), max_tokens,
+                                 self.controls.ignore_end.isChecked())
         else:
-            request = RunRequest(None, self.mirror.seed, max_tokens)
+            request = RunRequest(None, self.mirror.seed, max_tokens, self.controls.ignore_end.isChecked())
         self.banner.hide()
         self.card.hide()
         self.selected = None

@@ -44,6 +44,7 @@ class RunRequest:
     prompt: str | None  # None: continue the current run
     seed: int
     max_tokens: int
+    ignore_end: bool = False  # write on past the model's end-of-text token
 
 
 class EngineWorker(QObject):
@@ -129,7 +130,7 @@ class EngineWorker(QObject):
                 step = generator.step(self.live_settings)
                 index = generator.n_steps - 1
                 self.stepped.emit(StepMessage(index, step, generator.raw_logits(index)))
-                if generator.is_end(step):
+                if generator.is_end(step) and not request.ignore_end:
                     reason = "end"
                     break
         except EngineError as exc:
