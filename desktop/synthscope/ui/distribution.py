@@ -129,10 +129,11 @@ class DistributionPanel(QFrame):
         self.title = QLabel("Next-token chances")
         self.title.setObjectName("panelTitle")
         self.legend = QLabel(
-            f"<span style='color:{theme.RAW}'>■</span> model's chance &nbsp; "
-            f"<span style='color:{theme.ACCENT}'>■</span> after samplers &nbsp; "
-            f"<span style='color:{theme.CHOSEN}'>■</span> chosen &nbsp; "
-            f"<span style='color:{theme.FAINT}'>■</span> ✗ removed")
+            # &nbsp; inside each item: a narrow panel wraps between items, never inside one.
+            f"<span style='color:{theme.RAW}'>■</span>&nbsp;model's&nbsp;chance &nbsp; "
+            f"<span style='color:{theme.ACCENT}'>■</span>&nbsp;after&nbsp;samplers &nbsp; "
+            f"<span style='color:{theme.CHOSEN}'>■</span>&nbsp;chosen &nbsp; "
+            f"<span style='color:{theme.FAINT}'>■</span>&nbsp;✗&nbsp;removed")
         self.legend.setObjectName("hint")
         self.legend.setWordWrap(True)
         self.empty = QLabel("Generate or step to see the chances of every possible next token.")
