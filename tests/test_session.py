@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from synthscope.engine import Engine
+from synthscope.engine import Engine, EngineError
 from synthscope.sampling import SamplerSettings, build_trace, run_chain
 from synthscope.session import (Generator, SessionFileError, load_record, record_from_dict,
                                 record_to_dict, save_record)
@@ -136,4 +136,15 @@ def test_gemma_generation_traces_a_262k_vocabulary(gemma_path: Path) -> None:
             assert step.trace.stage("min_p").kept == step.trace.final_size
             replay = run_chain(gen.raw_logits(index), step.settings, gen.history(index), step.u)
             assert replay.token_id == step.token_id
+        gen.close()
+
+
+def test_generation_stops_cleanly_at_the_end_of_the_context(smollm_path: Path) -> None:
+    with Engine.load(smollm_path, n_ctx=48, probe=False) as small:
+        gen = Generator(small, seed=2)
+        gen.start(PROMPT)
+        steps = gen.generate(SamplerSettings(), 500, ignore_eos=True)
+        assert len(gen.record.prompt_tokens) + len(steps) == 48 == small.n_past
+        with pytest.raises(EngineError, match="limit of 48 tokens"):
+            gen.step(SamplerSettings())
         gen.close()

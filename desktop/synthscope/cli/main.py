@@ -9,6 +9,7 @@ from collections.abc import Sequence
 
 from synthscope import __version__
 from synthscope.engine import Engine, EngineError, LoadCancelled, ModelLoadError, default_model_path
+from synthscope.engine.model import DEFAULT_CONTEXT
 from synthscope.sampling import SPECS, SamplerSettings, SettingsError, new_seed
 from synthscope.session import Generator, record_to_dict
 
@@ -47,7 +48,9 @@ def run_trace(args: argparse.Namespace) -> int:
         raise SettingsError(f"--top-n must be between 1 and 1000, not {args.top_n}.")
     seed = new_seed() if args.seed is None else args.seed
     path = args.model or default_model_path()
-    with Engine.load(path, probe=args.model is not None) as engine:
+    # Room for the prompt (at most one token per byte) and every requested token.
+    n_ctx = max(DEFAULT_CONTEXT, len(args.prompt.encode()) + args.max_tokens + 8)
+    with Engine.load(path, n_ctx=n_ctx, probe=args.model is not None) as engine:
         generator = Generator(engine, seed=seed, top_n=args.top_n)
         try:
             generator.start(args.prompt)

@@ -148,7 +148,9 @@ class Engine:
             array = (llama_cpp.llama_token * len(chunk))(*chunk)
             status = llama_cpp.llama_decode(self._ctx, llama_cpp.llama_batch_get_one(array, len(chunk)))
             if status != 0:
-                self.rewind_to(self.n_past)  # drop anything a failed batch left behind
+                # Drop whatever the failed batch left in the cache; the logits are stale until the
+                # next successful decode or rewind.
+                llama_cpp.llama_memory_seq_rm(self._memory, 0, self.n_past, -1)
                 raise EngineError(f"llama.cpp could not process the text (code {status}).")
             self._tokens.extend(chunk)
 

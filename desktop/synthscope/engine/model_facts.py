@@ -107,7 +107,7 @@ def read_facts(path: str | Path) -> ModelFacts:
                 raise ModelLoadError(f"{path.name} is not a GGUF model file (it does not start with "
                                      "the GGUF signature).")
             meta, data_end = _walk(_Cursor(buf))
-    except (struct.error, ValueError, OverflowError, MemoryError) as exc:
+    except (struct.error, ValueError, KeyError, OverflowError, MemoryError) as exc:
         raise ModelLoadError(f"{path.name} looks like a GGUF file but its header is damaged or cut "
                              "short; it may be an unfinished download.") from exc
     if data_end > size:

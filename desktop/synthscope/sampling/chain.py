@@ -62,35 +62,32 @@ def run_chain(raw_logits: np.ndarray, settings: SamplerSettings,
         history = np.zeros(0, dtype=np.int32)
     steps: list[StageStep] = []
 
-    def stage(name: str, c: Candidates, after: Candidates, active: bool) -> Candidates:
-        steps.append(StageStep(name, active, c, after))
+    def stage(name: str, c: Candidates, after: Candidates) -> Candidates:
+        # A stage that is switched off hands its input back unchanged: that is what "active" means.
+        steps.append(StageStep(name, after is not c, c, after))
         return after
 
     c = Candidates(_all_ids(raw_logits.shape[0]), raw_logits, False)
     window = penalty_window(np.asarray(history), settings)
-    penalised = stages.penalties(c, window, settings.repeat_penalty, settings.frequency_penalty,
-                                 settings.presence_penalty)
-    c = stage("penalties", c, penalised, penalised is not c)
+    c = stage("penalties", c, stages.penalties(c, window, settings.repeat_penalty,
+                                               settings.frequency_penalty, settings.presence_penalty))
 
     if settings.greedy:
         for name in STAGE_NAMES[1:-1]:
-            c = stage(name, c, c, False)
+            c = stage(name, c, c)
         best = int(np.argmax(c.logits))  # first maximum wins, as llama_sampler_greedy
         winner = Candidates(c.ids[best:best + 1], c.logits[best:best + 1], True)
-        c = stage("temperature", c, winner, True)
+        c = stage("temperature", c, winner)
         return ChainResult(int(winner.ids[0]), None, raw_logits, tuple(steps), winner,
                            np.ones(1), 0)
 
     if u is None or not 0.0 <= u < 1.0:
         raise ValueError("a draw needs u in [0, 1)")
-    c = stage("top_k", c, stages.top_k(c, settings.top_k), settings.top_k > 0)
-    c = stage("typical_p", c, stages.typical_p(c, settings.typical_p),
-              stages.cumulative_cut_active(settings.typical_p))
-    c = stage("top_p", c, stages.top_p(c, settings.top_p),
-              stages.cumulative_cut_active(settings.top_p))
-    c = stage("min_p", c, stages.min_p(c, settings.min_p), stages.min_p_active(settings.min_p))
-    c = stage("temperature", c, stages.temperature(c, settings.temperature),
-              settings.temperature != 1.0)
+    c = stage("top_k", c, stages.top_k(c, settings.top_k))
+    c = stage("typical_p", c, stages.typical_p(c, settings.typical_p))
+    c = stage("top_p", c, stages.top_p(c, settings.top_p))
+    c = stage("min_p", c, stages.min_p(c, settings.min_p))
+    c = stage("temperature", c, stages.temperature(c, settings.temperature))
     probs, running = stages.dist_probabilities(c)
     index = stages.draw(running, u)
     return ChainResult(int(c.ids[index]), u, raw_logits, tuple(steps), c, probs, index)

@@ -165,6 +165,8 @@ def min_p(c: Candidates, p: float) -> Candidates:
 
 
 def temperature(c: Candidates, t: float) -> Candidates:
+    if t == 1.0:
+        return c
     return Candidates(c.ids, (c.logits / np.float32(t)).astype(np.float32), c.sorted)
 
 

@@ -116,6 +116,8 @@ class Generator:
         cached = self._logits.get(step_index)
         if cached is not None:
             return cached.copy()
+        # Re-decoding the tail as one batch can differ from the token-by-token original in the
+        # last digits (it does on Gemma 3), which later steps' logits inherit.
         everything = self.engine.tokens
         position = len(self.record.prompt_tokens) + step_index
         self.engine.rewind_to(position)
@@ -126,10 +128,11 @@ class Generator:
     def generate(self, settings: SamplerSettings, max_tokens: int, ignore_eos: bool = False,
                  on_step: Callable[[Step], None] | None = None,
                  should_stop: Callable[[], bool] | None = None) -> list[Step]:
-        """Up to max_tokens steps; stops at an end-of-generation token unless ignore_eos."""
+        """Up to max_tokens steps; stops at an end-of-generation token unless ignore_eos, and at
+        the end of the context."""
         made: list[Step] = []
         for _ in range(max_tokens):
-            if should_stop is not None and should_stop():
+            if (should_stop is not None and should_stop()) or self.engine.n_past >= self.engine.n_ctx:
                 break
             step = self.step(settings)
             made.append(step)
