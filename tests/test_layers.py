@@ -16,11 +16,11 @@ def test_import_linter_contracts_hold() -> None:
     assert "3 kept, 0 broken" in done.stdout
 
 
-def test_trace_command_never_imports_qt() -> None:
+def test_trace_command_never_imports_qt(tmp_path: Path) -> None:
     code = ("import sys; from synthscope.__main__ import main; "
             "rc = main(['trace', '--prompt', 'Hi', '--max-tokens', '2', '--json', sys.argv[1]]); "
             "assert rc == 0, rc; "
             "assert not [m for m in sys.modules if m.startswith(('PySide6', 'pyqtgraph'))]")
-    done = subprocess.run([sys.executable, "-c", code, str(ROOT / "build" / "noqt.json")],
+    done = subprocess.run([sys.executable, "-c", code, str(tmp_path / "trace.json")],
                           capture_output=True, text=True)
     assert done.returncode == 0, done.stderr[-2000:]
