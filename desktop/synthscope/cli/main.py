@@ -22,7 +22,9 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="synthscope", description="Watch a small language model write.")
+    parser = _Parser(prog="synthscope", description="Watch a small language model write.",
+                     epilog="Without a command, synthscope opens the window "
+                            "(synthscope --model PATH opens it on another GGUF file).")
     parser.add_argument("--version", action="version", version=f"synthscope {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     trace = commands.add_parser("trace", help="generate from a prompt and write every step's trace "
