@@ -276,3 +276,21 @@ def test_text_view_keeps_token_spans_through_odd_text(qtbot) -> None:
     assert edits == []  # the app's own changes are not the user's edits
     view.adopt_as_prompt()
     assert view.spans == [] and view.prompt_text().startswith("Hi there")
+
+
+def test_hover_card_follows_a_new_step_at_the_same_index(qtbot) -> None:
+    """After Undo and Step (or a new run) a token at the same index has a new, equal-looking trace."""
+    from synthscope.ui.hover_card import HoverCard
+
+    card = HoverCard()
+    qtbot.addWidget(card)
+    card.token_text = token_text
+    first, _ = synthetic(SamplerSettings(), seed=1)
+    again, _ = synthetic(SamplerSettings(), seed=1)
+    other, _ = synthetic(SamplerSettings(), seed=2)
+    card.show_for(first, card.pos())
+    card.show_for(again, card.pos())
+    assert card.view is again
+    card.show_for(other, card.pos())
+    assert card.view is other
+    assert card.lines[0][0] == visible(token_text(int(other.trace.candidates[0]["token_id"])))

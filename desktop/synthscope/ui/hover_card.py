@@ -31,8 +31,8 @@ class HoverCard(QWidget):
         return QSize(WIDTH, 58 + ROW_HEIGHT * max(1, len(self.lines)))
 
     def show_for(self, view: StepView, global_pos: QPoint) -> None:
-        same = self.view is not None and (self.view.index, self.view.trace) == (view.index, view.trace)
-        if not same:
+        # By identity: traces hold arrays, so `==` on them raises; a new run gives new trace objects.
+        if self.view is None or self.view.trace is not view.trace:
             self.view = view
             self.lines = []
             for c in view.trace.candidates[:ROWS]:
