@@ -232,6 +232,20 @@ def test_space_types_into_the_text_instead_of_stepping(qtbot, window: MainWindow
     assert window.state == "idle" and len(window.mirror) == 0
 
 
+def test_space_presses_a_focused_button_or_box_instead_of_stepping(qtbot, window: MainWindow) -> None:
+    box = window.controls.ignore_end
+    box.setFocus()
+    qtbot.keyClick(box, Qt.Key.Key_Space)
+    assert box.isChecked()
+    for button in (window.controls.roll_button, window.controls.reset_button):
+        button.setFocus()
+        qtbot.keyClick(button, Qt.Key.Key_Space)
+    assert window.state == "idle" and len(window.mirror) == 0
+    window.controls.controls["top_k"].slider.setFocus()  # a slider has no use for Space: it steps
+    qtbot.keyClick(window.controls.controls["top_k"].slider, Qt.Key.Key_Space)
+    qtbot.waitUntil(lambda: window.state == "idle" and len(window.mirror) == 1, timeout=WAIT_MS)
+
+
 def test_editing_generated_text_makes_all_of_it_the_next_prompt(qtbot, window: MainWindow) -> None:
     window.controls.max_tokens.setValue(4)
     run(qtbot, window, "generate")

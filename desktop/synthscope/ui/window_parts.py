@@ -27,8 +27,9 @@ HELP_TEXT = (
     "lands somewhere; the token it lands on is written.</p>"
     "<p><b>What if?</b> While paused, move any setting: the panels show what the same dice would have "
     "picked with the new settings.</p>"
-    "<p><b>Keys:</b> Ctrl+Enter generate · Esc stop · Space one token (when the text is not being "
-    "edited) · Ctrl+Z undo the last token · Ctrl+L clear · Ctrl+plus/minus text size.</p>")
+    "<p><b>Keys:</b> Ctrl+Enter generate · Esc stop · Space one token (unless the text, a button or a "
+    "box has the keyboard focus) · Ctrl+Z undo the last token · Ctrl+L clear · Ctrl+plus/minus text "
+    "size.</p>")
 
 
 class ErrorBanner(QFrame):
