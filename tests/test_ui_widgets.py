@@ -14,7 +14,7 @@ from synthscope.ui.dice import DicePanel, segments_for  # noqa: E402
 from synthscope.ui.distribution import DistributionPanel, rows_for  # noqa: E402
 from synthscope.ui.pipeline import PipelineStrip  # noqa: E402
 from synthscope.ui.run_model import LogitsCache, RunMirror, StepView  # noqa: E402
-from synthscope.ui.text_view import TokenTextView  # noqa: E402
+from synthscope.ui.text_view import END_MARK, Piece, TokenTextView  # noqa: E402
 from synthscope.ui.wording import describe_stage, percent, visible  # noqa: E402
 
 # The offscreen platform cannot do these window-manager requests; real platforms can.
@@ -294,3 +294,38 @@ def test_hover_card_follows_a_new_step_at_the_same_index(qtbot) -> None:
     card.show_for(other, card.pos())
     assert card.view is other
     assert card.lines[0][0] == visible(token_text(int(other.trace.candidates[0]["token_id"])))
+
+
+def test_end_of_text_shows_as_a_marker_and_reads_back_as_its_token(qtbot) -> None:
+    view = TokenTextView()
+    qtbot.addWidget(view)
+    view.show()
+    view.set_prompt("Q:")
+    view.append_tokens([Piece(" 4", 0.9), Piece("<|im_end|>", 0.8, end=True), Piece("\n", 0.5)])
+    assert view.toPlainText() == "Q: 4" + END_MARK + "\n"
+    assert view.generated_text() == " 4<|im_end|>\n"
+    view.remove_last_tokens(2)
+    assert view.generated_text() == " 4" and view.marked == {}
+    view.append_tokens([Piece("<|im_end|>", 0.8, end=True), Piece(" more", 0.2)])
+    assert view.generated_text() == " 4<|im_end|> more"
+    # The user types before the marker: it moves along, and becomes the token's text in the prompt.
+    cursor = view.textCursor()
+    cursor.setPosition(2)
+    view.setTextCursor(cursor)
+    qtbot.keyClicks(view, "!")
+    view.adopt_as_prompt()
+    assert view.toPlainText() == "Q:! 4<|im_end|> more" and view.marked == {}
+
+
+def test_an_end_marker_the_user_edits_is_the_users_text(qtbot) -> None:
+    view = TokenTextView()
+    qtbot.addWidget(view)
+    view.show()
+    view.set_prompt("Q:")
+    view.append_tokens([Piece("<|im_end|>", 0.8, end=True)])
+    cursor = view.textCursor()
+    cursor.setPosition(view.spans[0][0] + 3)
+    view.setTextCursor(cursor)
+    qtbot.keyClicks(view, "x")
+    view.adopt_as_prompt()
+    assert view.toPlainText() == "Q:" + END_MARK[:3] + "x" + END_MARK[3:]

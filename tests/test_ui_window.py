@@ -15,6 +15,7 @@ from synthscope.sampling import Dice, SamplerSettings, build_trace, run_chain  #
 from synthscope.session import Generator  # noqa: E402
 from synthscope.ui import theme  # noqa: E402
 from synthscope.ui.main_window import SAMPLE_PROMPT, MainWindow  # noqa: E402
+from synthscope.ui.text_view import END_MARK  # noqa: E402
 from synthscope.ui.wording import describe_stage  # noqa: E402
 
 # The offscreen platform cannot do these window-manager requests; real platforms can.
@@ -356,8 +357,11 @@ def test_command_line_model_option_opens_that_file(qtbot, qapp, tmp_path) -> Non
     win.close()
 
 
+CHAT = "<|im_start|>user\nWhat is 2+2? Answer with one number.<|im_end|>\n<|im_start|>assistant\n"
+
+
 def test_generation_stops_at_the_end_token_unless_told_to_keep_going(qtbot, window: MainWindow) -> None:
-    chat = "<|im_start|>user\nWhat is 2+2? Answer with one number.<|im_end|>\n<|im_start|>assistant\n"
+    chat = CHAT
     window.controls.set_settings(SamplerSettings(temperature=0.0))
     window.controls.max_tokens.setValue(60)
     window.editor.setPlainText(chat)
@@ -370,3 +374,21 @@ def test_generation_stops_at_the_end_token_unless_told_to_keep_going(qtbot, wind
     assert len(window.mirror) == 60
     assert [s.token_id for s in window.mirror.steps[:ended]] == \
         [s.token_id for s in generator(window).record.steps[:ended]]
+
+
+def test_the_end_token_shows_as_a_marker_and_ends_the_turn_in_the_next_prompt(
+        qtbot, window: MainWindow) -> None:
+    window.controls.set_settings(SamplerSettings(temperature=0.0))
+    window.editor.setPlainText(CHAT)
+    run(qtbot, window, "generate")
+    record = generator(window).record
+    assert generator(window).is_end(record.steps[-1])
+    before_end = "".join(step.text for step in record.steps[:-1])
+    assert window.editor.toPlainText() == CHAT + before_end + END_MARK
+    assert window.editor.generated_text() == record.text
+    window.editor.setFocus()
+    window.editor.moveCursor(window.editor.textCursor().MoveOperation.End)
+    qtbot.keyClick(window.editor, Qt.Key.Key_Return)
+    assert window.editor.toPlainText() == CHAT + record.text + "\n"
+    run(qtbot, window, "step")
+    assert generator(window).record.prompt == CHAT + record.text + "\n"

@@ -27,7 +27,7 @@ from synthscope.ui.hover_card import HoverCard
 from synthscope.ui.inspector import Inspector, StepHeader
 from synthscope.ui.pipeline import PipelineStrip
 from synthscope.ui.run_model import RunMirror
-from synthscope.ui.text_view import TokenTextView
+from synthscope.ui.text_view import Piece, TokenTextView
 from synthscope.ui.window_parts import HELP_TEXT, ErrorBanner, arrange, text_panel
 from synthscope.ui.worker import LoadedModel, RunRequest, RunStarted, StepMessage, WorkerHandle
 
@@ -47,7 +47,7 @@ class MainWindow(QMainWindow):
         self.mirror = RunMirror()
         self.selected: int | None = None  # None: follow the newest token
         self.text_edited = True  # the editor's text is not yet the prompt of a started run
-        self.pending: list[tuple[str, float]] = []
+        self.pending: list[Piece] = []  # tokens that reached the window since the last refresh
         self.requested_logits: set[int] = set()
         self.run_clock = (0.0, 0)
         self.setWindowTitle("Synthscope")
@@ -157,6 +157,7 @@ class MainWindow(QMainWindow):
     def load_model(self, path: str | Path, probe: bool = True) -> None:
         self.banner.hide()
         self.model = None
+        self.editor.adopt_as_prompt()  # the new model continues all of the text
         self._forget_run()
         self.model_label.setText("")
         self.progress.setValue(0)
@@ -231,7 +232,7 @@ class MainWindow(QMainWindow):
 
     def _stepped(self, message: StepMessage) -> None:
         self.mirror.append(message.step, message.logits)
-        self.pending.append((message.step.text, message.step.trace.chosen_p_raw))
+        self.pending.append(Piece(message.step.text, message.step.trace.chosen_p_raw, message.is_end))
         self._schedule()
 
     def _run_finished(self, reason: str) -> None:

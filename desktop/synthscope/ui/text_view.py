@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import bisect
+from collections.abc import Iterable
+from typing import NamedTuple
 
 from PySide6.QtCore import QEvent, QPoint, QRect, Qt, Signal
 from PySide6.QtGui import (
@@ -20,6 +22,16 @@ from PySide6.QtWidgets import QLabel, QPlainTextEdit, QWidget
 from synthscope.ui import theme
 from synthscope.ui.wording import html
 
+END_MARK = " ■ end of text "  # ■, not ⏹: DejaVu Sans has no ⏹
+
+
+class Piece(NamedTuple):
+    """One generated token as the editor receives it."""
+
+    text: str  # what the token adds to the run's text
+    p: float  # its chance before the samplers, which picks the shading
+    end: bool = False  # the model's end-of-text token: shown as END_MARK, read back as `text`
+
 
 class TokenTextView(QPlainTextEdit):
     """One editor: the prompt is ordinary text; each generated token is a span tied to its step."""
@@ -36,6 +48,7 @@ class TokenTextView(QPlainTextEdit):
         self.setLineWrapMode(QPlainTextEdit.LineWrapMode.WidgetWidth)
         self.viewport().setMouseTracking(True)
         self.spans: list[tuple[int, int]] = []  # document positions [start, end) per step
+        self.marked: dict[int, str] = {}  # step index -> its own text, for steps shown as END_MARK
         self.prompt_end = 0
         self.selected: int | None = None
         self.hovered: int | None = None
@@ -47,7 +60,7 @@ class TokenTextView(QPlainTextEdit):
     def set_prompt(self, text: str) -> None:
         with self._editing():
             self.setPlainText(text)
-        self.spans, self.selected, self.hovered = [], None, None
+        self.spans, self.marked, self.selected, self.hovered = [], {}, None, None
         self.prompt_end = self._end()
         self.moveCursor(QTextCursor.MoveOperation.End)  # ready to go on typing the prompt
 
@@ -55,21 +68,35 @@ class TokenTextView(QPlainTextEdit):
         return self._text_between(0, self.prompt_end)
 
     def generated_text(self) -> str:
-        return self._text_between(self.prompt_end, self._end())
+        """The run's text: an end marker reads back as the token's own text."""
+        parts, position = [], self.prompt_end
+        for index in sorted(self.marked):
+            start, end = self.spans[index]
+            parts += [self._text_between(position, start), self.marked[index]]
+            position = end
+        parts.append(self._text_between(position, self._end()))
+        return "".join(parts)
 
-    def append_tokens(self, tokens: list[tuple[str, float]]) -> None:
-        """Add generated tokens (text, probability) at the end, each shaded by its probability."""
+    def append_tokens(self, tokens: Iterable[tuple[str, float] | Piece]) -> None:
+        """Add generated tokens at the end, each shaded by its probability."""
         if not self.spans:
             self.prompt_end = self._end()
         cursor = QTextCursor(self.document())
         cursor.movePosition(QTextCursor.MoveOperation.End)
-        fmt = QTextCharFormat()
+        fmt, end_fmt = QTextCharFormat(), QTextCharFormat()
+        end_fmt.setForeground(QColor(theme.MUTED))
+        end_fmt.setFontItalic(True)
         with self._editing():
             cursor.beginEditBlock()
-            for text, p in tokens:
+            for text, p, end in (Piece(*token) for token in tokens):
                 start = cursor.position()
-                fmt.setBackground(theme.band_colour(p))
-                cursor.insertText(text, fmt)
+                if end:
+                    self.marked[len(self.spans)] = text
+                    end_fmt.setBackground(theme.band_colour(p))
+                    cursor.insertText(END_MARK, end_fmt)
+                else:
+                    fmt.setBackground(theme.band_colour(p))
+                    cursor.insertText(text, fmt)
                 self.spans.append((start, cursor.position()))  # Qt may merge "\r\n": measure, don't count
             cursor.endEditBlock()
         self._scroll_to_end_if_following()
@@ -80,6 +107,7 @@ class TokenTextView(QPlainTextEdit):
         count = min(count, len(self.spans))
         start = self.spans[-count][0]
         del self.spans[-count:]
+        self.marked = {i: text for i, text in self.marked.items() if i < len(self.spans)}
         self._remove_from(start)
         if self.selected is not None and self.selected >= len(self.spans):
             self.selected = len(self.spans) - 1 if self.spans else None
@@ -87,15 +115,23 @@ class TokenTextView(QPlainTextEdit):
 
     def clear_generated(self) -> None:
         self._remove_from(self.prompt_end)
-        self.spans, self.selected, self.hovered = [], None, None
+        self.spans, self.marked, self.selected, self.hovered = [], {}, None, None
 
     def adopt_as_prompt(self) -> None:
-        """After an edit the whole text is the next prompt: drop the token spans and their shading."""
+        """After an edit the whole text is the next prompt: drop the token spans and their shading,
+        and put back each end marker's own text (in a chat it ends the turn)."""
         with self._editing():
             cursor = QTextCursor(self.document())
+            cursor.beginEditBlock()
+            for index in sorted(self.marked, reverse=True):
+                start, end = self.spans[index]
+                cursor.setPosition(start)
+                cursor.setPosition(end, QTextCursor.MoveMode.KeepAnchor)
+                cursor.insertText(self.marked[index])
             cursor.select(QTextCursor.SelectionType.Document)
             cursor.setCharFormat(QTextCharFormat())
-        self.spans, self.selected, self.hovered = [], None, None
+            cursor.endEditBlock()
+        self.spans, self.marked, self.selected, self.hovered = [], {}, None, None
         self.prompt_end = self._end()
         self.viewport().update()
 
@@ -229,9 +265,20 @@ class TokenTextView(QPlainTextEdit):
         if bar.value() >= bar.maximum() - 40:
             bar.setValue(bar.maximum())
 
-    def _contents_changed(self, _position: int, removed: int, added: int) -> None:
+    def _contents_changed(self, position: int, removed: int, added: int) -> None:
         if not self._programmatic and (removed or added):
+            self._follow_edit(position, removed, added)
             self.userEdited.emit()
+
+    def _follow_edit(self, position: int, removed: int, added: int) -> None:
+        """Move the spans after the user's edit along with their text; a marker the edit reached
+        into is the user's text now."""
+        shift = added - removed
+        for index, (start, end) in enumerate(self.spans):
+            if start >= position + removed:
+                self.spans[index] = (start + shift, end + shift)
+            elif end > position:
+                self.marked.pop(index, None)
 
     def _editing(self) -> _Programmatic:
         return _Programmatic(self)

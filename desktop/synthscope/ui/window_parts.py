@@ -19,7 +19,8 @@ from synthscope.ui.text_view import TokenTextView, legend
 HELP_TEXT = (
     "<p><b>The text</b> holds your prompt and what the model wrote, one token (a word or a piece of "
     "a word) at a time. Each generated token is shaded by how likely the model thought it was. "
-    "Hover a token to see its rivals; click it to inspect it in every panel.</p>"
+    "Hover a token to see its rivals; click it to inspect it in every panel. <i>■ end of text</i> marks "
+    "where the model picked its end-of-text token.</p>"
     "<p><b>Chances</b> lists the likeliest next tokens: the pale bar is the model's own chance, the "
     "dark bar the chance after the samplers. Greyed tokens were removed by the stage named.</p>"
     "<p><b>What the samplers did</b> shows each stage in the order it runs. Dashed boxes did nothing.</p>"

@@ -37,6 +37,7 @@ class StepMessage:
     index: int
     step: Step
     logits: np.ndarray  # a private copy of the full logits this step was sampled from
+    is_end: bool  # the model's end-of-text token
 
 
 @dataclass(frozen=True)
@@ -128,9 +129,9 @@ class EngineWorker(QObject):
                     reason = "stopped"
                     break
                 step = generator.step(self.live_settings)
-                index = generator.n_steps - 1
-                self.stepped.emit(StepMessage(index, step, generator.raw_logits(index)))
-                if generator.is_end(step) and not request.ignore_end:
+                index, is_end = generator.n_steps - 1, generator.is_end(step)
+                self.stepped.emit(StepMessage(index, step, generator.raw_logits(index), is_end))
+                if is_end and not request.ignore_end:
                     reason = "end"
                     break
         except EngineError as exc:
