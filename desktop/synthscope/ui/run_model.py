@@ -107,10 +107,6 @@ class RunMirror:
             self.steps.pop()
             self.logits.discard_from(len(self.steps))
 
-    @property
-    def text(self) -> str:
-        return "".join(step.text for step in self.steps)
-
     def history(self, index: int) -> np.ndarray:
         """The context before step `index`, prompt included: what the penalties look back over."""
         generated = np.fromiter((s.token_id for s in self.steps[:index]), dtype=np.int32,
