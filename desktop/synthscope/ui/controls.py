@@ -150,21 +150,12 @@ class ControlsPanel(QFrame):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.setObjectName("panel")
         self.controls = {spec.key: SettingControl(spec) for spec in SPECS}
-        title = QLabel("Sampler settings")
-        title.setObjectName("panelTitle")
         self.reset_button = QPushButton("Reset to defaults")
         self.reset_button.setToolTip("Put every sampler setting back to llama.cpp's defaults.")
         self.reset_button.clicked.connect(self.reset)
-        head = QHBoxLayout()
-        head.addWidget(title)
-        head.addStretch(1)
-        head.addWidget(self.reset_button)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(12, 10, 12, 10)
+        layout, _ = theme.panel(self, "Sampler settings", self.reset_button)
         layout.setSpacing(4)
-        layout.addLayout(head)
         for spec in SPECS:
             if spec.key in SECTIONS:
                 layout.addWidget(self._section(SECTIONS[spec.key]))

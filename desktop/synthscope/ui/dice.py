@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from PySide6.QtCore import QPointF, QRectF, QSize, Qt
 from PySide6.QtGui import QColor, QPainter, QPainterPath, QPaintEvent, QPen
-from PySide6.QtWidgets import QFrame, QLabel, QSizePolicy, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QFrame, QLabel, QSizePolicy, QWidget
 
 from synthscope.ui import theme
 from synthscope.ui.run_model import StepView
@@ -118,17 +118,12 @@ class DicePanel(QFrame):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.setObjectName("panel")
-        self.title = QLabel("The dice")
-        self.title.setObjectName("panelTitle")
+        layout, self.title = theme.panel(self, "The dice")
+        layout.setSpacing(4)
         self.bar = DiceBar()
         self.explanation = QLabel()
         self.explanation.setWordWrap(True)
         self.explanation.setTextFormat(Qt.TextFormat.RichText)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(12, 10, 12, 10)
-        layout.setSpacing(4)
-        layout.addWidget(self.title)
         layout.addWidget(self.bar)
         layout.addWidget(self.explanation)
         self.clear()

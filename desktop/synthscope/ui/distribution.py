@@ -8,7 +8,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QResizeEvent
-from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QFrame, QLabel, QWidget
 
 from synthscope.sampling import STAGE_NAMES
 from synthscope.ui import theme
@@ -120,14 +120,12 @@ class DistributionPanel(QFrame):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.setObjectName("panel")
+        layout, self.title = theme.panel(self, "Next-token chances")
         self.token_text: Callable[[int], str] = lambda token: f"#{token}"
         self.rows: list[Row] = []
         self.view: StepView | None = None
         self._limit, self._compact = 0, False
         self._ranges: tuple[tuple[float, float], tuple[float, float]] | None = None
-        self.title = QLabel("Next-token chances")
-        self.title.setObjectName("panelTitle")
         self.legend = QLabel(
             # &nbsp; inside each item: a narrow panel wraps between items, never inside one.
             f"<span style='color:{theme.RAW}'>■</span>&nbsp;model's&nbsp;chance &nbsp; "
@@ -160,12 +158,6 @@ class DistributionPanel(QFrame):
         item.addItem(self.final_bars)
         self.plot.setMinimumHeight(180)
 
-        header = QHBoxLayout()
-        header.addWidget(self.title)
-        header.addStretch(1)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(12, 10, 12, 10)
-        layout.addLayout(header)
         layout.addWidget(self.legend)
         layout.addWidget(self.plot, 1)
         layout.addWidget(self.empty, 1)

@@ -80,9 +80,7 @@ class PipelineStrip(QFrame):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.setObjectName("panel")
-        self.title = QLabel("What the samplers did")
-        self.title.setObjectName("panelTitle")
+        layout, self.title = theme.panel(self, "What the samplers did")
         self.boxes = {name: StageBox(name) for name in STAGE_NAMES}
         row = QHBoxLayout()
         row.setSpacing(3)
@@ -94,9 +92,6 @@ class PipelineStrip(QFrame):
                 arrow.setAlignment(Qt.AlignmentFlag.AlignCenter)
                 row.addWidget(arrow)
             row.addWidget(self.boxes[name], 1)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(12, 10, 12, 10)
-        layout.addWidget(self.title)
         layout.addLayout(row)
 
     def clear(self) -> None:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pyqtgraph as pg
 from PySide6.QtGui import QColor, QFont, QPalette
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QFrame, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 FONT_FAMILY = "DejaVu Sans"
 MONO_FAMILY = "DejaVu Sans Mono"
@@ -83,6 +83,24 @@ QProgressBar {{ border: 1px solid {BORDER}; border-radius: 5px; background: {PAN
                 min-height: 18px; }}
 QProgressBar::chunk {{ background: {ACCENT}; border-radius: 4px; }}
 """
+
+
+def panel(frame: QFrame, title: str, trailing: QWidget | None = None) -> tuple[QVBoxLayout, QLabel]:
+    """Give `frame` the panel look and a layout that starts with its title (and `trailing` beside it)."""
+    frame.setObjectName("panel")
+    label = QLabel(title)
+    label.setObjectName("panelTitle")
+    layout = QVBoxLayout(frame)
+    layout.setContentsMargins(12, 10, 12, 10)
+    if trailing is None:
+        layout.addWidget(label)
+    else:
+        row = QHBoxLayout()
+        row.addWidget(label)
+        row.addStretch(1)
+        row.addWidget(trailing)
+        layout.addLayout(row)
+    return layout, label
 
 
 def apply(app: QApplication) -> None:

@@ -65,13 +65,8 @@ class ErrorBanner(QFrame):
 
 def text_panel(editor: TokenTextView) -> QFrame:
     panel = QFrame()
-    panel.setObjectName("panel")
-    title = QLabel("Prompt and continuation")
+    layout, title = theme.panel(panel, "Prompt and continuation")
     title.setToolTip("Type a prompt, then press Generate. The model's tokens are added after it.")
-    title.setObjectName("panelTitle")
-    layout = QVBoxLayout(panel)
-    layout.setContentsMargins(12, 10, 12, 10)
-    layout.addWidget(title)
     layout.addWidget(editor, 1)
     layout.addWidget(legend())
     return panel
