@@ -201,11 +201,14 @@ class DistributionPanel(QFrame):
         self.final_bars.setOpts(x0=np.zeros(n), y=ys + BAR_HEIGHT / 2, height=BAR_HEIGHT,
                                 width=final, brushes=final_brushes)
         self.left_axis.set_rows([self._label(r) for r in rows], [self._style(r) for r in rows])
-        compact = self.width() < COMPACT_BELOW
-        self.right_axis.set_rows([r.value_text(compact) for r in rows],
+        self.right_axis.set_rows([r.value_text(self._compact) for r in rows],
                                  [self._style(r, mono=False) for r in rows])
+        # A label column that changed width re-lays out the plot: do it now, so this refresh paints the
+        # plot once instead of a second time after Qt's deferred re-layout.
+        self.plot.getPlotItem().layout.activate()
         top = float(max(raw.max(initial=0.0), final.max(initial=0.0), 0.05))
-        # The scale moves in steps of 10%, so streaming tokens rarely change it (each change repaints).
+        # The scale snaps to steps of 10% and is set only when that step changes (each change redraws
+        # the axes); streamed tokens still change it often, as their top chances differ.
         x_range, y_range = (0.0, min(1.0, np.ceil(top * 10) / 10) * 1.02), (-0.6, n - 0.4)
         if (x_range, y_range) != self._ranges:
             self._ranges = (x_range, y_range)
