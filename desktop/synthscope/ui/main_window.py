@@ -307,7 +307,6 @@ class MainWindow(QMainWindow):
     def _refresh_panels(self) -> None:
         index = self.shown_index()
         self.editor.set_selected(index)
-        self._update_actions()
         if index is None:
             if self.state not in ("no-model", "loading"):  # keep their own message
                 self.inspector.clear()

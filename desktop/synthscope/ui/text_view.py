@@ -237,11 +237,8 @@ class TokenTextView(QPlainTextEdit):
 
     # --- helpers -------------------------------------------------------------------------
     def _span_index(self, pos: int) -> int | None:
-        starts = [s for s, _ in self.spans]
-        i = bisect.bisect_right(starts, pos) - 1
-        if 0 <= i < len(self.spans) and self.spans[i][0] <= pos < self.spans[i][1]:
-            return i
-        return None
+        i = bisect.bisect_right(self.spans, pos, key=lambda span: span[0]) - 1
+        return i if i >= 0 and pos < self.spans[i][1] else None
 
     def _end(self) -> int:
         return self.document().characterCount() - 1
