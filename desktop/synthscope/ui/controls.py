@@ -55,7 +55,7 @@ class SettingControl(QWidget):
             self.box = QDoubleSpinBox()
             self.box.setDecimals(DECIMALS.get(spec.key, 2))
             self.box.setSingleStep(0.05 if spec.maximum - spec.minimum <= 5 else 0.1)
-        self._set_range(spec.minimum, spec.maximum)
+        self.box.setRange(spec.kind(spec.minimum), spec.kind(spec.maximum))
         self.box.setKeyboardTracking(False)  # typing "0.75" must not apply 0, 0.7 on the way
         self.box.setAlignment(Qt.AlignmentFlag.AlignRight)
         self.box.setButtonSymbols(QAbstractSpinBox.ButtonSymbols.UpDownArrows)
@@ -87,18 +87,9 @@ class SettingControl(QWidget):
     def value(self) -> float | int:
         return self.spec.kind(self.box.value())
 
-    def _set_range(self, low: float, high: float) -> None:
-        if isinstance(self.box, QSpinBox):
-            self.box.setRange(int(low), int(high))
-        else:
-            self.box.setRange(float(low), float(high))
-
     def _set_box(self, value: float) -> None:
         self.box.blockSignals(True)
-        if isinstance(self.box, QSpinBox):
-            self.box.setValue(int(value))
-        else:
-            self.box.setValue(float(value))
+        self.box.setValue(self.spec.kind(value))
         self.box.blockSignals(False)
 
     def set_value(self, value: float | int, emit: bool = True) -> None:
