@@ -32,6 +32,7 @@ class StageBox(QFrame):
     def __init__(self, name: str, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.name = name
+        self.help = _HELP.get(name) or SPEC_BY_KEY[name].help
         self.idle: bool | None = None
         self.setObjectName("stage")
         self.title = QLabel()
@@ -62,8 +63,7 @@ class StageBox(QFrame):
         self.title.setText(words.title)
         self.headline.setText(words.headline)
         self.detail.setText(words.detail if was is None else f"{words.detail} · was {was}")
-        help_text = _HELP.get(self.name) or SPEC_BY_KEY[self.name].help
-        self.setToolTip(f"<b>{words.sentence}</b><br>{help_text}")
+        self.setToolTip(f"<b>{words.sentence}</b><br>{self.help}")
         if words.idle != self.idle:
             self.idle = words.idle
             self.setStyleSheet(_box_style(words.idle))

@@ -3,11 +3,11 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
 from synthscope.sampling import Dice, SamplerSettings, StepTrace, build_trace, run_chain
+from synthscope.session import Step
 
 DEFAULT_LOGITS_BUDGET = 128 * 1024 * 1024
 
@@ -82,7 +82,7 @@ class RunMirror:
         self.prompt = ""
         self.prompt_tokens = np.zeros(0, dtype=np.int32)
         self.seed = 0
-        self.steps: list[Any] = []  # synthscope.session.Step
+        self.steps: list[Step] = []
         self.logits = LogitsCache(logits_budget)
 
     def reset(self, prompt: str, prompt_tokens: np.ndarray, seed: int) -> None:
@@ -95,7 +95,7 @@ class RunMirror:
     def __len__(self) -> int:
         return len(self.steps)
 
-    def append(self, step: Any, logits: np.ndarray | None) -> int:
+    def append(self, step: Step, logits: np.ndarray | None) -> int:
         self.steps.append(step)
         index = len(self.steps) - 1
         if logits is not None:

@@ -92,14 +92,14 @@ def _penalties(stage: StageTrace, settings: SamplerSettings) -> StageWords:
         parts.append(f"freq {setting_value(settings.frequency_penalty)}")
     if settings.presence_penalty != 0.0:
         parts.append(f"pres {setting_value(settings.presence_penalty)}")
-    title = "Penalties " + (", ".join(parts) if parts else "")
+    title = f"Penalties {', '.join(parts)}" if parts else "Penalties"
     if not stage.active:
         detail = "nothing to look back at" if parts else "repeats are not punished"
-        return StageWords(title.strip(), "off", detail, True)
+        return StageWords(title, "off", detail, True)
     if stage.changed == 0:
-        return StageWords(title.strip(), "changed nothing", "nothing was repeated", True)
+        return StageWords(title, "changed nothing", "nothing was repeated", True)
     words = "token" if stage.changed == 1 else "tokens"
-    return StageWords(title.strip(), f"lowered {number(stage.changed)} {words}",
+    return StageWords(title, f"lowered {number(stage.changed)} {words}",
                       f"seen in the last {number(settings.repeat_last_n)} tokens", False)
 
 
