@@ -392,3 +392,39 @@ def test_the_end_token_shows_as_a_marker_and_ends_the_turn_in_the_next_prompt(
     assert window.editor.toPlainText() == CHAT + record.text + "\n"
     run(qtbot, window, "step")
     assert generator(window).record.prompt == CHAT + record.text + "\n"
+
+
+def test_a_bug_in_a_worker_slot_is_reported_and_never_leaves_the_window_waiting(
+        qtbot, window: MainWindow, monkeypatch) -> None:
+    from synthscope.ui import worker
+
+    run(qtbot, window, "step")
+
+    def broken(*_args, **_kwargs):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(generator(window), "undo", broken)
+    run(qtbot, window, "undo")
+    assert window.banner.isVisible() and "unexpected problem: a bug" in window.banner.text.text()
+    assert len(window.mirror) == 1 and window.commands.step.isEnabled()
+    monkeypatch.setattr(worker.Engine, "load", broken)
+    window.load_model(default_model_path(), probe=False)
+    qtbot.waitUntil(lambda: window.state == "no-model", timeout=WAIT_MS)
+    assert "unexpected problem: a bug" in window.banner.text.text()
+    assert window.commands.open_model.isEnabled()
+
+
+def test_the_excepthook_reaches_the_banner_from_any_thread(qtbot, window: MainWindow, monkeypatch) -> None:
+    import sys
+    import threading
+
+    from synthscope.ui.app import _install_excepthook
+
+    monkeypatch.setattr(sys, "excepthook", sys.excepthook)  # put back afterwards
+    _install_excepthook(window)
+    thread = threading.Thread(target=lambda: sys.excepthook(ValueError, ValueError("oops"), None))
+    thread.start()
+    thread.join()
+    assert not window.banner.isVisible()  # not touched from that thread: queued to this one
+    qtbot.waitUntil(window.banner.isVisible, timeout=5000)
+    assert "Something went wrong inside Synthscope: oops" in window.banner.text.text()

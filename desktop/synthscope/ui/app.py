@@ -58,8 +58,9 @@ def _install_excepthook(window: MainWindow) -> None:
 
     def hook(kind: type[BaseException], value: BaseException, tb: TracebackType | None) -> None:
         log.error("unexpected error:\n%s", "".join(traceback.format_exception(kind, value, tb)))
-        window.banner.show_message(f"Something went wrong inside Synthscope: {value}. "
-                                   "The window should keep working; if not, restart it.")
+        # Qt calls this in the thread whose slot raised, so the banner is reached through a signal.
+        window.problemReported.emit(f"Something went wrong inside Synthscope: {value}. "
+                                    "The window should keep working; if not, restart it.")
 
     sys.excepthook = hook
 

@@ -38,6 +38,7 @@ class MainWindow(QMainWindow):
     """States: 'no-model', 'loading', 'idle', 'running', 'busy' (an undo or a fetch in flight)."""
 
     stateChanged = Signal(str)
+    problemReported = Signal(str)  # from any thread: the banner shows it (queued to this one)
 
     def __init__(self, store: QSettings | None = None, prompt: str = SAMPLE_PROMPT) -> None:
         super().__init__()
@@ -114,6 +115,7 @@ class MainWindow(QMainWindow):
         self.editor.tokenHovered.connect(self._hovered)
         self.editor.hoverLeft.connect(self.card.hide)
         self.editor.userEdited.connect(self._user_edited)
+        self.problemReported.connect(self._show_problem)
         self.controls.settingsChanged.connect(self._settings_changed)
         self.header.backToRun.connect(self._back_to_run)
 
@@ -129,7 +131,7 @@ class MainWindow(QMainWindow):
         w.logitsReady.connect(self._logits_ready)
         # Bound methods of this window, never lambdas: a lambda has no thread affinity, so PySide
         # would run it in the worker thread and touch widgets from there.
-        w.failed.connect(self._worker_failed)
+        w.failed.connect(self._show_problem)
         w.saved.connect(self._saved)
 
     # -- state --------------------------------------------------------------------------------
@@ -325,7 +327,7 @@ class MainWindow(QMainWindow):
                 view = what_if
         self.inspector.show(view, recorded, len(self.mirror), fetching)
 
-    def _worker_failed(self, message: str) -> None:
+    def _show_problem(self, message: str) -> None:
         self.banner.show_message(message)
 
     def _saved(self, path: str) -> None:

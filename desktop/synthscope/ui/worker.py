@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -90,6 +92,11 @@ class EngineWorker(QObject):
         except (EngineError, OSError, ValueError) as exc:
             self.loadFailed.emit(f"{Path(path).name} could not be opened: {exc}")
             return
+        except Exception as exc:  # a bug must not leave the window loading for ever
+            log.exception("loading failed")
+            self.loadFailed.emit(f"{Path(path).name} could not be opened because of an unexpected "
+                                 f"problem: {exc}")
+            return
         vocab = []
         for token in range(engine.n_vocab):
             vocab.append(engine.token_text(token))
@@ -117,50 +124,51 @@ class EngineWorker(QObject):
             self.failed.emit("No model is loaded yet. Open one with File > Open model….")
             self.runFinished.emit("error")
             return
-        reason = "limit"
-        try:
-            if request.prompt is not None:
-                generator.start(request.prompt, seed=request.seed)
-                record = generator.record
-                self.runStarted.emit(RunStarted(record.prompt, np.array(record.prompt_tokens,
-                                                                        dtype=np.int32), record.seed))
-            for _ in range(request.max_tokens):
-                if self.stop_event.is_set() or self.closing.is_set():
-                    reason = "stopped"
-                    break
-                step = generator.step(self.live_settings)
-                index, is_end = generator.n_steps - 1, generator.is_end(step)
-                self.stepped.emit(StepMessage(index, step, generator.raw_logits(index), is_end))
-                if is_end and not request.ignore_end:
-                    reason = "end"
-                    break
-        except EngineError as exc:
-            self.failed.emit(str(exc))
-            reason = "error"
-        except Exception as exc:  # never let a bug kill the thread; say it in words, log the rest
-            log.exception("generation failed")
-            self.failed.emit(f"Generation stopped because of an unexpected problem: {exc}")
-            reason = "error"
+        reason = "error"
+        with self._reported("Generation"):
+            reason = self._generate(generator, request)
         self.runFinished.emit(reason)
+
+    def _generate(self, generator: Generator, request: RunRequest) -> str:
+        if request.prompt is not None:
+            generator.start(request.prompt, seed=request.seed)
+            record = generator.record
+            self.runStarted.emit(RunStarted(record.prompt, np.array(record.prompt_tokens, dtype=np.int32),
+                                            record.seed))
+        for _ in range(request.max_tokens):
+            if self.stop_event.is_set() or self.closing.is_set():
+                return "stopped"
+            step = generator.step(self.live_settings)
+            index, is_end = generator.n_steps - 1, generator.is_end(step)
+            self.stepped.emit(StepMessage(index, step, generator.raw_logits(index), is_end))
+            if is_end and not request.ignore_end:
+                return "end"
+        return "limit"
 
     @Slot()
     def undo(self) -> None:
-        if self.generator is None:
-            return
-        try:
-            self.generator.undo()
-        except EngineError as exc:
-            self.failed.emit(str(exc))
-        self.undone.emit(self.generator.n_steps)
+        with self._reported("Undo"):
+            if self.generator is not None:
+                self.generator.undo()
+        self.undone.emit(self.generator.n_steps if self.generator else 0)  # always: the window waits
 
     @Slot(int)
     def fetch_logits(self, index: int) -> None:
         if self.generator is None or not 0 <= index < self.generator.n_steps:
             return
-        try:
+        with self._reported("Fetching the scores"):
             self.logitsReady.emit(index, self.generator.raw_logits(index))
+
+    @contextmanager
+    def _reported(self, doing: str) -> Iterator[None]:
+        """Say an error in words; never let a bug kill the thread (it is logged in full)."""
+        try:
+            yield
         except EngineError as exc:
             self.failed.emit(str(exc))
+        except Exception as exc:
+            log.exception("%s failed", doing)
+            self.failed.emit(f"{doing} stopped because of an unexpected problem: {exc}")
 
     @Slot(str)
     def save(self, path: str) -> None:
@@ -168,12 +176,13 @@ class EngineWorker(QObject):
         if record is None or not record.prompt_tokens:
             self.failed.emit("There is no run to save yet.")
             return
-        try:
-            save_record(record, path)
-        except OSError as exc:
-            self.failed.emit(f"The run could not be saved to {path}: {exc.strerror or exc}.")
-            return
-        self.saved.emit(path)
+        with self._reported("Saving the run"):
+            try:
+                save_record(record, path)
+            except OSError as exc:
+                self.failed.emit(f"The run could not be saved to {path}: {exc.strerror or exc}.")
+            else:
+                self.saved.emit(path)
 
 
 class WorkerHandle(QObject):
