@@ -210,6 +210,18 @@ def test_controls_persist_through_qsettings(qtbot, tmp_path) -> None:
     assert other.seed() == 99
 
 
+def test_an_unreadable_seed_keeps_its_default_and_the_rest_is_restored(qtbot, tmp_path) -> None:
+    store = QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat)
+    store.setValue("run/seed", "nonsense")
+    store.setValue("run/max_tokens", 77)
+    store.setValue("run/ignore_end", True)
+    panel = ControlsPanel()
+    qtbot.addWidget(panel)
+    panel.restore(store)
+    assert panel.seed() == 1234 and panel.max_tokens.value() == 77
+    assert panel.ignore_end.isChecked() and not panel.new_seed_each_run.isChecked()
+
+
 def test_new_dice_each_run_rolls_a_new_seed(qtbot) -> None:
     panel = ControlsPanel()
     qtbot.addWidget(panel)

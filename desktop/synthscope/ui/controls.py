@@ -247,10 +247,12 @@ class ControlsPanel(QFrame):
             except (TypeError, ValueError):
                 continue
         self.set_settings(SamplerSettings.from_dict(values))
-        try:
-            self.seed_box.setValue(int(str(store.value("run/seed", self.seed()))))
-            self.max_tokens.setValue(int(str(store.value("run/max_tokens", self.max_tokens.value()))))
-        except (TypeError, ValueError):
-            pass
-        self.new_seed_each_run.setChecked(str(store.value("run/new_seed_each_run", "false")) == "true")
-        self.ignore_end.setChecked(str(store.value("run/ignore_end", "false")) == "true")
+        for key, box in (("run/seed", self.seed_box), ("run/max_tokens", self.max_tokens)):
+            try:
+                box.setValue(int(str(store.value(key))))
+            except (TypeError, ValueError):  # missing or unreadable: this one keeps its default
+                continue
+        # An ini file gives back "true"; a macOS property list gives back True.
+        for key, check in (("run/new_seed_each_run", self.new_seed_each_run),
+                           ("run/ignore_end", self.ignore_end)):
+            check.setChecked(str(store.value(key, False)).lower() == "true")
