@@ -3,9 +3,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from PySide6.QtCore import Qt
-from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QMainWindow, QSizePolicy, QToolBar, QToolButton, QWidget
+from PySide6.QtCore import QEvent, Qt
+from PySide6.QtGui import QAction, QKeyEvent, QKeySequence
+from PySide6.QtWidgets import (
+    QAbstractButton,
+    QAbstractSpinBox,
+    QApplication,
+    QMainWindow,
+    QSizePolicy,
+    QToolBar,
+    QToolButton,
+    QWidget,
+)
 
 
 @dataclass
@@ -60,6 +69,14 @@ def build_actions(window: QMainWindow) -> Actions:
                              QKeySequence.StandardKey.ZoomOut),
         about=_action(window, "How to read this window", "What each panel shows"),
     )
+
+
+def focus_keeps_space(e: QEvent) -> bool:
+    """Whether `e` is Space about to trigger Step while a button, check box or number box has the
+    focus, which should get it instead (the text gets it already: an editor claims printable keys)."""
+    return (e.type() == QEvent.Type.ShortcutOverride and isinstance(e, QKeyEvent)
+            and e.key() == Qt.Key.Key_Space and e.modifiers() == Qt.KeyboardModifier.NoModifier
+            and isinstance(QApplication.focusWidget(), (QAbstractButton, QAbstractSpinBox)))
 
 
 def build_menus(window: QMainWindow, actions: Actions) -> None:

@@ -5,21 +5,12 @@ import time
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QEvent, QPoint, QSettings, Qt, QTimer, Signal
-from PySide6.QtGui import QCloseEvent, QKeyEvent
-from PySide6.QtWidgets import (
-    QAbstractButton,
-    QAbstractSpinBox,
-    QApplication,
-    QFileDialog,
-    QLabel,
-    QMainWindow,
-    QMessageBox,
-    QProgressBar,
-)
+from PySide6.QtCore import QEvent, QPoint, QSettings, QTimer, Signal
+from PySide6.QtGui import QCloseEvent
+from PySide6.QtWidgets import QFileDialog, QLabel, QMainWindow, QMessageBox, QProgressBar
 
 from synthscope.ui import theme
-from synthscope.ui.actions import build_actions, build_menus, build_toolbar
+from synthscope.ui.actions import build_actions, build_menus, build_toolbar, focus_keeps_space
 from synthscope.ui.controls import ControlsPanel
 from synthscope.ui.dice import DicePanel
 from synthscope.ui.distribution import DistributionPanel
@@ -377,12 +368,8 @@ class MainWindow(QMainWindow):
             self.store.setValue("view/text_size", size)
 
     def event(self, e: QEvent) -> bool:
-        # A focused button, check box or number box keeps Space for itself instead of it meaning Step.
-        # (The text keeps it already: an editor claims every printable key.)
-        if (e.type() == QEvent.Type.ShortcutOverride and isinstance(e, QKeyEvent)
-                and e.key() == Qt.Key.Key_Space and e.modifiers() == Qt.KeyboardModifier.NoModifier
-                and isinstance(QApplication.focusWidget(), (QAbstractButton, QAbstractSpinBox))):
-            e.accept()
+        if focus_keeps_space(e):
+            e.accept()  # claimed: Qt then delivers Space to the focused widget, not the Step shortcut
             return True
         return super().event(e)
 
