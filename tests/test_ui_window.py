@@ -428,3 +428,19 @@ def test_the_excepthook_reaches_the_banner_from_any_thread(qtbot, window: MainWi
     assert not window.banner.isVisible()  # not touched from that thread: queued to this one
     qtbot.waitUntil(window.banner.isVisible, timeout=5000)
     assert "Something went wrong inside Synthscope: oops" in window.banner.text.text()
+
+
+def test_a_damaged_settings_file_still_opens_the_window(qtbot, tmp_path) -> None:
+    from PySide6.QtCore import QSettings
+
+    store = QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat)
+    store.setValue("view/text_size", "huge")
+    store.setValue("sampler/top_k", "many")
+    win = MainWindow(store)
+    qtbot.addWidget(win)
+    assert win.editor.font().pointSize() == theme.TEXT_POINT_SIZE
+    assert win.controls.settings() == SamplerSettings()
+    win.commands.bigger_text.trigger()
+    assert win.editor.font().pointSize() == theme.TEXT_POINT_SIZE + 1
+    assert int(store.value("view/text_size")) == theme.TEXT_POINT_SIZE + 1
+    win.close()

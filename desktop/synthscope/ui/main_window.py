@@ -48,7 +48,10 @@ class MainWindow(QMainWindow):
         self._connect_worker()
         if store is not None:
             self.controls.restore(store)
-            self.editor.setFont(theme.font(int(str(store.value("view/text_size", theme.TEXT_POINT_SIZE)))))
+            try:
+                self._set_text_size(int(str(store.value("view/text_size", theme.TEXT_POINT_SIZE))))
+            except ValueError:  # a damaged settings file must not stop the window opening
+                pass
         self._update_actions()
 
     # -- building ---------------------------------------------------------------------------
@@ -99,8 +102,8 @@ class MainWindow(QMainWindow):
         a.open_model.triggered.connect(self.open_model_dialog)
         a.save_run.triggered.connect(self.save_run_dialog)
         a.quit.triggered.connect(self.close)
-        a.bigger_text.triggered.connect(lambda: self._zoom(+1))
-        a.smaller_text.triggered.connect(lambda: self._zoom(-1))
+        a.bigger_text.triggered.connect(lambda: self._set_text_size(self.editor.font().pointSize() + 1))
+        a.smaller_text.triggered.connect(lambda: self._set_text_size(self.editor.font().pointSize() - 1))
         a.about.triggered.connect(lambda: QMessageBox.information(self, "How to read Synthscope", HELP_TEXT))
         self.editor.tokenClicked.connect(self.select_step)
         self.editor.tokenHovered.connect(self._hovered)
@@ -361,8 +364,8 @@ class MainWindow(QMainWindow):
         if path:
             self.handle.save(path)
 
-    def _zoom(self, delta: int) -> None:
-        size = min(max(self.editor.font().pointSize() + delta, 10), 40)
+    def _set_text_size(self, size: int) -> None:
+        size = min(max(size, 10), 40)
         self.editor.setFont(theme.font(size))
         if self.store is not None:
             self.store.setValue("view/text_size", size)
