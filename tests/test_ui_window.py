@@ -444,3 +444,11 @@ def test_a_damaged_settings_file_still_opens_the_window(qtbot, tmp_path) -> None
     assert win.editor.font().pointSize() == theme.TEXT_POINT_SIZE + 1
     assert int(store.value("view/text_size")) == theme.TEXT_POINT_SIZE + 1
     win.close()
+    from synthscope.ui.app import open_window
+
+    store.setValue("window/geometry", "garbage")
+    win = open_window(str(tmp_path / "missing.gguf"), store)
+    qtbot.addWidget(win)
+    assert win.isVisible() and win.width() > 0
+    qtbot.waitUntil(lambda: win.state == "no-model", timeout=WAIT_MS)
+    win.close()

@@ -7,7 +7,7 @@ import sys
 import traceback
 from types import TracebackType
 
-from PySide6.QtCore import QSettings
+from PySide6.QtCore import QByteArray, QSettings
 from PySide6.QtWidgets import QApplication
 
 from synthscope.engine import ModelLoadError, default_model_path
@@ -38,7 +38,7 @@ def open_window(model: str | None, store: QSettings | None = None) -> MainWindow
     """Show the window at once and start loading the model in the worker (never freezes the window)."""
     window = MainWindow(store)
     geometry = store.value("window/geometry") if store is not None else None
-    if geometry is None or not window.restoreGeometry(geometry):
+    if not isinstance(geometry, QByteArray | bytes) or not window.restoreGeometry(geometry):
         screen = window.screen().availableGeometry()
         window.resize(min(DEFAULT_SIZE[0], screen.width()), min(DEFAULT_SIZE[1], screen.height()))
     window.show()
