@@ -7,10 +7,10 @@ from PySide6.QtCore import QPoint, QRectF, QSize, Qt
 from PySide6.QtGui import QColor, QGuiApplication, QPainter, QPaintEvent, QPen
 from PySide6.QtWidgets import QWidget
 
-from synthscope.sampling import STAGE_NAMES
 from synthscope.ui import theme
+from synthscope.ui.distribution import rows_for
 from synthscope.ui.run_model import StepView
-from synthscope.ui.wording import STAGE_LABELS, elide, percent, visible
+from synthscope.ui.wording import elide, percent, visible
 
 ROWS = 6
 ROW_HEIGHT = 24
@@ -25,7 +25,7 @@ class HoverCard(QWidget):
         self.setAttribute(Qt.WidgetAttribute.WA_ShowWithoutActivating)
         self.token_text: Callable[[int], str] = lambda token: f"#{token}"
         self.view: StepView | None = None
-        self.lines: list[tuple[str, float, float, str, bool]] = []
+        self.lines: list[tuple[str, float, float, str, bool]] = []  # label, chances, removed by, chosen
 
     def sizeHint(self) -> QSize:  # noqa: N802
         return QSize(WIDTH, 58 + ROW_HEIGHT * max(1, len(self.lines)))
@@ -34,12 +34,8 @@ class HoverCard(QWidget):
         # By identity: traces hold arrays, so `==` on them raises; a new run gives new trace objects.
         if self.view is None or self.view.trace is not view.trace:
             self.view = view
-            self.lines = []
-            for c in view.trace.candidates[:ROWS]:
-                stage = int(c["removed_by"])
-                fate = f"removed by {STAGE_LABELS[STAGE_NAMES[stage]].lower()}" if stage >= 0 else ""
-                self.lines.append((visible(self.token_text(int(c["token_id"]))), float(c["p_raw"]),
-                                   float(c["p_final"]), fate, int(c["token_id"]) == view.token_id))
+            rivals = [row for row in rows_for(view, self.token_text, ROWS) if row.rank >= 0]
+            self.lines = [(r.label, r.p_raw, r.p_final, r.removed_by or "", r.chosen) for r in rivals]
             self.resize(self.sizeHint())
             self.update()
         self._place(global_pos)
@@ -76,16 +72,16 @@ class HoverCard(QWidget):
         p.drawText(QRectF(12, 32, WIDTH - 24, 20), Qt.AlignmentFlag.AlignLeft,
                    "Its rivals (the model's chances):")
         top = max((line[1] for line in self.lines), default=1.0) or 1.0
-        for i, (label, p_raw, _p_final, fate, chosen) in enumerate(self.lines):
+        for i, (label, p_raw, _p_final, removed_by, chosen) in enumerate(self.lines):
             y = 56 + i * ROW_HEIGHT
-            colour = QColor(theme.CHOSEN if chosen else (theme.FAINT if fate else theme.INK))
+            colour = QColor(theme.CHOSEN if chosen else (theme.FAINT if removed_by else theme.INK))
             p.setPen(colour)
             p.setFont(theme.font(theme.BASE_POINT_SIZE - 1, bold=chosen, mono=True))
             p.drawText(QRectF(12, y, 120, ROW_HEIGHT), Qt.AlignmentFlag.AlignVCenter, elide(label, 12))
             bar = QRectF(136, y + 6, 110 * p_raw / top, ROW_HEIGHT - 12)
-            p.fillRect(bar, QColor(theme.CHOSEN if chosen else (theme.REMOVED if fate else theme.RAW)))
+            p.fillRect(bar, QColor(theme.CHOSEN if chosen else (theme.REMOVED if removed_by else theme.RAW)))
             p.setFont(theme.font(theme.BASE_POINT_SIZE - 2, mono=False))
-            p.setPen(QColor(theme.MUTED if fate else theme.INK))
+            p.setPen(QColor(theme.MUTED if removed_by else theme.INK))
             p.drawText(QRectF(252, y, WIDTH - 262, ROW_HEIGHT), Qt.AlignmentFlag.AlignVCenter,
-                       f"{percent(p_raw)}" + ("  ✗" if fate else ""))
+                       f"{percent(p_raw)}" + ("  ✗" if removed_by else ""))
         p.end()
