@@ -26,7 +26,8 @@ SAMPLE_PROMPT = "Once upon a time, in a small village by the sea, there lived"
 
 
 class MainWindow(QMainWindow):
-    """States: 'no-model', 'loading', 'idle', 'running', 'busy' (an undo or a fetch in flight)."""
+    """States: 'no-model', 'loading', 'idle', 'running', 'busy' (an undo in flight; a what-if's fetch
+    of old scores leaves the window idle)."""
 
     stateChanged = Signal(str)
     problemReported = Signal(str)  # from any thread: the banner shows it (queued to this one)
