@@ -120,6 +120,28 @@ def test_a_chosen_token_below_the_list_gets_its_own_row() -> None:
     assert len(rows) == 4
 
 
+def test_a_what_if_keeps_the_runs_pick_in_view_below_the_list(qtbot) -> None:
+    from dataclasses import replace
+
+    view, _ = synthetic(SamplerSettings(top_k=0, top_p=1.0, min_p=0.0), seed=3)
+    cands = view.trace.candidates
+    rank = 12 if int(cands["token_id"][12]) != view.token_id else 13
+    picked = int(cands["token_id"][rank])
+    what_if = replace(view, recorded_token_id=picked)
+    rows = rows_for(what_if, token_text, limit=5)
+    assert rows[-1].token_id == picked and rows[-1].was_picked and rows[-1].rank == -1
+    assert rows[-1].p_raw == pytest.approx(float(cands["p_raw"][rank]))
+    assert "(was picked)" in rows[-1].value_text()
+    panel = DistributionPanel()
+    qtbot.addWidget(panel)
+    panel.token_text = token_text
+    panel.resize(500, 400)
+    panel.show()
+    panel.show_step(what_if)
+    assert any(r.was_picked for r in panel.rows)
+    assert panel.title.text().endswith(f"the top {sum(r.rank >= 0 for r in panel.rows)}")
+
+
 def test_fewer_rows_in_a_short_panel(qtbot) -> None:
     view, _ = synthetic(SamplerSettings())
     panel = DistributionPanel()

@@ -29,7 +29,7 @@ class Row:
     """One candidate as drawn: what it is called, its two probabilities and its fate."""
 
     token_id: int
-    rank: int  # position among the candidates; -1 for a chosen token ranked below them
+    rank: int  # position among the candidates; -1 for a row added below them
     label: str
     p_raw: float
     p_final: float
@@ -50,20 +50,25 @@ class Row:
 
 
 def rows_for(view: StepView, token_text: Callable[[int], str], limit: int | None = None) -> list[Row]:
-    """The first `limit` candidates in raw order, plus the chosen token at the bottom when it ranks lower."""
+    """The first `limit` candidates in raw order; below them the chosen token when it ranks lower,
+    and in a what-if the token the run picked (when it is among the traced candidates)."""
     cands = view.trace.candidates
-    if limit is not None and len(cands) > limit:
-        cands = cands[:limit]
-    rows = []
-    for rank, c in enumerate(cands):
-        stage = int(c["removed_by"])
-        token = int(c["token_id"])
-        rows.append(Row(token, rank, visible(token_text(token)), float(c["p_raw"]), float(c["p_final"]),
-                        STAGE_LABELS[STAGE_NAMES[stage]] if stage >= 0 else None,
-                        token == view.token_id, token == view.recorded_token_id))
-    if view.token_id not in set(cands["token_id"].tolist()):
+
+    def row(c: np.void, rank: int) -> Row:
+        stage, token = int(c["removed_by"]), int(c["token_id"])
+        return Row(token, rank, visible(token_text(token)), float(c["p_raw"]), float(c["p_final"]),
+                   STAGE_LABELS[STAGE_NAMES[stage]] if stage >= 0 else None,
+                   token == view.token_id, token == view.recorded_token_id)
+
+    top = cands[:limit]
+    rows = [row(c, rank) for rank, c in enumerate(top)]
+    listed = set(top["token_id"].tolist())
+    if view.token_id not in listed:
         rows.append(Row(view.token_id, -1, visible(token_text(view.token_id)), view.trace.chosen_p_raw,
                         view.trace.chosen_p_final, None, True, False))
+    picked = view.recorded_token_id
+    if view.is_what_if and picked not in listed and picked != view.token_id:
+        rows += [row(c, -1) for c in cands[len(top):] if int(c["token_id"]) == picked]
     return rows
 
 
@@ -187,7 +192,7 @@ class DistributionPanel(QFrame):
         rows = rows_for(view, self.token_text, self._limit)
         self.rows = rows
         what = "What if: chances" if view.is_what_if else "Chances"
-        shown = min(len(rows), len(view.trace.candidates))
+        shown = sum(row.rank >= 0 for row in rows)
         self.title.setText(f"{what} for token {view.index + 1} — the top {shown}")
         n = len(rows)
         ys = np.arange(n, dtype=float)
