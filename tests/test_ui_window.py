@@ -452,3 +452,17 @@ def test_a_damaged_settings_file_still_opens_the_window(qtbot, tmp_path) -> None
     assert win.isVisible() and win.width() > 0
     qtbot.waitUntil(lambda: win.state == "no-model", timeout=WAIT_MS)
     win.close()
+
+
+def test_a_sample_prompt_from_the_menu_starts_a_new_run(qtbot, window: MainWindow) -> None:
+    window.controls.max_tokens.setValue(3)
+    run(qtbot, window, "generate")
+    menu = next(a.menu() for a in window.menuBar().actions() if a.text() == "&Prompts")
+    fact = next(a for a in menu.actions() if a.text() == "Fact")
+    fact.trigger()
+    assert window.editor.toPlainText() == "The capital of France is" and len(window.mirror) == 0
+    window.controls.set_settings(SamplerSettings(temperature=0.0))
+    run(qtbot, window, "step")
+    assert generator(window).record.prompt == "The capital of France is"
+    assert window.editor.generated_text() == " Paris"
+    assert not window.windowIcon().isNull()

@@ -16,6 +16,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from synthscope.ui.resources import sample_prompts
+
 
 @dataclass
 class Actions:
@@ -87,6 +89,11 @@ def build_menus(window: QMainWindow, actions: Actions) -> None:
     file_menu.addAction(actions.quit)
     run_menu = bar.addMenu("&Run")
     run_menu.addActions(list(actions.run_actions))
+    prompts_menu = bar.addMenu("&Prompts")
+    for sample in sample_prompts():
+        action = prompts_menu.addAction(sample.title)
+        action.setStatusTip(sample.text.replace("\n", " ↵ "))
+        action.triggered.connect(lambda _checked=False, text=sample.text: window.use_prompt(text))
     view_menu = bar.addMenu("&View")
     view_menu.addActions([actions.bigger_text, actions.smaller_text])
     help_menu = bar.addMenu("&Help")

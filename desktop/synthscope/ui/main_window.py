@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import QEvent, QPoint, QSettings, QTimer, Signal
-from PySide6.QtGui import QCloseEvent
+from PySide6.QtGui import QCloseEvent, QIcon
 from PySide6.QtWidgets import QFileDialog, QLabel, QMainWindow, QMessageBox, QProgressBar
 
 from synthscope.ui import theme
@@ -17,6 +17,7 @@ from synthscope.ui.distribution import DistributionPanel
 from synthscope.ui.hover_card import HoverCard
 from synthscope.ui.inspector import Inspector, StepHeader
 from synthscope.ui.pipeline import PipelineStrip
+from synthscope.ui.resources import icon_path
 from synthscope.ui.run_model import RunMirror
 from synthscope.ui.text_view import Piece, TokenTextView
 from synthscope.ui.window_parts import HELP_TEXT, ErrorBanner, arrange, text_panel
@@ -44,6 +45,9 @@ class MainWindow(QMainWindow):
         self.requested_logits: set[int] = set()
         self.run_clock = (0.0, 0)
         self.setWindowTitle("Synthscope")
+        icon = icon_path()
+        if icon is not None:
+            self.setWindowIcon(QIcon(str(icon)))
         self._build(prompt)
         self.handle = WorkerHandle(self)
         self._connect_worker()
@@ -261,6 +265,17 @@ class MainWindow(QMainWindow):
             return
         self.card.hide()
         self.editor.clear_generated()
+        self._forget_run()
+        self._refresh_panels()
+        self._update_actions()
+
+    def use_prompt(self, text: str) -> None:
+        """A sample prompt replaces the whole text; the next Generate starts a new run from it."""
+        if self.state in ("running", "busy"):
+            self.statusBar().showMessage("Stop the generation first, then pick a prompt.", 5000)
+            return
+        self.card.hide()
+        self.editor.set_prompt(text)
         self._forget_run()
         self._refresh_panels()
         self._update_actions()
