@@ -130,15 +130,17 @@ def top_p(c: Candidates, p: float) -> Candidates:
     # 262k vocabulary a sorted-order sum differs by ~1e-3 and moves the cut by ~100 tokens.
     probs = softmax32(c.logits)
     threshold = np.float32(p)
-    if not c.sorted and c.size > 1024:
-        # Like llama.cpp, try the 256 likeliest first: a full sort of 262k costs ~20 ms.
-        head = top_indices(c.logits, 256)
+    # Like llama.cpp, try the likeliest few first (a full sort of 262k costs ~30 ms); the running
+    # sum over a sorted head is the same whatever the unsorted tail holds.
+    head_size = 256
+    while not c.sorted and head_size * 4 < c.size:
+        head = top_indices(c.logits, head_size)
         head = head[np.argsort(-c.logits[head], kind="stable")]
-        cum = np.cumsum(probs[head], dtype=np.float32)
-        hits = np.nonzero(cum >= threshold)[0]
+        hits = np.nonzero(np.cumsum(probs[head], dtype=np.float32) >= threshold)[0]
         if hits.size:
             keep = head[:int(hits[0]) + 1]
             return Candidates(c.ids[keep], c.logits[keep], True)
+        head_size *= 8
     if not c.sorted:
         order = np.argsort(-c.logits, kind="stable")
         c, probs = Candidates(c.ids[order], c.logits[order], True), probs[order]
