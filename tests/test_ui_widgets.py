@@ -64,14 +64,20 @@ def test_stage_words_say_what_each_stage_did() -> None:
         "always the top token"
 
 
-def test_distribution_rows_follow_the_trace(qtbot) -> None:
-    view, _ = synthetic(SamplerSettings(top_k=5, repeat_penalty=1.3))
+def shown_panel(qtbot, view, width: int, height: int) -> DistributionPanel:
+    """A distribution panel of this size, on screen, showing `view`."""
     panel = DistributionPanel()
     qtbot.addWidget(panel)
     panel.token_text = token_text
-    panel.resize(500, 800)
+    panel.resize(width, height)
     panel.show()
     panel.show_step(view)
+    return panel
+
+
+def test_distribution_rows_follow_the_trace(qtbot) -> None:
+    view, _ = synthetic(SamplerSettings(top_k=5, repeat_penalty=1.3))
+    panel = shown_panel(qtbot, view, 500, 800)
     cands = view.trace.candidates
     shown = [row for row in panel.rows if row.rank >= 0]
     assert [r.token_id for r in shown] == cands["token_id"][:len(shown)].tolist()
@@ -132,23 +138,14 @@ def test_a_what_if_keeps_the_runs_pick_in_view_below_the_list(qtbot) -> None:
     assert rows[-1].token_id == picked and rows[-1].was_picked and rows[-1].rank == -1
     assert rows[-1].p_raw == pytest.approx(float(cands["p_raw"][rank]))
     assert "(was picked)" in rows[-1].value_text()
-    panel = DistributionPanel()
-    qtbot.addWidget(panel)
-    panel.token_text = token_text
-    panel.resize(500, 400)
-    panel.show()
-    panel.show_step(what_if)
+    panel = shown_panel(qtbot, what_if, 500, 400)
     assert any(r.was_picked for r in panel.rows)
     assert panel.title.text().endswith(f"the top {sum(r.rank >= 0 for r in panel.rows)}")
 
 
 def test_fewer_rows_in_a_short_panel(qtbot) -> None:
     view, _ = synthetic(SamplerSettings())
-    panel = DistributionPanel()
-    qtbot.addWidget(panel)
-    panel.resize(500, 900)
-    panel.show()
-    panel.show_step(view)
+    panel = shown_panel(qtbot, view, 500, 900)
     tall = len(panel.rows)
     panel.resize(500, 330)
     qtbot.waitUntil(lambda: len(panel.rows) < tall)
