@@ -1,44 +1,35 @@
 """Speed of Synthscope's instrumented generation against bare llama-cpp-python, in one process run.
 
-For each model: N tokens with end-of-text banned, same threads, same sampler settings, rounds
-alternating between the contenders. Baselines:
-  create_completion  Llama.create_completion with the end-of-generation tokens banned through
-                     logit_bias (what a user of llama-cpp-python would write);
-  generate           Llama.generate, the loop inside create_completion, with no logits processor
-                     at all (the strictest baseline: pure C++ sampling, nothing per token in numpy).
-Synthscope: Generator.generate(ignore_eos=True), top-10 recorded, i.e. the trace command's path.
-Prints tokens per second and the ratios; nothing is asserted.
+For each model: N tokens with end-of-text banned and the same sampler settings.
+  bare (best)     Llama.generate (the loop inside create_completion, no logits processor: pure C++
+                  sampling) at its fastest configuration on this machine: thread counts, attention
+                  path and KV-cache type swept first, the fastest kept;
+  bare (default)  Llama.generate with llama-cpp-python's own defaults (half the cores, F16 KV cache,
+                  flash attention off);
+  synthscope      Generator.generate(ignore_eos=True), top-10 recorded (the trace command's path),
+                  with the engine's checked and measured configuration.
+Every contender shares the safe model parameters the engine chose (engine.baseline.bare_llama).
+The timed rounds alternate between contenders. Prints tokens per second and ratios; asserts nothing.
 """
 from __future__ import annotations
 
 import argparse
+import itertools
 import logging
+import os
 import statistics
 import time
 
 import llama_cpp
 
-from synthscope.engine import Engine, default_model_path, gemma_model_path
-from synthscope.engine.model import default_threads
+from synthscope.engine import Engine, EngineConfig, default_model_path, gemma_model_path, machine_choice
+from synthscope.engine import machine_facts
+from synthscope.engine.baseline import bare_llama
 from synthscope.sampling import SamplerSettings
 from synthscope.session import Generator
 
 PROMPT = "Once upon a time, in a village by the sea, there lived"
 N_CTX = 1024
-
-
-def eog_tokens(llm: llama_cpp.Llama) -> list[int]:
-    vocab = llm._model.vocab
-    return [t for t in range(llm.n_vocab()) if llama_cpp.llama_vocab_is_eog(vocab, t)]
-
-
-def bare_completion(llm: llama_cpp.Llama, n: int, bias: dict[int, float]) -> float:
-    start = time.perf_counter()
-    out = llm.create_completion(PROMPT, max_tokens=n, temperature=0.8, top_k=40, top_p=0.95,
-                                min_p=0.05, seed=7, logit_bias=bias)
-    elapsed = time.perf_counter() - start
-    made = out["usage"]["completion_tokens"]
-    return made / elapsed
 
 
 def bare_generate(llm: llama_cpp.Llama, n: int) -> float:
@@ -65,45 +56,76 @@ def synthscope_run(engine: Engine, n: int, seed: int) -> float:
     return n / elapsed
 
 
-def bench(label: str, path: str, n: int, rounds: int) -> dict[str, float]:
-    threads, batch_threads = default_threads()
-    llm = llama_cpp.Llama(model_path=str(path), n_ctx=N_CTX, n_threads=threads,
-                          n_threads_batch=batch_threads, seed=7, verbose=True)
-    engine = Engine.load(path, n_ctx=N_CTX, probe=False)
-    bias = {t: -float("inf") for t in eog_tokens(llm)}
-    speeds: dict[str, list[float]] = {"create_completion": [], "generate": [], "synthscope": []}
-    synthscope_run(engine, 16, 0)  # warm-up: page in the weights for both
-    bare_generate(llm, 16)
+def sweep(path: str, safe: EngineConfig, n: int) -> tuple[EngineConfig, dict[str, float]]:
+    """The fastest bare configuration: every thread count worth trying × attention × KV type."""
+    speeds: dict[str, float] = {}
+    best: tuple[float, EngineConfig] | None = None
+    for threads, flash, kv in itertools.product(machine_facts().thread_candidates(), (False, True),
+                                                ("f16", "f32")):
+        config = safe.with_changes(threads=threads, flash_attention=flash, kv_cache=kv)
+        llm = bare_llama(path, config, N_CTX, seed=7)
+        bare_generate(llm, 16)
+        speed = max(bare_generate(llm, n) for _ in range(2))
+        llm.close()
+        speeds[config.describe(threads)] = speed
+        if best is None or speed > best[0]:
+            best = (speed, config)
+    assert best is not None
+    return best[1], speeds
+
+
+def bench(label: str, path: str, n: int, rounds: int, sweep_tokens: int) -> None:
+    safe = machine_choice().config
+    best_config, swept = sweep(path, safe, sweep_tokens)
+    default_threads = max(1, (os.cpu_count() or 1) // 2)
+    default_config = safe.with_changes(threads=default_threads, flash_attention=False, kv_cache="f16")
+    contenders = {"bare (best)": bare_llama(path, best_config, N_CTX, seed=7),
+                  "bare (default)": bare_llama(path, default_config, N_CTX, seed=7)}
+    engine = Engine.load(path, n_ctx=N_CTX, config=safe, probe=False)
+    synthscope_run(engine, 16, 0)  # warm-up: page in the weights for everyone
+    for llm in contenders.values():
+        bare_generate(llm, 16)
+    speeds: dict[str, list[float]] = {key: [] for key in [*contenders, "synthscope"]}
     for r in range(rounds):
-        speeds["create_completion"].append(bare_completion(llm, n, bias))
+        for key, llm in contenders.items():
+            speeds[key].append(bare_generate(llm, n))
         speeds["synthscope"].append(synthscope_run(engine, n, r))
-        speeds["generate"].append(bare_generate(llm, n))
     engine.close()
-    del llm
-    best = {k: max(v) for k, v in speeds.items()}
+    for llm in contenders.values():
+        llm.close()
     med = {k: statistics.median(v) for k, v in speeds.items()}
-    print(f"\n{label}: {n} tokens x {rounds} rounds, {threads} generation thread(s)")
+    best = {k: max(v) for k, v in speeds.items()}
+    print(f"\n{label}: {n} tokens x {rounds} rounds")
+    print(f"  sweep ({sweep_tokens} tokens, best of 2):")
+    for name, speed in sorted(swept.items(), key=lambda item: -item[1]):
+        print(f"    {speed:7.1f} tok/s  {name}")
+    print(f"  bare (best):    {best_config.describe(best_config.threads or 1)}")
+    print(f"  bare (default): {default_config.describe(default_threads)}")
+    print(f"  synthscope:     {safe.describe(safe.threads or 1)}")
     for key in speeds:
-        print(f"  {key:18s} median {med[key]:7.1f} tok/s   best {best[key]:7.1f} tok/s")
-    print(f"  ratio synthscope / create_completion: median {med['synthscope'] / med['create_completion']:.3f}"
-          f"  best {best['synthscope'] / best['create_completion']:.3f}")
-    print(f"  ratio synthscope / generate:          median {med['synthscope'] / med['generate']:.3f}"
-          f"  best {best['synthscope'] / best['generate']:.3f}")
-    return med
+        print(f"  {key:15s} median {med[key]:7.1f} tok/s   best {best[key]:7.1f} tok/s")
+    for key in contenders:
+        print(f"  ratio synthscope / {key:15s} median {med['synthscope'] / med[key]:.3f}"
+              f"  best {best['synthscope'] / best[key]:.3f}")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tokens", type=int, default=400)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--sweep-tokens", type=int, default=128)
     parser.add_argument("--skip-gemma", action="store_true")
     args = parser.parse_args()
     logging.basicConfig(level=logging.ERROR)
+    facts = machine_facts()
+    print(f"{facts.cpu_name}: {facts.physical_cores} cores, {facts.logical_cores} threads; "
+          f"{machine_choice().reason}")
     bench("SmolLM2-135M-Instruct Q4_1 (49,152 tokens)", str(default_model_path()), args.tokens,
-          args.rounds)
+          args.rounds, args.sweep_tokens)
     gemma = gemma_model_path()
     if gemma and not args.skip_gemma:
-        bench("Gemma 3 270M Q4_K_M (262,144 tokens)", str(gemma), args.tokens, args.rounds)
+        bench("Gemma 3 270M Q4_K_M (262,144 tokens)", str(gemma), args.tokens, args.rounds,
+              args.sweep_tokens)
 
 
 if __name__ == "__main__":

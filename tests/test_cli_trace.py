@@ -6,10 +6,12 @@ import subprocess
 import sys
 from pathlib import Path
 
-import llama_cpp
 import pytest
 
 from synthscope.cli.main import main
+from synthscope.engine import EngineConfig
+from synthscope.engine.baseline import bare_llama
+from synthscope.engine.model import DEFAULT_CONTEXT
 
 PROMPT = "<|im_start|>user\nName three colours.<|im_end|>\n<|im_start|>assistant\n"
 STAGES = ["penalties", "top_k", "typical_p", "top_p", "min_p", "temperature"]
@@ -39,10 +41,12 @@ def test_trace_json_has_every_field(tmp_path: Path) -> None:
         assert sum(c["p_raw"] for c in cands) <= 1.0 + 1e-6
 
 
-def test_greedy_reproduces_llama_cpp_token_for_token(tmp_path: Path, smollm_path: Path) -> None:
+def test_greedy_reproduces_llama_cpp_token_for_token(tmp_path: Path, smollm_path: Path,
+                                                     engine_config: EngineConfig) -> None:
     doc = trace(tmp_path, "--prompt", PROMPT, "--max-tokens", "40", "--temperature", "0",
                 "--ignore-eos")
-    llm = llama_cpp.Llama(model_path=str(smollm_path), n_ctx=512, verbose=True)
+    # The reference gets exactly the engine's parameters, context size included.
+    llm = bare_llama(smollm_path, engine_config, n_ctx=DEFAULT_CONTEXT)
     tokens = llm.tokenize(PROMPT.encode(), special=True)
     assert tokens == doc["prompt_tokens"]
     theirs = []

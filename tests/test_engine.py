@@ -140,8 +140,8 @@ def test_damaged_tensor_table_is_caught_before_llama_cpp(smollm_path: Path, tmp_
 
 def test_a_crash_while_probing_is_contained(smollm_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(probe_module, "probe_command",
-                        lambda path: [shutil.which("python3") or "python3", "-c",
-                                      "import os; os.abort()"])
+                        lambda *args: [shutil.which("python3") or "python3", "-c",
+                                       "import os; os.abort()"])
     with pytest.raises(ModelLoadError, match="crashed"):
         probe_model(smollm_path)
 

@@ -24,6 +24,8 @@ from hypothesis import assume, currently_in_test_context, event, given, settings
 from hypothesis import strategies as st
 from llama_reference import RefStage, dist_u, reference_chain
 
+from synthscope.engine import EngineConfig
+from synthscope.engine.baseline import bare_llama
 from synthscope.sampling import STAGE_NAMES, Candidates, ChainResult, SamplerSettings, run_chain
 
 OFF = SamplerSettings(temperature=1.0, top_k=0, top_p=1.0, min_p=0.0, typical_p=1.0)
@@ -565,9 +567,9 @@ class RealStep:
 
 
 @pytest.fixture(scope="module")
-def smollm_steps() -> list[RealStep]:
+def smollm_steps(engine_config: EngineConfig) -> list[RealStep]:
     """Logits of SmolLM2-135M-Instruct after two prompts (the second repeats itself)."""
-    llm = llama_cpp.Llama(model_path=str(model_path()), n_ctx=512, verbose=True)
+    llm = bare_llama(model_path(), engine_config, n_ctx=512)
     try:
         steps = []
         for prompt in (b"The capital of France is",

@@ -3,14 +3,14 @@ from __future__ import annotations
 
 import sys
 
-HEADLESS_COMMANDS = {"trace"}
+HEADLESS_COMMANDS = {"trace", "engine"}
 
 
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
-    if args[:1] == ["--probe-model"] and len(args) == 2:
+    if args[:1] == ["--probe-model"] and 2 <= len(args) <= 4:
         from synthscope.engine.probe import child_main
-        return child_main(args[1])
+        return child_main(*args[1:])
     if args[:1] and args[0] in HEADLESS_COMMANDS | {"-h", "--help", "--version"}:
         from synthscope.cli.main import main as cli_main
         return cli_main(args)

@@ -8,7 +8,10 @@ import sys
 from collections.abc import Sequence
 
 from synthscope import __version__
-from synthscope.engine import Engine, EngineError, LoadCancelled, ModelLoadError, default_model_path
+from synthscope.engine import (ConfigError, Engine, EngineError, LoadCancelled, ModelLoadError,
+                               choice_file, default_model_path, forget_choice, machine_choice,
+                               machine_facts, preferred_config)
+from synthscope.engine.config import KV_TYPES, MAX_THREADS, EngineConfig
 from synthscope.engine.model import DEFAULT_CONTEXT
 from synthscope.sampling import SPECS, SamplerSettings, SettingsError, new_seed
 from synthscope.session import Generator, record_to_dict
@@ -39,7 +42,31 @@ def build_parser() -> argparse.ArgumentParser:
     trace.add_argument("--top-n", type=int, default=10, help="candidates recorded per step")
     trace.add_argument("--ignore-eos", action="store_true", help="keep going past end-of-text tokens")
     trace.add_argument("--json", metavar="PATH", help="write here instead of standard output")
+    add_engine_options(trace)
+    engine = commands.add_parser("engine", help="show how llama.cpp runs on this computer (the "
+                                                "checked, remembered choice)")
+    engine.add_argument("--reset", action="store_true",
+                        help="forget the remembered choice and check this computer again")
+    engine.add_argument("--json", action="store_true", help="print it as JSON")
     return parser
+
+
+def add_engine_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("engine (default: what was measured best on this computer)")
+    group.add_argument("--threads", type=int, help=f"CPU threads for the model, 1 to {MAX_THREADS}")
+    group.add_argument("--kv-cache", choices=sorted(KV_TYPES),
+                       help="precision of the model's memory of the text (default f32: exact)")
+    group.add_argument("--flash-attention", choices=["on", "off"],
+                       help="llama.cpp's flash-attention path (default off: faster on long texts "
+                            "on a CPU)")
+    group.add_argument("--gpu-layers", type=int,
+                       help="layers to run on the GPU when llama.cpp was built with one (-1: all)")
+
+
+def engine_config_from(args: argparse.Namespace) -> EngineConfig:
+    flash = None if args.flash_attention is None else args.flash_attention == "on"
+    return preferred_config(threads=args.threads, kv_cache=args.kv_cache, flash_attention=flash,
+                            gpu_layers=args.gpu_layers)
 
 
 def run_trace(args: argparse.Namespace) -> int:
@@ -52,7 +79,8 @@ def run_trace(args: argparse.Namespace) -> int:
     path = args.model or default_model_path()
     # Room for the prompt (at most one token per byte) and every requested token.
     n_ctx = max(DEFAULT_CONTEXT, len(args.prompt.encode()) + args.max_tokens + 8)
-    with Engine.load(path, n_ctx=n_ctx, probe=args.model is not None) as engine:
+    config = engine_config_from(args)
+    with Engine.load(path, n_ctx=n_ctx, config=config, probe=args.model is not None) as engine:
         generator = Generator(engine, seed=seed, top_n=args.top_n)
         try:
             generator.start(args.prompt)
@@ -69,16 +97,42 @@ def run_trace(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_engine(args: argparse.Namespace) -> int:
+    if args.reset:
+        forget_choice()
+    choice = machine_choice(refresh=args.reset)
+    facts = machine_facts()
+    if args.json:
+        print(json.dumps({"cpu": facts.cpu_name, "logical_cores": facts.logical_cores,
+                          "physical_cores": facts.physical_cores, "gpu_offload": facts.gpu_offload,
+                          "devices": [d.__dict__ for d in facts.devices],
+                          "config": choice.config.to_dict(), "reason": choice.reason,
+                          "speeds": choice.speeds, "remembered_in": str(choice_file())}, indent=1))
+        return 0
+    print(choice.reason)
+    print(f"Processor: {facts.cpu_name} ({facts.physical_cores} cores, {facts.logical_cores} threads)")
+    if choice.speeds:
+        print("Measured: " + ", ".join(f"{n} thread{'s' if n != 1 else ''} {v:.1f} tokens/s"
+                                        for n, v in sorted(choice.speeds.items())))
+    gpus = facts.gpu_devices
+    print("GPU: " + (", ".join(d.description or d.name for d in gpus) if gpus else
+                     "none used (this llama.cpp build runs on the CPU only)"
+                     if not facts.gpu_offload else "supported, but no device found"))
+    print(f"Settings: {choice.config.describe(choice.config.threads or 1)}")
+    print(f"Remembered in {choice_file()} (synthscope engine --reset checks again)")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.ERROR, format="%(message)s")
     try:
         args = build_parser().parse_args(argv)
-        return run_trace(args)
+        return run_engine(args) if args.command == "engine" else run_trace(args)
     except SystemExit as exc:
         if isinstance(exc.code, str):
             print(exc.code, file=sys.stderr)
             return EXIT_USAGE
         return int(exc.code or 0)
-    except (SettingsError, ModelLoadError, LoadCancelled, EngineError, ValueError, OSError) as exc:
+    except (SettingsError, ConfigError, ModelLoadError, LoadCancelled, EngineError, ValueError, OSError) as exc:
         print(f"synthscope: error: {exc}", file=sys.stderr)
         return EXIT_USAGE

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import ctypes
-import os
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -11,6 +10,7 @@ import llama_cpp
 import numpy as np
 
 from synthscope.engine import llama_log
+from synthscope.engine.config import EngineConfig
 from synthscope.engine.errors import EngineError, LoadCancelled, ModelLoadError
 from synthscope.engine.model_facts import ModelFacts, read_facts
 
@@ -29,17 +29,13 @@ def _init_backend() -> None:
             _backend_ready = True
 
 
-def default_threads() -> tuple[int, int]:
-    """llama-cpp-python's defaults: half the cores for generation, all of them for the prompt."""
-    cores = os.cpu_count() or 1
-    return max(cores // 2, 1), cores
-
-
 class Engine:
     """Owns one llama_model and one llama_context; use it from a single thread."""
 
-    def __init__(self, path: Path, facts: ModelFacts, model: int, ctx: int, n_ctx: int) -> None:
+    def __init__(self, path: Path, facts: ModelFacts, model: int, ctx: int, n_ctx: int,
+                 config: EngineConfig, note: str) -> None:
         self.path, self.facts, self.n_ctx = path, facts, n_ctx
+        self.config, self.note = config, note  # note: why this configuration, in one sentence
         self._model, self._ctx = model, ctx
         self._vocab = llama_cpp.llama_model_get_vocab(model)
         self._memory = llama_cpp.llama_get_memory(ctx)
@@ -51,14 +47,20 @@ class Engine:
 
     @classmethod
     def load(cls, path: str | Path, progress: ProgressCallback | None = None,
-             n_ctx: int = DEFAULT_CONTEXT, n_threads: int | None = None, probe: bool = True) -> Engine:
-        """Load a model. Untrusted files are first opened in a child process (`probe`), because some
-        corrupt files make llama.cpp abort the whole process."""
+             n_ctx: int = DEFAULT_CONTEXT, config: EngineConfig | None = None,
+             probe: bool = True) -> Engine:
+        """Load a model with `config` (default: this machine's checked choice, see machine_choice).
+
+        Untrusted files are first opened in a child process (`probe`), because some corrupt files
+        make llama.cpp abort the whole process."""
+        from synthscope.engine.choice import probe_user_file, resolve_config
         path = Path(path)
         facts = read_facts(path)
+        config, note = resolve_config(config)
         if probe:
-            from synthscope.engine.probe import probe_model
-            probe_model(path)
+            config, changed = probe_user_file(path, config)
+            note = changed or note
+        assert config.threads is not None  # resolve_config always sets it
         _init_backend()
         cancelled = False
 
@@ -72,7 +74,7 @@ class Engine:
             return keep_going
 
         callback = llama_cpp.llama_progress_callback(on_progress)
-        params = llama_cpp.llama_model_default_params()
+        params = config.model_params()
         params.progress_callback = callback
         model = llama_cpp.llama_model_load_from_file(str(path).encode(), params)
         if not model:
@@ -82,20 +84,17 @@ class Engine:
             raise ModelLoadError(f"llama.cpp could not load {path.name}"
                                  + (f": {detail}" if detail else "."))
         n_ctx = min(n_ctx, facts.context_length) if facts.context_length else n_ctx
-        gen_threads, batch_threads = default_threads()
-        cparams = llama_cpp.llama_context_default_params()
-        cparams.n_ctx = n_ctx
-        cparams.n_batch = min(512, n_ctx)
-        cparams.n_ubatch = min(512, n_ctx)
-        cparams.n_threads = n_threads or gen_threads
-        cparams.n_threads_batch = n_threads or batch_threads
-        cparams.swa_full = True  # sliding-window models (Gemma 3) can then rewind to any position
-        ctx = llama_cpp.llama_init_from_model(model, cparams)
+        ctx = llama_cpp.llama_init_from_model(model, config.context_params(n_ctx, config.threads))
         if not ctx:
             llama_cpp.llama_model_free(model)
             raise ModelLoadError(f"llama.cpp loaded {path.name} but could not prepare it for "
                                  f"generation (context of {n_ctx} tokens).")
-        return cls(path, facts, model, ctx, n_ctx)
+        return cls(path, facts, model, ctx, n_ctx, config, note)
+
+    def set_threads(self, threads: int) -> None:
+        """Use `threads` from the next decode on (no reload needed)."""
+        self.config = self.config.with_changes(threads=threads)
+        llama_cpp.llama_set_n_threads(self._ctx, threads, threads)
 
     # -- text <-> tokens ------------------------------------------------------------------
     def tokenize(self, text: str, add_special: bool = True) -> list[int]:

@@ -1,29 +1,55 @@
-"""Open an untrusted model in a child process first, so a llama.cpp abort cannot take the app down."""
+"""Open a model in a child process first, so a llama.cpp abort or crash cannot take the app down."""
 from __future__ import annotations
 
 import json
 import signal
 import subprocess
 import sys
+import time
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from synthscope.engine.config import EngineConfig
 from synthscope.engine.errors import ModelLoadError
+
+if TYPE_CHECKING:
+    from synthscope.engine.model import Engine
 
 PROBE_FLAG = "--probe-model"
 RESULT_PREFIX = "SYNTHSCOPE-PROBE "
+PROBE_TOKENS = 6  # single-token decodes after the prompt: generation takes other kernels than a batch
+TIMED_TOKENS = 32
 
 
-def probe_command(path: Path) -> list[str]:
+class ProbeCrashed(ModelLoadError):
+    """The child died by a signal: the file, or this engine configuration, crashes llama.cpp."""
+
+    def __init__(self, message: str, signal_name: str) -> None:
+        super().__init__(message)
+        self.signal_name = signal_name
+
+
+@dataclass(frozen=True)
+class ProbeResult:
+    speeds: dict[int, float] = field(default_factory=dict)  # threads -> tokens per second
+
+
+def probe_command(path: Path, config: EngineConfig, time_threads: tuple[int, ...] = ()) -> list[str]:
+    args = [PROBE_FLAG, str(path), config.to_json(), ",".join(map(str, time_threads))]
     if getattr(sys, "frozen", False):  # a PyInstaller bundle: the executable is the app itself
-        return [sys.executable, PROBE_FLAG, str(path)]
-    return [sys.executable, "-m", "synthscope", PROBE_FLAG, str(path)]
+        return [sys.executable, *args]
+    return [sys.executable, "-m", "synthscope", *args]
 
 
-def probe_model(path: Path, timeout: float = 300.0) -> None:
-    """Raise ModelLoadError unless a child process can load `path` and decode one token with it."""
+def probe_model(path: Path, config: EngineConfig | None = None, time_threads: tuple[int, ...] = (),
+                timeout: float = 300.0) -> ProbeResult:
+    """Raise ModelLoadError unless a child process can load `path` with `config` and generate a
+    few tokens; with `time_threads`, also measure decode speed at each of those thread counts."""
+    config = config or EngineConfig()
     try:
-        done = subprocess.run(probe_command(path), capture_output=True, text=True, timeout=timeout,
-                              errors="replace", stdin=subprocess.DEVNULL)
+        done = subprocess.run(probe_command(path, config, time_threads), capture_output=True,
+                              text=True, timeout=timeout, errors="replace", stdin=subprocess.DEVNULL)
     except subprocess.TimeoutExpired as exc:
         raise ModelLoadError(f"Checking {path.name} took longer than {timeout:.0f} s; "
                              "it is too large or the file is unreadable.") from exc
@@ -31,27 +57,51 @@ def probe_model(path: Path, timeout: float = 300.0) -> None:
         if line.startswith(RESULT_PREFIX):
             result = json.loads(line[len(RESULT_PREFIX):])
             if result.get("ok"):
-                return
+                return ProbeResult({int(k): float(v) for k, v in result.get("speeds", {}).items()})
             raise ModelLoadError(result["error"])
     if done.returncode < 0:
         name = signal.Signals(-done.returncode).name
-        raise ModelLoadError(f"llama.cpp crashed ({name}) while opening {path.name}; the file is "
-                             "probably damaged or a model type this version cannot run.")
+        raise ProbeCrashed(f"llama.cpp crashed ({name}) while opening {path.name}; the file is "
+                           "probably damaged or a model type this version cannot run.", name)
     raise ModelLoadError(f"{path.name} could not be opened (the check stopped with code "
                          f"{done.returncode}); the file is probably damaged.")
 
 
-def child_main(path: str) -> int:
-    """Runs in the child: load, decode one token, report one JSON line."""
+def child_main(path: str, config_json: str = "", time_threads: str = "") -> int:
+    """Runs in the child: load, decode a prompt and a few single tokens, optionally time thread
+    counts; report one JSON line."""
     from synthscope.engine.errors import EngineError
     from synthscope.engine.model import Engine
 
+    config = EngineConfig.from_json(config_json) if config_json else EngineConfig()
+    counts = [int(part) for part in time_threads.split(",") if part]
     try:
-        with Engine.load(path, n_ctx=64, probe=False) as engine:
-            engine.decode(engine.tokenize("Hello") or [0])
-            engine.logits()
-        result: dict[str, object] = {"ok": True}
+        with Engine.load(path, n_ctx=256, probe=False, config=config.with_changes(
+                threads=config.threads or 1)) as engine:
+            engine.decode(engine.tokenize("Hello, my name is") or [0])
+            _greedy(engine, PROBE_TOKENS)
+            speeds = {n: _time_decode(engine, n) for n in counts}
+        result: dict[str, object] = {"ok": True, "speeds": speeds}
     except (ModelLoadError, EngineError) as exc:
         result = {"ok": False, "error": str(exc)}
     print(RESULT_PREFIX + json.dumps(result), flush=True)
     return 0
+
+
+def _greedy(engine: Engine, n: int) -> None:
+    for _ in range(n):
+        engine.decode([int(engine.logits().argmax())])
+
+
+def _time_decode(engine: Engine, threads: int) -> float:
+    """Single-token decode speed with `threads`: best of two rounds (the first warms caches)."""
+    engine.set_threads(threads)
+    base = engine.n_past
+    best = 0.0
+    for _ in range(2):
+        engine.rewind_to(base)
+        start = time.perf_counter()
+        _greedy(engine, TIMED_TOKENS)
+        best = max(best, TIMED_TOKENS / (time.perf_counter() - start))
+    engine.rewind_to(base)
+    return round(best, 2)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from synthscope.sampling import SamplerSettings, StepTrace
 
@@ -49,6 +50,9 @@ class RunRecord:
     top_n: int
     steps: list[Step] = field(default_factory=list)
     pieces: dict[int, bytes] = field(default_factory=dict)  # bytes of every token the record mentions
+    # How llama.cpp computed the numbers (EngineConfig.to_dict()): KV precision and attention path
+    # change the logits in the last digits, so a run says which ones it shows.
+    engine: dict[str, Any] = field(default_factory=dict)
 
     @property
     def text(self) -> str:

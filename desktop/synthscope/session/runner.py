@@ -44,7 +44,8 @@ class Generator:
             raise EngineError("The prompt is empty. Type a few words for the model to continue.")
         self.engine.reset()
         self.engine.decode(tokens)
-        self.record = RunRecord(self.identity, prompt, tokens, self.seed, self.top_n)
+        self.record = RunRecord(self.identity, prompt, tokens, self.seed, self.top_n,
+                                engine=self.engine.config.to_dict())
         self._history[:len(tokens)] = tokens
         self._logits.clear()
         self._assembler = TextAssembler()

@@ -32,6 +32,7 @@ class Actions:
     bigger_text: QAction
     smaller_text: QAction
     about: QAction
+    about_app: QAction
 
     @property
     def run_actions(self) -> tuple[QAction, ...]:
@@ -70,6 +71,7 @@ def build_actions(window: QMainWindow) -> Actions:
         smaller_text=_action(window, "Smaller text", "Make the text smaller",
                              QKeySequence.StandardKey.ZoomOut),
         about=_action(window, "How to read this window", "What each panel shows"),
+        about_app=_action(window, "About Synthscope", "Version, model, and how llama.cpp runs here"),
     )
 
 
@@ -97,7 +99,7 @@ def build_menus(window: QMainWindow, actions: Actions) -> None:
     view_menu = bar.addMenu("&View")
     view_menu.addActions([actions.bigger_text, actions.smaller_text])
     help_menu = bar.addMenu("&Help")
-    help_menu.addAction(actions.about)
+    help_menu.addActions([actions.about, actions.about_app])
 
 
 def build_toolbar(window: QMainWindow, actions: Actions, trailing: list[QWidget]) -> list[QAction]:

@@ -9,6 +9,7 @@ from PySide6.QtCore import QEvent, QPoint, QSettings, QTimer, Signal
 from PySide6.QtGui import QCloseEvent, QIcon
 from PySide6.QtWidgets import QFileDialog, QLabel, QMainWindow, QMessageBox, QProgressBar
 
+from synthscope.engine import machine_facts
 from synthscope.ui import theme
 from synthscope.ui.actions import build_actions, build_menus, build_toolbar, focus_keeps_space
 from synthscope.ui.controls import ControlsPanel
@@ -16,11 +17,12 @@ from synthscope.ui.dice import DicePanel
 from synthscope.ui.distribution import DistributionPanel
 from synthscope.ui.hover_card import HoverCard
 from synthscope.ui.inspector import Inspector, StepHeader
+from synthscope.ui.performance import PerformancePanel, engine_column
 from synthscope.ui.pipeline import PipelineStrip
 from synthscope.ui.resources import icon_path
 from synthscope.ui.run_model import RunMirror
 from synthscope.ui.text_view import Piece, TokenTextView
-from synthscope.ui.window_parts import HELP_TEXT, ErrorBanner, arrange, text_panel
+from synthscope.ui.window_parts import HELP_TEXT, ErrorBanner, about_text, arrange, text_panel
 from synthscope.ui.worker import LoadedModel, RunRequest, RunStarted, StepMessage, WorkerHandle
 
 SAMPLE_PROMPT = "Once upon a time, in a small village by the sea, there lived"
@@ -38,6 +40,7 @@ class MainWindow(QMainWindow):
         self.store = store
         self.state = "no-model"
         self.model: LoadedModel | None = None
+        self.model_source: tuple[Path, bool] | None = None  # what load_model last opened, and its probe
         self.mirror = RunMirror()
         self.selected: int | None = None  # None: follow the newest token
         self.text_edited = True  # the editor's text is not yet the prompt of a started run
@@ -53,6 +56,7 @@ class MainWindow(QMainWindow):
         self._connect_worker()
         if store is not None:
             self.controls.restore(store)
+            self.performance.restore(store)
             try:
                 self._set_text_size(int(str(store.value("view/text_size", theme.TEXT_POINT_SIZE))))
             except ValueError:  # a damaged settings file must not stop the window opening
@@ -84,11 +88,14 @@ class MainWindow(QMainWindow):
         self.inspector = Inspector(self.header, self.pipeline, self.dice, self.distribution)
         self.inspector.set_token_text(self.token_text)
         self.controls = ControlsPanel()
+        facts = machine_facts()
+        self.performance = PerformancePanel(facts.logical_cores, facts.gpu_offload)
         self.card = HoverCard(self)
         self.card.token_text = self.token_text
 
         central = arrange(self.banner, text_panel(self.editor), self.distribution,
-                          [self.header, self.pipeline, self.dice], self.controls)
+                          [self.header, self.pipeline, self.dice],
+                          engine_column(self.controls, self.performance))
         self.setCentralWidget(central)
         self.speed_label = QLabel()
         self.statusBar().addPermanentWidget(self.speed_label)
@@ -110,6 +117,10 @@ class MainWindow(QMainWindow):
         a.bigger_text.triggered.connect(lambda: self._set_text_size(self.editor.font().pointSize() + 1))
         a.smaller_text.triggered.connect(lambda: self._set_text_size(self.editor.font().pointSize() - 1))
         a.about.triggered.connect(lambda: QMessageBox.information(self, "How to read Synthscope", HELP_TEXT))
+        a.about_app.triggered.connect(lambda: QMessageBox.about(self, "About Synthscope", about_text(self.model)))
+        self.performance.threadsChanged.connect(
+            lambda _value: self.handle.set_threads(self.performance.threads_preference()))
+        self.performance.reloadRequested.connect(self.reload_model)
         self.editor.tokenClicked.connect(self.select_step)
         self.editor.tokenHovered.connect(self._hovered)
         self.editor.hoverLeft.connect(self.card.hide)
@@ -121,6 +132,7 @@ class MainWindow(QMainWindow):
     def _connect_worker(self) -> None:
         w = self.handle.worker
         w.loadProgress.connect(self._load_progress)
+        w.checking.connect(self._checking)
         w.loaded.connect(self._loaded)
         w.loadFailed.connect(self.show_load_error)
         w.runStarted.connect(self._run_started)
@@ -152,6 +164,7 @@ class MainWindow(QMainWindow):
         a.undo.setEnabled(idle and has_steps)
         a.clear.setEnabled(idle and has_steps)
         a.open_model.setEnabled(self.state in ("idle", "no-model"))
+        self.performance.apply_button.setVisible(self.state in ("idle", "no-model"))
         a.save_run.setEnabled(idle and has_steps)
 
     # -- model loading --------------------------------------------------------------------
@@ -161,11 +174,24 @@ class MainWindow(QMainWindow):
         self.editor.adopt_as_prompt()  # the new model continues all of the text
         self._forget_run()
         self.model_label.setText("")
+        self.progress.setRange(0, 1000)
+        self.progress.setFormat("Loading model… %p%")
         self.progress.setValue(0)
         self.progress_holder.setVisible(True)
         self.inspector.clear(f"Loading <b>{Path(path).name}</b>… You can edit the prompt meanwhile.")
         self._set_state("loading")
-        self.handle.load(path, probe)
+        self.model_source = (Path(path), probe)
+        self.handle.set_threads(self.performance.threads_preference())
+        self.handle.load(path, probe, self.performance.preferences())
+
+    def reload_model(self) -> None:
+        """Load the current model again with the Performance settings; the text is kept."""
+        if self.model_source is not None and self.state in ("idle", "no-model"):
+            self.load_model(*self.model_source)
+
+    def _checking(self) -> None:
+        self.progress.setRange(0, 0)  # no fraction to show: a busy bar
+        self.progress.setFormat("Checking how llama.cpp runs on this computer (first start only)…")
 
     def open_model_dialog(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Open a GGUF model", "",
@@ -174,6 +200,9 @@ class MainWindow(QMainWindow):
             self.load_model(path, probe=True)
 
     def _load_progress(self, fraction: float) -> None:
+        if self.progress.maximum() == 0:
+            self.progress.setRange(0, 1000)
+            self.progress.setFormat("Loading model… %p%")
         self.progress.setValue(int(fraction * 1000))
 
     def _loaded(self, model: LoadedModel) -> None:
@@ -183,7 +212,9 @@ class MainWindow(QMainWindow):
         self.model_label.setText(f"{model.path.stem} · {facts.parameters / 1e6:,.0f}M parameters")
         self.model_label.setToolTip(facts.summary + f"\n{model.path}")
         self.setWindowTitle(f"Synthscope — {model.path.stem}")
-        self.statusBar().showMessage("Ready. Press Generate (Ctrl+Enter) or Step (Space).", 10000)
+        self.performance.show_engine(model.config, model.note, model.device)
+        self.statusBar().showMessage(f"Ready. Press Generate (Ctrl+Enter) or Step (Space). {model.note}",
+                                     15000)
         self._set_state("idle")
         self._refresh_panels()
 
@@ -397,6 +428,7 @@ class MainWindow(QMainWindow):
         self.refresh_timer.stop()
         if self.store is not None:
             self.controls.save(self.store)
+            self.performance.save(self.store)
             self.store.setValue("window/geometry", self.saveGeometry())
         self.handle.shutdown()
         event.accept()

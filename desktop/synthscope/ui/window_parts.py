@@ -1,4 +1,4 @@
-"""Building blocks of the main window: the error banner, the text panel, the layout, the help text."""
+"""Building blocks of the main window: the error banner, the text panel, the layout, help and about."""
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
@@ -13,8 +13,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from synthscope import __version__
+from synthscope.engine import choice_file, machine_facts
 from synthscope.ui import theme
 from synthscope.ui.text_view import TokenTextView, legend
+from synthscope.ui.worker import LoadedModel
 
 HELP_TEXT = (
     "<p><b>The text</b> holds your prompt and what the model wrote, one token (a word or a piece of "
@@ -31,6 +34,22 @@ HELP_TEXT = (
     "<p><b>Keys:</b> Ctrl+Enter generate · Esc stop · Space one token (unless the text, a button or a "
     "box has the keyboard focus) · Ctrl+Z undo the last token · Ctrl+L clear · Ctrl+plus/minus text "
     "size.</p>")
+
+
+def about_text(model: LoadedModel | None) -> str:
+    """Version, the model, how llama.cpp runs it and why, and how to make Synthscope check again."""
+    facts = machine_facts()
+    lines = [f"<p><b>Synthscope {__version__}</b>: watch a small language model write.</p>"]
+    if model is not None:
+        config = model.config
+        lines.append(f"<p><b>Model:</b> {model.path.name} — {model.facts.summary}</p>"
+                     f"<p><b>Running on</b> {model.device}: {config.describe(config.threads or 1)}."
+                     f"<br>{model.note}</p>")
+    lines.append(f"<p><b>Computer:</b> {facts.cpu_name}, {facts.physical_cores} cores "
+                 f"({facts.logical_cores} threads).<br>The check of how llama.cpp runs here is "
+                 f"remembered in {choice_file()}; delete that file (or run "
+                 f"<tt>synthscope engine --reset</tt>) to check again.</p>")
+    return "".join(lines)
 
 
 class ErrorBanner(QFrame):

@@ -11,7 +11,9 @@ from pathlib import Path
 import numpy as np
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
-from synthscope.engine import Engine, EngineError, LoadCancelled, ModelFacts, ModelLoadError
+from synthscope.engine import (ConfigError, Engine, EngineConfig, EngineError, LoadCancelled, ModelFacts,
+                               ModelLoadError, choice_file, machine_choice, machine_facts,
+                               preferred_config)
 from synthscope.sampling import SamplerSettings
 from synthscope.session import Generator, RunRecord, Step, save_record
 
@@ -25,6 +27,17 @@ class LoadedModel:
     path: Path
     facts: ModelFacts
     vocab: tuple[str, ...]  # display text of every token id, read once so the UI never asks llama.cpp
+    config: EngineConfig  # how llama.cpp runs it
+    note: str  # why, in one plain sentence
+    device: str  # what computes it: the processor's or the GPU's name
+
+
+def device_name(config: EngineConfig) -> str:
+    facts = machine_facts()
+    gpus = facts.gpu_devices
+    if gpus and config.gpu_layers != 0:
+        return gpus[0].description or gpus[0].name
+    return facts.cpu_name
 
 
 @dataclass(frozen=True)
@@ -54,6 +67,7 @@ class EngineWorker(QObject):
     """Lives in its own QThread. Slots run there; results go out as queued signals with copied data."""
 
     loadProgress = Signal(float)
+    checking = Signal()  # the first load on this computer checks which configuration runs safely
     loaded = Signal(object)  # LoadedModel
     loadFailed = Signal(str)
     runStarted = Signal(object)  # RunStarted
@@ -72,10 +86,11 @@ class EngineWorker(QObject):
         self.stop_event = threading.Event()
         self.closing = threading.Event()
         self.live_settings = SamplerSettings()  # replaced whole (never mutated), so reads are safe
+        self.live_threads: int | None = None  # None: the count measured fastest
 
     # -- model ------------------------------------------------------------------------------
-    @Slot(str, bool)
-    def load(self, path: str, probe: bool) -> None:
+    @Slot(str, bool, object)
+    def load(self, path: str, probe: bool, preferences: dict[str, object]) -> None:
         self.release()
 
         def progress(fraction: float) -> bool:
@@ -83,10 +98,13 @@ class EngineWorker(QObject):
             return not self.closing.is_set()
 
         try:
-            engine = Engine.load(path, progress=progress, probe=probe)
+            if not choice_file().exists():
+                self.checking.emit()
+            config = preferred_config(**preferences)  # type: ignore[arg-type]
+            engine = Engine.load(path, progress=progress, probe=probe, config=config)
         except LoadCancelled:
             return
-        except ModelLoadError as exc:
+        except (ModelLoadError, ConfigError) as exc:
             self.loadFailed.emit(str(exc))
             return
         except (EngineError, OSError, ValueError) as exc:
@@ -105,7 +123,8 @@ class EngineWorker(QObject):
         self.engine = engine
         self.generator = Generator(engine, top_n=TOP_N)
         self.loadProgress.emit(1.0)
-        self.loaded.emit(LoadedModel(Path(path), engine.facts, tuple(vocab)))
+        self.loaded.emit(LoadedModel(Path(path), engine.facts, tuple(vocab), engine.config, engine.note,
+                                     device_name(engine.config)))
 
     def release(self) -> None:
         """Close the generator and engine (also called by the UI thread once this thread has ended)."""
@@ -135,9 +154,13 @@ class EngineWorker(QObject):
             record = generator.record
             self.runStarted.emit(RunStarted(record.prompt, np.array(record.prompt_tokens, dtype=np.int32),
                                             record.seed))
+        machine_threads = machine_choice().config.threads  # remembered: a file read, once a run
         for _ in range(request.max_tokens):
             if self.stop_event.is_set() or self.closing.is_set():
                 return "stopped"
+            threads = self.live_threads or machine_threads
+            if threads != generator.engine.config.threads:
+                generator.engine.set_threads(threads)
             step = generator.step(self.live_settings)
             index, is_end = generator.n_steps - 1, generator.is_end(step)
             self.stepped.emit(StepMessage(index, step, generator.raw_logits(index), is_end))
@@ -188,7 +211,7 @@ class EngineWorker(QObject):
 class WorkerHandle(QObject):
     """Owned by the UI thread: starts the thread, queues requests, and shuts everything down."""
 
-    _load = Signal(str, bool)
+    _load = Signal(str, bool, object)
     _run = Signal(object)
     _undo = Signal()
     _fetch = Signal(int)
@@ -207,8 +230,13 @@ class WorkerHandle(QObject):
         self._save.connect(self.worker.save)
         self.worker_thread.start()
 
-    def load(self, path: str | Path, probe: bool = True) -> None:
-        self._load.emit(str(path), probe)
+    def load(self, path: str | Path, probe: bool = True,
+             preferences: dict[str, object] | None = None) -> None:
+        self._load.emit(str(path), probe, dict(preferences or {}))
+
+    def set_threads(self, threads: int | None) -> None:
+        """Used from the next token on, also during a run (None: the count measured fastest)."""
+        self.worker.live_threads = threads
 
     def run(self, request: RunRequest, settings: SamplerSettings) -> None:
         self.worker.live_settings = settings

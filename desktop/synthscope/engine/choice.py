@@ -1,0 +1,218 @@
+"""The engine configuration this computer runs safely and fastest: probed once in a child, remembered.
+
+Some llama.cpp CPU paths crash the whole process (the AMX weight layout on Sapphire-Rapids-class
+Xeons, llama.cpp issue #20824). Before the first real load on a machine, and whenever the
+llama.cpp build, the CPU or the backends change, a child process loads a model and generates a few
+tokens with each candidate configuration in turn; the first that survives is used, and the child
+also times decoding at a few thread counts. The decision is kept in the user's cache folder.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from synthscope.engine.config import EngineConfig
+from synthscope.engine.errors import ModelLoadError
+from synthscope.engine.machine import MachineFacts, machine_facts, user_cache_dir
+from synthscope.engine.probe import ProbeCrashed, probe_model
+
+log = logging.getLogger(__name__)
+CHOICE_FILE = "engine-choice.json"
+FORMAT_VERSION = 1
+TIE = 0.03  # thread counts within 3% of the fastest count as equal; the fewer threads win
+
+# Tried in order; each entry: the changes to the standard configuration, and what they avoid.
+FALLBACKS: tuple[tuple[dict[str, object], str], ...] = (
+    ({}, ""),
+    ({"extra_buffers": False}, "llama.cpp's special weight layouts for this processor"),
+    ({"extra_buffers": False, "gpu_layers": 0}, "llama.cpp's special weight layouts and the GPU"),
+)
+_lock = threading.Lock()
+
+
+@dataclass(frozen=True)
+class MachineChoice:
+    config: EngineConfig  # threads always set
+    reason: str  # one plain sentence for the status bar and About box
+    speeds: dict[int, float]  # threads -> measured tokens per second (empty when not measured)
+    key: str  # MachineFacts.key the decision belongs to
+
+    def to_dict(self) -> dict[str, object]:
+        return {"config": self.config.to_dict(), "reason": self.reason,
+                "speeds": {str(k): v for k, v in self.speeds.items()}, "decided": time.time()}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, object], key: str) -> MachineChoice:
+        config = EngineConfig.from_dict(dict(data["config"]))  # type: ignore[call-overload]
+        if config.threads is None:
+            raise ValueError("no thread count")
+        speeds = {int(k): float(v) for k, v in dict(data.get("speeds") or {}).items()}  # type: ignore[call-overload]
+        return cls(config, str(data["reason"]), speeds, key)
+
+
+def choice_file() -> Path:
+    return user_cache_dir() / CHOICE_FILE
+
+
+def forget_choice() -> bool:
+    """Delete every remembered decision; the next load probes again. True if there was one."""
+    try:
+        choice_file().unlink()
+        return True
+    except FileNotFoundError:
+        return False
+
+
+def machine_choice(probe_path: Path | None = None, refresh: bool = False) -> MachineChoice:
+    """The remembered decision for this machine, or a new one probed with `probe_path` (default:
+    the shipped model). Raises ModelLoadError only if llama.cpp crashes in every configuration."""
+    facts = machine_facts()
+    with _lock:
+        if not refresh:
+            remembered = _read(facts.key)
+            if remembered is not None:
+                return remembered
+        choice = _decide(facts, probe_path)
+        if choice.speeds:  # only a measured decision is worth remembering
+            _write(choice)
+        return choice
+
+
+def _decide(facts: MachineFacts, probe_path: Path | None) -> MachineChoice:
+    path = probe_path or _shipped_model()
+    fallback_threads = facts.physical_cores
+    if path is None:
+        return MachineChoice(EngineConfig(threads=fallback_threads),
+                             "Synthscope uses llama.cpp's standard settings (not yet checked on this "
+                             "computer: no model to check with).", {}, facts.key)
+    crashes: list[str] = []
+    for changes, avoided in _fallbacks(facts):
+        config = EngineConfig(**changes)  # type: ignore[arg-type]
+        try:
+            result = probe_model(path, config, tuple(facts.thread_candidates()))
+        except ProbeCrashed as exc:
+            log.warning("engine check: %s crashed with %s", config, exc.signal_name)
+            crashes.append(exc.signal_name)
+            continue
+        except ModelLoadError as exc:  # the check model itself is unusable: decide nothing
+            log.warning("engine check could not run: %s", exc)
+            return MachineChoice(EngineConfig(threads=fallback_threads),
+                                 "Synthscope uses llama.cpp's standard settings (the check on this "
+                                 f"computer could not run: {exc})", {}, facts.key)
+        threads = fastest(result.speeds) or fallback_threads
+        return MachineChoice(config.with_changes(threads=threads),
+                             _reason(avoided, crashes, threads, result.speeds), result.speeds,
+                             facts.key)
+    raise ModelLoadError("llama.cpp crashed on this computer in every configuration Synthscope "
+                         f"tried ({', '.join(crashes)}); please report your processor model.")
+
+
+def _fallbacks(facts: MachineFacts) -> list[tuple[dict[str, object], str]]:
+    return [(c, a) for c, a in FALLBACKS if facts.gpu_offload or "gpu_layers" not in c]
+
+
+def fastest(speeds: dict[int, float]) -> int | None:
+    if not speeds:
+        return None
+    best = max(speeds.values())
+    return min(n for n, speed in speeds.items() if speed >= best * (1 - TIE))
+
+
+def _reason(avoided: str, crashes: list[str], threads: int, speeds: dict[int, float]) -> str:
+    speed = f" ({speeds[threads]:.0f} tokens a second measured)" if threads in speeds else ""
+    fastest_part = f"{threads} thread{'s' if threads != 1 else ''}, the fastest here{speed}"
+    if not avoided:
+        return f"Synthscope uses llama.cpp's standard settings with {fastest_part}."
+    return (f"Synthscope runs without {avoided}, because they crashed on this computer "
+            f"({crashes[-1]}) — a little slower, the same results; {fastest_part}.")
+
+
+def _shipped_model() -> Path | None:
+    from synthscope.engine.default_model import default_model_path
+    try:
+        return default_model_path()
+    except ModelLoadError:
+        return None
+
+
+def _read(key: str) -> MachineChoice | None:
+    try:
+        data = json.loads(choice_file().read_text(encoding="utf-8"))
+        if data.get("version") == FORMAT_VERSION and key in data["choices"]:
+            return MachineChoice.from_dict(data["choices"][key], key)
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError, TypeError, KeyError, AttributeError) as exc:
+        log.warning("ignoring an unreadable %s: %s", choice_file(), exc)
+    return None
+
+
+def _write(choice: MachineChoice) -> None:
+    path = choice_file()
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        if data.get("version") != FORMAT_VERSION or not isinstance(data.get("choices"), dict):
+            raise ValueError
+    except (OSError, ValueError):
+        data = {"version": FORMAT_VERSION, "choices": {}}
+    data["choices"][choice.key] = choice.to_dict()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(dir=path.parent, suffix=".part")
+        with os.fdopen(handle, "w", encoding="utf-8") as out:
+            json.dump(data, out, indent=1)
+        os.replace(temporary, path)
+    except OSError as exc:  # a read-only cache folder costs a probe per start, nothing else
+        log.warning("could not remember the engine choice in %s: %s", path, exc)
+
+
+def probe_user_file(path: Path, config: EngineConfig) -> tuple[EngineConfig, str]:
+    """Probe a file the person opened with `config`; if llama.cpp crashes, try the safer
+    configurations. Returns the configuration to load it with and a sentence if it changed."""
+    try:
+        probe_model(path, config)
+        return config, ""
+    except ProbeCrashed as first:
+        crash = first
+    for changes, avoided in _fallbacks(machine_facts())[1:]:
+        safer = config.with_changes(**changes)
+        if safer == config:
+            continue
+        try:
+            probe_model(path, safer)
+        except ProbeCrashed:
+            continue
+        return safer, (f"{path.name} runs without {avoided}, because they crashed with this file "
+                       f"({crash.signal_name}).")
+    raise crash
+
+
+def resolve_config(config: EngineConfig | None = None) -> tuple[EngineConfig, str]:
+    """`config` ready to load with, and why: None means this machine's choice; a config without a
+    thread count gets the measured one."""
+    if config is not None and config.threads is not None:
+        return config, ""
+    choice = machine_choice()
+    if config is None:
+        return choice.config, choice.reason
+    return config.with_changes(threads=choice.config.threads), choice.reason
+
+
+def preferred_config(threads: int | None = None, kv_cache: str | None = None,
+                     flash_attention: bool | None = None,
+                     gpu_layers: int | None = None) -> EngineConfig:
+    """This machine's choice with the person's preferences on top (None keeps the choice).
+
+    The safety decisions (weight layouts, and the GPU where it crashed) are never overridden."""
+    base = machine_choice().config
+    changes: dict[str, object] = {"threads": threads, "kv_cache": kv_cache,
+                                  "flash_attention": flash_attention}
+    if base.gpu_layers != 0:
+        changes["gpu_layers"] = gpu_layers
+    return base.with_changes(**{k: v for k, v in changes.items() if v is not None})

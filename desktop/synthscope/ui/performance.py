@@ -1,0 +1,191 @@
+"""The Performance section: threads (applied at once), memory precision, attention path and GPU
+layers (applied by reloading the model), and one sentence on how llama.cpp runs on this computer."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from PySide6.QtCore import QSettings, Qt, Signal
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QFrame,
+    QGridLayout,
+    QLabel,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from synthscope.engine import EngineConfig
+from synthscope.engine.config import ALL_LAYERS, MAX_THREADS
+from synthscope.ui import theme
+
+AUTOMATIC = 0  # the threads box's special value: the count measured fastest on this computer
+MEMORY_CHOICES = (("f32", "Exact (32-bit)"), ("f16", "Compact (16-bit)"))
+THREADS_HELP = ("How many processor cores work on each token. Automatic uses the count Synthscope "
+                "measured to be fastest on this computer. Takes effect at once.")
+MEMORY_HELP = ("How precisely the model keeps the text it has read so far (llama.cpp's KV cache). "
+               "Exact gives llama.cpp's most precise chances; compact halves that memory but shifts "
+               "the chances by a few percent. Changing it reloads the model.")
+FLASH_HELP = ("Another way llama.cpp computes attention (which earlier words matter). On a processor "
+              "it gets slower as the text grows; on some GPUs it is faster. The chances differ in the "
+              "last digits. Changing it reloads the model.")
+GPU_HELP = ("How many of the model's layers run on the graphics card; All is fastest. Changing it "
+            "reloads the model.")
+
+
+@dataclass(frozen=True)
+class EngineSettingSpec:
+    """One engine preference: its QSettings key, type, default and range, declared once."""
+
+    key: str
+    kind: type
+    default: Any
+    minimum: int = 0
+    maximum: int = 0
+
+
+ENGINE_SPECS = {
+    "threads": EngineSettingSpec("engine/threads", int, AUTOMATIC, AUTOMATIC, MAX_THREADS),
+    "kv_cache": EngineSettingSpec("engine/kv_cache", str, EngineConfig.kv_cache),
+    "flash_attention": EngineSettingSpec("engine/flash_attention", bool, EngineConfig.flash_attention),
+    "gpu_layers": EngineSettingSpec("engine/gpu_layers", int, ALL_LAYERS, ALL_LAYERS, 999),
+}
+
+
+class PerformancePanel(QFrame):
+    """Emits `threadsChanged` (0: automatic) at once and `reloadRequested` when Apply is pressed."""
+
+    threadsChanged = Signal(int)
+    reloadRequested = Signal()
+
+    def __init__(self, logical_cores: int, gpu_offload: bool, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.measured_threads = 0
+        layout, _ = theme.panel(self, "Performance")
+        grid = QGridLayout()
+        grid.setContentsMargins(0, 0, 0, 0)
+        self.threads = QSpinBox()
+        self.threads.setRange(AUTOMATIC, max(logical_cores, 1))
+        self.threads.setSpecialValueText("Automatic")
+        self.threads.setKeyboardTracking(False)
+        self.threads.setAlignment(Qt.AlignmentFlag.AlignRight)
+        self.memory = QComboBox()
+        for key, label in MEMORY_CHOICES:
+            self.memory.addItem(label, key)
+        self.flash = QCheckBox("Flash attention")
+        self.gpu_layers = QSpinBox()
+        self.gpu_layers.setRange(ALL_LAYERS, 999)
+        self.gpu_layers.setSpecialValueText("All")
+        self.gpu_layers.setAlignment(Qt.AlignmentFlag.AlignRight)
+        self.gpu_note = QLabel()
+        self.gpu_note.setObjectName("hint")
+        self.gpu_note.setWordWrap(True)
+        self.apply_button = QPushButton("Apply (reloads the model)")
+        self.apply_button.setEnabled(False)
+        self.apply_button.setToolTip("Reload the model with the new settings; your text is kept.")
+        rows = [("Threads", self.threads, THREADS_HELP), ("Memory of the text", self.memory, MEMORY_HELP)]
+        if gpu_offload:
+            rows.append(("GPU layers", self.gpu_layers, GPU_HELP))
+        for row, (text, widget, help_text) in enumerate(rows):
+            label = QLabel(text)
+            for item in (label, widget):
+                item.setToolTip(help_text)
+            grid.addWidget(label, row, 0)
+            grid.addWidget(widget, row, 1)
+        self.flash.setToolTip(FLASH_HELP)
+        grid.addWidget(self.flash, len(rows), 0, 1, 2)
+        grid.setColumnStretch(1, 1)
+        layout.addLayout(grid)
+        layout.addWidget(self.apply_button)
+        self.gpu_layers.setVisible(gpu_offload)
+        self.gpu_note.setText("" if gpu_offload else
+                              "GPU: not used. This copy of llama.cpp was built for the processor "
+                              "only (the README says how to build it for a graphics card).")
+        self.gpu_note.setToolTip("llama_supports_gpu_offload() is false in this llama.cpp build.")
+        layout.addWidget(self.gpu_note)
+        self.engine_line = QLabel()
+        self.engine_line.setObjectName("hint")
+        self.engine_line.setWordWrap(True)
+        self.engine_line.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        layout.addWidget(self.engine_line)
+        self._loaded: dict[str, Any] = self.reload_preferences()
+        self.threads.valueChanged.connect(self._threads_changed)
+        self.memory.currentIndexChanged.connect(self._mark_pending)
+        self.flash.toggled.connect(self._mark_pending)
+        self.gpu_layers.valueChanged.connect(self._mark_pending)
+        self.apply_button.clicked.connect(self._apply)
+
+    # -- values -------------------------------------------------------------------------------
+    def threads_preference(self) -> int | None:
+        value = self.threads.value()
+        return None if value == AUTOMATIC else value
+
+    def reload_preferences(self) -> dict[str, Any]:
+        """The preferences that need a reload, as EngineConfig fields."""
+        return {"kv_cache": self.memory.currentData(), "flash_attention": self.flash.isChecked(),
+                "gpu_layers": self.gpu_layers.value()}
+
+    def preferences(self) -> dict[str, Any]:
+        """Everything for machine_choice.preferred_config (None keeps the machine's choice)."""
+        return {"threads": self.threads_preference(), **self.reload_preferences()}
+
+    def show_engine(self, config: EngineConfig, note: str, device: str) -> None:
+        """After a load: what runs now and why, and which preferences it reflects."""
+        self._loaded = {"kv_cache": config.kv_cache, "flash_attention": config.flash_attention,
+                        "gpu_layers": self.gpu_layers.value()}
+        if self.threads_preference() is None:
+            self.measured_threads = config.threads or 0
+        self.threads.setSpecialValueText(f"Automatic ({self.measured_threads})"
+                                         if self.measured_threads else "Automatic")
+        self.engine_line.setText(f"Running on {device}: {config.describe(config.threads or 1)}. "
+                                 f"{note}")
+        self._mark_pending()
+
+    def _threads_changed(self, value: int) -> None:
+        self.threadsChanged.emit(value)
+
+    def _mark_pending(self, *_: object) -> None:
+        self.apply_button.setEnabled(self.reload_preferences() != self._loaded)
+
+    def _apply(self) -> None:
+        self.apply_button.setEnabled(False)
+        self.reloadRequested.emit()
+
+    # -- persistence ----------------------------------------------------------------------------
+    def save(self, store: QSettings) -> None:
+        for name, value in self.preferences().items():
+            spec = ENGINE_SPECS[name]
+            store.setValue(spec.key, AUTOMATIC if name == "threads" and value is None else value)
+
+    def restore(self, store: QSettings) -> None:
+        """Apply saved values; anything unreadable or out of range keeps its default."""
+        self.threads.setValue(_read_int(store, ENGINE_SPECS["threads"], self.threads.maximum()))
+        self.gpu_layers.setValue(_read_int(store, ENGINE_SPECS["gpu_layers"], 999))
+        kv = str(store.value(ENGINE_SPECS["kv_cache"].key, ENGINE_SPECS["kv_cache"].default))
+        index = self.memory.findData(kv)
+        self.memory.setCurrentIndex(index if index >= 0 else self.memory.findData(
+            ENGINE_SPECS["kv_cache"].default))
+        flash = store.value(ENGINE_SPECS["flash_attention"].key, ENGINE_SPECS["flash_attention"].default)
+        self.flash.setChecked(str(flash).lower() == "true")  # "true" from an ini file, True on macOS
+
+
+def _read_int(store: QSettings, spec: EngineSettingSpec, maximum: int) -> int:
+    try:
+        value = int(str(store.value(spec.key, spec.default)))
+    except ValueError:
+        return int(spec.default)
+    return value if spec.minimum <= value <= min(spec.maximum, maximum) else int(spec.default)
+
+
+def engine_column(controls: QWidget, performance: QWidget) -> QWidget:
+    """The right-hand column: sampler settings, then Performance."""
+    column = QWidget()
+    layout = QVBoxLayout(column)
+    layout.setContentsMargins(0, 0, 0, 0)
+    layout.setSpacing(8)
+    layout.addWidget(controls)
+    layout.addWidget(performance)
+    return column
