@@ -1,8 +1,10 @@
-"""The live window's cost, in one process run: GUI generation against the headless trace path.
+"""The live window's cost, in one process run: GUI generation against bare llama-cpp-python at its
+fastest configuration on this machine, and against the headless trace path.
 
 Offscreen Qt, the real default model, 400 tokens with end-of-text ignored, rounds alternating
-between the headless Generator (the `synthscope trace` path) and the window (worker thread,
-signals, coalesced redraws). Also measures the longest event-loop stall during GUI generation
+between bare `Llama.generate` (threads, attention path and KV type swept first, the fastest kept:
+bench_trace.sweep), the headless Generator (the `synthscope trace` path) and the window (worker
+thread, signals, coalesced redraws). Also measures the longest event-loop stall during GUI generation
 (a 2 ms timer's longest gap) and the what-if recompute per slider move. Prints figures; asserts
 nothing.
 """
@@ -16,9 +18,11 @@ import time
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import numpy as np  # noqa: E402
+from bench_trace import N_CTX, bare_generate, sweep  # noqa: E402
 from PySide6.QtCore import QElapsedTimer, QTimer  # noqa: E402
 
-from synthscope.engine import Engine, default_model_path  # noqa: E402
+from synthscope.engine import Engine, default_model_path, machine_choice  # noqa: E402
+from synthscope.engine.baseline import bare_llama  # noqa: E402
 from synthscope.sampling import SamplerSettings  # noqa: E402
 from synthscope.session import Generator  # noqa: E402
 from synthscope.ui.app import create_application  # noqa: E402
@@ -104,9 +108,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tokens", type=int, default=400)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--sweep-tokens", type=int, default=128)
     args = parser.parse_args()
     app = create_application()
     path = default_model_path()
+    best_config, _ = sweep(str(path), machine_choice().config, args.sweep_tokens)
+    bare = bare_llama(path, best_config, N_CTX, seed=7)
     window = MainWindow()
     window.resize(1600, 1000)
     window.show()
@@ -114,22 +121,27 @@ def main() -> None:
     wait_until(app, lambda: window.state == "idle")
     engine = Engine.load(path, probe=False)
     meter = StallMeter()
-    speeds: dict[str, list[float]] = {"headless": [], "window": []}
+    speeds: dict[str, list[float]] = {"bare (best)": [], "headless": [], "window": []}
     stalls: list[float] = []
     headless(engine, 16, 0)
+    bare_generate(bare, 16, SAMPLE_PROMPT)
     for r in range(args.rounds):
+        speeds["bare (best)"].append(bare_generate(bare, args.tokens, SAMPLE_PROMPT))
         speeds["headless"].append(headless(engine, args.tokens, r))
         speeds["window"].append(gui(app, window, args.tokens, r, meter))
         stalls.extend(meter.gaps)
     recompute, update = what_if_costs(app, window)
     window.close()
     engine.close()
+    bare.close()
     med = {k: statistics.median(v) for k, v in speeds.items()}
     gaps = np.array(stalls)
     print(f"SmolLM2-135M-Instruct, {args.tokens} tokens x {args.rounds} rounds, offscreen")
+    print(f"  bare (best) is {best_config.describe(best_config.threads or 1)}")
     for key, values in speeds.items():
-        print(f"  {key:9s} median {med[key]:6.1f} tok/s   all {', '.join(f'{v:.1f}' for v in values)}")
-    print(f"  ratio window / headless: median {med['window'] / med['headless']:.3f}")
+        print(f"  {key:11s} median {med[key]:6.1f} tok/s   all {', '.join(f'{v:.1f}' for v in values)}")
+    print(f"  ratio window / bare (best): median {med['window'] / med['bare (best)']:.3f}")
+    print(f"  ratio window / headless:    median {med['window'] / med['headless']:.3f}")
     print(f"  event loop: longest gap {gaps.max():.1f} ms, 99th percentile {np.percentile(gaps, 99):.1f} ms"
           f" (timer interval 2 ms, {gaps.size} ticks)")
     print(f"  what-if recompute per move: median {statistics.median(recompute):.2f} ms, "

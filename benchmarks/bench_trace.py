@@ -32,8 +32,8 @@ PROMPT = "Once upon a time, in a village by the sea, there lived"
 N_CTX = 1024
 
 
-def bare_generate(llm: llama_cpp.Llama, n: int) -> float:
-    tokens = llm.tokenize(PROMPT.encode(), special=True)
+def bare_generate(llm: llama_cpp.Llama, n: int, prompt: str = PROMPT) -> float:
+    tokens = llm.tokenize(prompt.encode(), special=True)
     llm.reset()
     start = time.perf_counter()
     for made, _token in enumerate(llm.generate(tokens, temp=0.8, top_k=40, top_p=0.95, min_p=0.05,

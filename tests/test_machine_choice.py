@@ -57,6 +57,9 @@ def test_a_crash_falls_back_and_the_decision_is_remembered(
     assert "crashed" in choice.reason and signal.SIGSEGV.name in choice.reason
     facts = machine_facts()
     assert set(choice.speeds) == set(facts.thread_candidates())
+    assert set(choice.path_speeds) == {"f32/off", "f16/off", "f16/on"}
+    assert (choice.config.kv_cache, choice.config.flash_attention) == \
+        choice_module.choose_path(choice.path_speeds)
     assert all(speed > 0 for speed in choice.speeds.values())
     assert choice.config.threads == choice_module.fastest(choice.speeds)
 
@@ -111,6 +114,17 @@ def test_a_file_that_crashes_every_way_is_refused(cache_dir: Path, smollm_path: 
         Engine.load(smollm_path, n_ctx=64, config=EngineConfig(threads=1))
     with pytest.raises(ModelLoadError, match="every configuration"):
         machine_choice(smollm_path, refresh=True)
+
+
+@pytest.mark.parametrize("paths, expected", [
+    ({"f32/off": 75.0, "f16/off": 80.0, "f16/on": 82.0}, ("f32", False)),  # exact is within 10%
+    ({"f32/off": 75.0, "f16/off": 83.0, "f16/on": 108.0}, ("f16", True)),  # too slow: the fastest
+    ({"f32/off": 50.0, "f16/off": 70.0, "f16/on": 20.0}, ("f16", False)),
+    ({}, ("f32", False)),  # not measured: exact
+])
+def test_exact_memory_unless_it_is_much_slower_on_long_texts(paths: dict[str, float],
+                                                             expected: tuple[str, bool]) -> None:
+    assert choice_module.choose_path(paths) == expected
 
 
 @pytest.mark.parametrize("speeds, expected", [

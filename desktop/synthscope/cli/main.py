@@ -13,10 +13,13 @@ from synthscope.engine import (ConfigError, Engine, EngineError, LoadCancelled, 
                                machine_facts, preferred_config)
 from synthscope.engine.config import KV_TYPES, MAX_THREADS, EngineConfig
 from synthscope.engine.model import DEFAULT_CONTEXT
+from synthscope.engine.probe import PATH_DEPTH
 from synthscope.sampling import SPECS, SamplerSettings, SettingsError, new_seed
 from synthscope.session import Generator, record_to_dict
 
 EXIT_USAGE = 2
+PATH_WORDS = {"f32/off": "exact memory", "f16/off": "compact memory",
+              "f16/on": "compact memory with flash attention"}
 
 
 class _Parser(argparse.ArgumentParser):
@@ -107,13 +110,17 @@ def run_engine(args: argparse.Namespace) -> int:
                           "physical_cores": facts.physical_cores, "gpu_offload": facts.gpu_offload,
                           "devices": [d.__dict__ for d in facts.devices],
                           "config": choice.config.to_dict(), "reason": choice.reason,
-                          "speeds": choice.speeds, "remembered_in": str(choice_file())}, indent=1))
+                          "speeds": choice.speeds, "path_speeds": choice.path_speeds,
+                          "remembered_in": str(choice_file())}, indent=1))
         return 0
     print(choice.reason)
     print(f"Processor: {facts.cpu_name} ({facts.physical_cores} cores, {facts.logical_cores} threads)")
     if choice.speeds:
         print("Measured: " + ", ".join(f"{n} thread{'s' if n != 1 else ''} {v:.1f} tokens/s"
                                         for n, v in sorted(choice.speeds.items())))
+    if choice.path_speeds:
+        print(f"Measured with {PATH_DEPTH} tokens of text: " + ", ".join(
+            f"{PATH_WORDS[key]} {value:.1f} tokens/s" for key, value in choice.path_speeds.items()))
     gpus = facts.gpu_devices
     print("GPU: " + (", ".join(d.description or d.name for d in gpus) if gpus else
                      "none used (this llama.cpp build runs on the CPU only)"

@@ -2,6 +2,8 @@
 tests and benchmarks compare Synthscope with (same weights layout, threads, attention, KV cache)."""
 from __future__ import annotations
 
+import contextlib
+import io
 import threading
 from pathlib import Path
 from typing import Any
@@ -31,7 +33,9 @@ def bare_llama(path: str | Path, config: EngineConfig, n_ctx: int, **kwargs: Any
         params.use_extra_bufts = config.extra_buffers
         return params
 
-    with _patch_lock:
+    with _patch_lock, contextlib.redirect_stderr(io.StringIO()):
+        # verbose=True keeps llama-cpp-python away from the process's file descriptors (llama.cpp's
+        # own log goes to Python logging); what it prints itself (metadata, chat formats) is dropped.
         low_level.llama_model_default_params = defaults
         try:
             return llama_cpp.Llama(model_path=str(path), n_ctx=n_ctx, verbose=True,

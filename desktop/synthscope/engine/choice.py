@@ -4,7 +4,12 @@ Some llama.cpp CPU paths crash the whole process (the AMX weight layout on Sapph
 Xeons, llama.cpp issue #20824). Before the first real load on a machine, and whenever the
 llama.cpp build, the CPU or the backends change, a child process loads a model and generates a few
 tokens with each candidate configuration in turn; the first that survives is used, and the child
-also times decoding at a few thread counts. The decision is kept in the user's cache folder.
+also times decoding at a few thread counts, then each attention path on a long text. The decision
+is kept in the user's cache folder.
+
+Which numbers Synthscope shows: the exact path (F32 KV cache, no flash attention: llama.cpp's most
+precise) unless it is more than PATH_TOLERANCE slower on long texts than the fastest path here; then
+the fastest, whose probabilities differ from exact by about 3% (benchmarks/bench_attention.py).
 """
 from __future__ import annotations
 
@@ -14,18 +19,20 @@ import os
 import tempfile
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from synthscope.engine.config import EngineConfig
 from synthscope.engine.errors import ModelLoadError
 from synthscope.engine.machine import MachineFacts, machine_facts, user_cache_dir
-from synthscope.engine.probe import ProbeCrashed, probe_model
+from synthscope.engine.probe import ProbeCrashed, ProbeResult, fastest, path_key, probe_model
 
 log = logging.getLogger(__name__)
 CHOICE_FILE = "engine-choice.json"
 FORMAT_VERSION = 1
-TIE = 0.03  # thread counts within 3% of the fastest count as equal; the fewer threads win
+PATH_TOLERANCE = 0.10  # exact memory is kept while it is at most 10% slower than the fastest path
+EXACT = ("f32", False)
 
 # Tried in order; each entry: the changes to the standard configuration, and what they avoid.
 FALLBACKS: tuple[tuple[dict[str, object], str], ...] = (
@@ -42,18 +49,21 @@ class MachineChoice:
     reason: str  # one plain sentence for the status bar and About box
     speeds: dict[int, float]  # threads -> measured tokens per second (empty when not measured)
     key: str  # MachineFacts.key the decision belongs to
+    path_speeds: dict[str, float] = field(default_factory=dict)  # probe.path_key -> tokens/s
 
     def to_dict(self) -> dict[str, object]:
         return {"config": self.config.to_dict(), "reason": self.reason,
-                "speeds": {str(k): v for k, v in self.speeds.items()}, "decided": time.time()}
+                "speeds": {str(k): v for k, v in self.speeds.items()},
+                "path_speeds": self.path_speeds, "decided": time.time()}
 
     @classmethod
-    def from_dict(cls, data: dict[str, object], key: str) -> MachineChoice:
-        config = EngineConfig.from_dict(dict(data["config"]))  # type: ignore[call-overload]
+    def from_dict(cls, data: dict[str, Any], key: str) -> MachineChoice:
+        config = EngineConfig.from_dict(dict(data["config"]))
         if config.threads is None:
             raise ValueError("no thread count")
-        speeds = {int(k): float(v) for k, v in dict(data.get("speeds") or {}).items()}  # type: ignore[call-overload]
-        return cls(config, str(data["reason"]), speeds, key)
+        speeds = {int(k): float(v) for k, v in dict(data.get("speeds") or {}).items()}
+        paths = {str(k): float(v) for k, v in dict(data.get("path_speeds") or {}).items()}
+        return cls(config, str(data["reason"]), speeds, key, paths)
 
 
 def choice_file() -> Path:
@@ -106,9 +116,10 @@ def _decide(facts: MachineFacts, probe_path: Path | None) -> MachineChoice:
                                  "Synthscope uses llama.cpp's standard settings (the check on this "
                                  f"computer could not run: {exc})", {}, facts.key)
         threads = fastest(result.speeds) or fallback_threads
-        return MachineChoice(config.with_changes(threads=threads),
-                             _reason(avoided, crashes, threads, result.speeds), result.speeds,
-                             facts.key)
+        kv_cache, flash = choose_path(result.path_speeds)
+        chosen = config.with_changes(threads=threads, kv_cache=kv_cache, flash_attention=flash)
+        return MachineChoice(chosen, _reason(avoided, crashes, chosen, result), result.speeds,
+                             facts.key, result.path_speeds)
     raise ModelLoadError("llama.cpp crashed on this computer in every configuration Synthscope "
                          f"tried ({', '.join(crashes)}); please report your processor model.")
 
@@ -117,20 +128,33 @@ def _fallbacks(facts: MachineFacts) -> list[tuple[dict[str, object], str]]:
     return [(c, a) for c, a in FALLBACKS if facts.gpu_offload or "gpu_layers" not in c]
 
 
-def fastest(speeds: dict[int, float]) -> int | None:
-    if not speeds:
-        return None
-    best = max(speeds.values())
-    return min(n for n, speed in speeds.items() if speed >= best * (1 - TIE))
+def choose_path(path_speeds: dict[str, float]) -> tuple[str, bool]:
+    """(KV-cache type, flash attention): exact unless it is too slow on long texts here."""
+    if not path_speeds or path_key(*EXACT) not in path_speeds:
+        return EXACT
+    best = max(path_speeds, key=path_speeds.__getitem__)
+    if path_speeds[path_key(*EXACT)] >= path_speeds[best] * (1 - PATH_TOLERANCE):
+        return EXACT
+    kv_cache, flash = best.split("/")
+    return kv_cache, flash == "on"
 
 
-def _reason(avoided: str, crashes: list[str], threads: int, speeds: dict[int, float]) -> str:
-    speed = f" ({speeds[threads]:.0f} tokens a second measured)" if threads in speeds else ""
-    fastest_part = f"{threads} thread{'s' if threads != 1 else ''}, the fastest here{speed}"
+def _reason(avoided: str, crashes: list[str], config: EngineConfig, result: ProbeResult) -> str:
+    threads = config.threads or 1
+    speed = f", {result.speeds[threads]:.0f} tokens a second" if threads in result.speeds else ""
+    parts = f"{threads} thread{'s' if threads != 1 else ''} (the fastest here{speed})"
+    if (config.kv_cache, config.flash_attention) == EXACT:
+        parts += " and exact 32-bit memory of the text"
+    else:
+        gain = (result.path_speeds[path_key(config.kv_cache, config.flash_attention)]
+                / result.path_speeds[path_key(*EXACT)])
+        parts += (f" and compact 16-bit memory{' with flash attention' if config.flash_attention else ''}"
+                  f", {gain:.1f}× as fast as exact memory on long texts here (chances differ from "
+                  "exact by about 3%)")
     if not avoided:
-        return f"Synthscope uses llama.cpp's standard settings with {fastest_part}."
+        return f"Synthscope uses llama.cpp's standard settings with {parts}."
     return (f"Synthscope runs without {avoided}, because they crashed on this computer "
-            f"({crashes[-1]}) — a little slower, the same results; {fastest_part}.")
+            f"({crashes[-1]}), with {parts}.")
 
 
 def _shipped_model() -> Path | None:

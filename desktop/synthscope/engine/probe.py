@@ -20,6 +20,11 @@ PROBE_FLAG = "--probe-model"
 RESULT_PREFIX = "SYNTHSCOPE-PROBE "
 PROBE_TOKENS = 6  # single-token decodes after the prompt: generation takes other kernels than a batch
 TIMED_TOKENS = 32
+TIE = 0.03  # thread counts within 3% of the fastest count as equal; the fewer threads win
+# Attention paths timed on a long text: (KV-cache type, flash attention). Flash attention on a CPU
+# keeps 16-bit precision whatever the cache type, so f32 with it is no path of its own.
+PATHS = (("f32", False), ("f16", False), ("f16", True))
+PATH_DEPTH = 512  # tokens in the context when the paths are timed: where they start to differ
 
 
 class ProbeCrashed(ModelLoadError):
@@ -33,9 +38,24 @@ class ProbeCrashed(ModelLoadError):
 @dataclass(frozen=True)
 class ProbeResult:
     speeds: dict[int, float] = field(default_factory=dict)  # threads -> tokens per second
+    # "kv/flash" (e.g. "f16/on") -> tokens per second with PATH_DEPTH tokens in the context
+    path_speeds: dict[str, float] = field(default_factory=dict)
+
+
+def path_key(kv_cache: str, flash_attention: bool) -> str:
+    return f"{kv_cache}/{'on' if flash_attention else 'off'}"
+
+
+def fastest(speeds: dict[int, float]) -> int | None:
+    """The thread count to use: the fewest threads within TIE of the fastest."""
+    if not speeds:
+        return None
+    best = max(speeds.values())
+    return min(n for n, speed in speeds.items() if speed >= best * (1 - TIE))
 
 
 def probe_command(path: Path, config: EngineConfig, time_threads: tuple[int, ...] = ()) -> list[str]:
+    """Thread counts to time also ask for the attention paths to be timed."""
     args = [PROBE_FLAG, str(path), config.to_json(), ",".join(map(str, time_threads))]
     if getattr(sys, "frozen", False):  # a PyInstaller bundle: the executable is the app itself
         return [sys.executable, *args]
@@ -57,7 +77,8 @@ def probe_model(path: Path, config: EngineConfig | None = None, time_threads: tu
         if line.startswith(RESULT_PREFIX):
             result = json.loads(line[len(RESULT_PREFIX):])
             if result.get("ok"):
-                return ProbeResult({int(k): float(v) for k, v in result.get("speeds", {}).items()})
+                return ProbeResult({int(k): float(v) for k, v in result.get("speeds", {}).items()},
+                                   {str(k): float(v) for k, v in result.get("paths", {}).items()})
             raise ModelLoadError(result["error"])
     if done.returncode < 0:
         name = signal.Signals(-done.returncode).name
@@ -68,8 +89,8 @@ def probe_model(path: Path, config: EngineConfig | None = None, time_threads: tu
 
 
 def child_main(path: str, config_json: str = "", time_threads: str = "") -> int:
-    """Runs in the child: load, decode a prompt and a few single tokens, optionally time thread
-    counts; report one JSON line."""
+    """Runs in the child: load, decode a prompt and a few single tokens; optionally time thread
+    counts, then the attention paths with the fastest count; report one JSON line."""
     from synthscope.engine.errors import EngineError
     from synthscope.engine.model import Engine
 
@@ -81,11 +102,26 @@ def child_main(path: str, config_json: str = "", time_threads: str = "") -> int:
             engine.decode(engine.tokenize("Hello, my name is") or [0])
             _greedy(engine, PROBE_TOKENS)
             speeds = {n: _time_decode(engine, n) for n in counts}
-        result: dict[str, object] = {"ok": True, "speeds": speeds}
+        paths = _time_paths(Path(path), config.with_changes(threads=fastest(speeds))) if counts else {}
+        result: dict[str, object] = {"ok": True, "speeds": speeds, "paths": paths}
     except (ModelLoadError, EngineError) as exc:
         result = {"ok": False, "error": str(exc)}
     print(RESULT_PREFIX + json.dumps(result), flush=True)
     return 0
+
+
+def _time_paths(path: Path, config: EngineConfig) -> dict[str, float]:
+    """Decode speed of each attention path once PATH_DEPTH tokens are in the context."""
+    from synthscope.engine.model import Engine
+
+    speeds = {}
+    for kv_cache, flash in PATHS:
+        with Engine.load(path, n_ctx=PATH_DEPTH + 2 * TIMED_TOKENS + 8, probe=False,
+                         config=config.with_changes(kv_cache=kv_cache, flash_attention=flash)) as engine:
+            text = engine.tokenize("The quick brown fox jumps over the lazy dog. " * 8)
+            engine.decode((text * (PATH_DEPTH // len(text) + 1))[:PATH_DEPTH])
+            speeds[path_key(kv_cache, flash)] = _time_decode(engine, config.threads or 1)
+    return speeds
 
 
 def _greedy(engine: Engine, n: int) -> None:

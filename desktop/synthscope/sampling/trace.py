@@ -1,6 +1,7 @@
 """Compact, explainable statistics of one sampling step (computed off the decode's critical path)."""
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -54,13 +55,15 @@ def log_sum_exp(logits: np.ndarray) -> float:
     return float(peak) + float(np.log(np.sum(np.exp(logits - peak), dtype=np.float64)))
 
 
-def entropy(logits: np.ndarray, lse: float) -> float:
-    """Entropy in nats of softmax(logits); float32 exps, float64 sums (fast on 262k entries)."""
+def softmax_statistics(logits: np.ndarray) -> tuple[float, float]:
+    """(log-sum-exp, entropy in nats) of softmax(logits) from one pass of exponentials: float32
+    exps, float64 sums (the full vocabulary is the costliest thing traced per token)."""
     peak = np.float32(logits.max())
     shifted = logits - peak
     exps = np.exp(shifted)
-    mean_shift = float(np.dot(exps, shifted)) / float(np.sum(exps, dtype=np.float64))
-    return (lse - float(peak)) - mean_shift
+    total = float(np.sum(exps, dtype=np.float64))
+    log_total = math.log(total)
+    return float(peak) + log_total, log_total - float(np.dot(exps, shifted)) / total
 
 
 def _member(query: np.ndarray, table: np.ndarray) -> np.ndarray:
@@ -76,6 +79,17 @@ def _lookup(query: np.ndarray, ids: np.ndarray, values: np.ndarray) -> np.ndarra
     return np.where(found, values[order][pos], 0.0)
 
 
+def _raw_head(result: ChainResult, n: int) -> np.ndarray:
+    """Ids of the n highest raw logits, descending. Top-k already sorted its head: when penalties
+    left the scores alone, its first n are these (no second pass over the vocabulary)."""
+    penalties, top_k = result.stages[0], result.stages[1]
+    if not penalties.active and top_k.active and top_k.after.size >= n and top_k.after.sorted:
+        return top_k.after.ids[:n].astype(np.int32)
+    raw = result.raw_logits
+    top = top_indices(raw, n)
+    return top[np.argsort(-raw[top], kind="stable")].astype(np.int32)
+
+
 def build_trace(result: ChainResult, top_n: int = 10) -> StepTrace:
     raw = result.raw_logits
     lse_cache: dict[int, float] = {}
@@ -86,7 +100,8 @@ def build_trace(result: ChainResult, top_n: int = 10) -> StepTrace:
             lse_cache[key] = log_sum_exp(array)
         return lse_cache[key]
 
-    lse_raw = lse(raw)
+    lse_raw, entropy_raw = softmax_statistics(raw)
+    lse_cache[id(raw)] = lse_raw
     stage_traces = []
     for step in result.stages:
         before, after = step.before, step.after
@@ -102,8 +117,7 @@ def build_trace(result: ChainResult, top_n: int = 10) -> StepTrace:
                                        changed))
 
     n = min(top_n, raw.shape[0])
-    top = top_indices(raw, n)
-    top = top[np.argsort(-raw[top], kind="stable")].astype(np.int32)
+    top = _raw_head(result, n)
     cands = np.zeros(n, dtype=CANDIDATE_DTYPE)
     cands["token_id"] = top
     cands["logit"] = raw[top]
@@ -124,5 +138,5 @@ def build_trace(result: ChainResult, top_n: int = 10) -> StepTrace:
         entropy_final = max(0.0, float(-np.sum(p * np.log(p))))
     chosen_logit = float(raw[result.token_id])
     return StepTrace(tuple(stage_traces), cands, final, result.final.size, result.chosen_index,
-                     entropy(raw, lse_raw), entropy_final, chosen_logit,
+                     entropy_raw, entropy_final, chosen_logit,
                      float(np.exp(chosen_logit - lse_raw)))

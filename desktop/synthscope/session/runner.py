@@ -1,8 +1,10 @@
 """Instrumented generation: sample with the traced chain, decode, and record every step.
 
 Only the sampling decision has to happen before the next decode. The full-vocabulary statistics
-(entropy, top-N, raw probabilities) are computed on a helper thread while llama_decode runs:
-ctypes releases the GIL for the duration of the call.
+(entropy, top-N, raw probabilities) are computed on a helper thread while llama_decode runs (ctypes
+releases the GIL for the call) when llama.cpp leaves a core free; when every core decodes, they
+run right after the decode instead: a helper thread would then stall llama.cpp's threads at each of
+their barriers, which costs more than the statistics take (measured: benchmarks/bench_trace.py).
 """
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from synthscope.engine import Engine, EngineError, TextAssembler
+from synthscope.engine import Engine, EngineError, TextAssembler, machine_facts
 from synthscope.sampling import Dice, SamplerSettings, build_trace, run_chain
 from synthscope.session.record import ModelIdentity, RunRecord, Step
 
@@ -23,8 +25,10 @@ class Generator:
     """Drives one Engine; call it from the thread that owns the engine."""
 
     def __init__(self, engine: Engine, seed: int = 0, top_n: int = 20,
-                 logits_budget: int = LOGITS_BUDGET) -> None:
+                 logits_budget: int = LOGITS_BUDGET, overlap: bool | None = None) -> None:
         self.engine, self.seed, self.top_n = engine, seed, top_n
+        self._overlap = overlap  # None: overlap the statistics with the decode when a core is free
+        self._cores = machine_facts().logical_cores
         self.identity = ModelIdentity.of_file(engine.path, engine.facts.name, engine.n_vocab)
         self._dice = Dice(seed)
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="synthscope-trace")
@@ -72,11 +76,15 @@ class Generator:
         position = len(self.record.prompt_tokens) + index
         result = run_chain(raw, settings, self._history[:position],
                            None if settings.greedy else self._dice.u(index))
-        pending = self._pool.submit(build_trace, result, self.top_n)
-        try:
+        if self.overlaps:
+            pending = self._pool.submit(build_trace, result, self.top_n)
+            try:
+                self.engine.decode([result.token_id])
+            finally:
+                trace = pending.result()
+        else:
             self.engine.decode([result.token_id])
-        finally:
-            trace = pending.result()
+            trace = build_trace(result, self.top_n)
         piece = self.engine.token_bytes(result.token_id)
         step = Step(result.token_id, piece, self._assembler.feed(piece), result.u, settings, trace)
         self._remember(index, raw, step)
@@ -84,7 +92,15 @@ class Generator:
         self.record.steps.append(step)
         return step
 
+    @property
+    def overlaps(self) -> bool:
+        """Whether the statistics run beside the decode (on a core llama.cpp leaves free)."""
+        if self._overlap is not None:
+            return self._overlap
+        return (self.engine.config.threads or self._cores) < self._cores
+
     def _remember(self, index: int, raw: np.ndarray, step: Step) -> None:
+        raw.flags.writeable = False  # shared with readers by shared_logits(), never copied
         self._logits[index] = raw
         while len(self._logits) > self._max_cached:
             self._logits.popitem(last=False)
@@ -125,6 +141,12 @@ class Generator:
         logits = self.engine.logits().copy()
         self.engine.decode(everything[position:])
         return logits
+
+    def shared_logits(self, step_index: int) -> np.ndarray:
+        """Step `step_index`'s logits, read-only: the cached array itself for recent steps (no copy
+        per token for the window), else a re-decoded copy."""
+        cached = self._logits.get(step_index)
+        return cached if cached is not None else self.raw_logits(step_index)
 
     def generate(self, settings: SamplerSettings, max_tokens: int, ignore_eos: bool = False,
                  on_step: Callable[[Step], None] | None = None,

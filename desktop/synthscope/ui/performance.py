@@ -7,7 +7,6 @@ from typing import Any
 
 from PySide6.QtCore import QSettings, Qt, Signal
 from PySide6.QtWidgets import (
-    QCheckBox,
     QComboBox,
     QFrame,
     QGridLayout,
@@ -23,15 +22,18 @@ from synthscope.engine.config import ALL_LAYERS, MAX_THREADS
 from synthscope.ui import theme
 
 AUTOMATIC = 0  # the threads box's special value: the count measured fastest on this computer
-MEMORY_CHOICES = (("f32", "Exact (32-bit)"), ("f16", "Compact (16-bit)"))
+AUTO = "auto"  # memory and attention: what the check measured best on this computer
+MEMORY_CHOICES = {AUTO: "Automatic", "f32": "Exact (32-bit)", "f16": "Compact (16-bit)"}
+ATTENTION_CHOICES = {AUTO: "Automatic", "standard": "Standard", "flash": "Flash attention"}
 THREADS_HELP = ("How many processor cores work on each token. Automatic uses the count Synthscope "
                 "measured to be fastest on this computer. Takes effect at once.")
 MEMORY_HELP = ("How precisely the model keeps the text it has read so far (llama.cpp's KV cache). "
-               "Exact gives llama.cpp's most precise chances; compact halves that memory but shifts "
-               "the chances by a few percent. Changing it reloads the model.")
-FLASH_HELP = ("Another way llama.cpp computes attention (which earlier words matter). On a processor "
-              "it gets slower as the text grows; on some GPUs it is faster. The chances differ in the "
-              "last digits. Changing it reloads the model.")
+               "Exact gives llama.cpp's most precise chances; compact halves that memory and can be "
+               "faster on long texts, but shifts the chances by about 3%. Automatic uses exact unless "
+               "it was measured much slower here. Changing it reloads the model.")
+ATTENTION_HELP = ("How llama.cpp works out which earlier words matter. Flash attention is a faster "
+                  "method on some computers and slower on others; it always uses compact memory. "
+                  "Automatic uses what was measured fastest here. Changing it reloads the model.")
 GPU_HELP = ("How many of the model's layers run on the graphics card; All is fastest. Changing it "
             "reloads the model.")
 
@@ -49,8 +51,8 @@ class EngineSettingSpec:
 
 ENGINE_SPECS = {
     "threads": EngineSettingSpec("engine/threads", int, AUTOMATIC, AUTOMATIC, MAX_THREADS),
-    "kv_cache": EngineSettingSpec("engine/kv_cache", str, EngineConfig.kv_cache),
-    "flash_attention": EngineSettingSpec("engine/flash_attention", bool, EngineConfig.flash_attention),
+    "kv_cache": EngineSettingSpec("engine/kv_cache", str, AUTO),
+    "attention": EngineSettingSpec("engine/attention", str, AUTO),
     "gpu_layers": EngineSettingSpec("engine/gpu_layers", int, ALL_LAYERS, ALL_LAYERS, 999),
 }
 
@@ -72,10 +74,8 @@ class PerformancePanel(QFrame):
         self.threads.setSpecialValueText("Automatic")
         self.threads.setKeyboardTracking(False)
         self.threads.setAlignment(Qt.AlignmentFlag.AlignRight)
-        self.memory = QComboBox()
-        for key, label in MEMORY_CHOICES:
-            self.memory.addItem(label, key)
-        self.flash = QCheckBox("Flash attention")
+        self.memory = _combo(MEMORY_CHOICES)
+        self.attention = _combo(ATTENTION_CHOICES)
         self.gpu_layers = QSpinBox()
         self.gpu_layers.setRange(ALL_LAYERS, 999)
         self.gpu_layers.setSpecialValueText("All")
@@ -86,7 +86,8 @@ class PerformancePanel(QFrame):
         self.apply_button = QPushButton("Apply (reloads the model)")
         self.apply_button.setEnabled(False)
         self.apply_button.setToolTip("Reload the model with the new settings; your text is kept.")
-        rows = [("Threads", self.threads, THREADS_HELP), ("Memory of the text", self.memory, MEMORY_HELP)]
+        rows = [("Threads", self.threads, THREADS_HELP), ("Memory of the text", self.memory, MEMORY_HELP),
+                ("Attention", self.attention, ATTENTION_HELP)]
         if gpu_offload:
             rows.append(("GPU layers", self.gpu_layers, GPU_HELP))
         for row, (text, widget, help_text) in enumerate(rows):
@@ -95,8 +96,6 @@ class PerformancePanel(QFrame):
                 item.setToolTip(help_text)
             grid.addWidget(label, row, 0)
             grid.addWidget(widget, row, 1)
-        self.flash.setToolTip(FLASH_HELP)
-        grid.addWidget(self.flash, len(rows), 0, 1, 2)
         grid.setColumnStretch(1, 1)
         layout.addLayout(grid)
         layout.addWidget(self.apply_button)
@@ -114,7 +113,7 @@ class PerformancePanel(QFrame):
         self._loaded: dict[str, Any] = self.reload_preferences()
         self.threads.valueChanged.connect(self._threads_changed)
         self.memory.currentIndexChanged.connect(self._mark_pending)
-        self.flash.toggled.connect(self._mark_pending)
+        self.attention.currentIndexChanged.connect(self._mark_pending)
         self.gpu_layers.valueChanged.connect(self._mark_pending)
         self.apply_button.clicked.connect(self._apply)
 
@@ -124,8 +123,10 @@ class PerformancePanel(QFrame):
         return None if value == AUTOMATIC else value
 
     def reload_preferences(self) -> dict[str, Any]:
-        """The preferences that need a reload, as EngineConfig fields."""
-        return {"kv_cache": self.memory.currentData(), "flash_attention": self.flash.isChecked(),
+        """The preferences that need a reload, as EngineConfig fields (None: automatic)."""
+        kv, attention = self.memory.currentData(), self.attention.currentData()
+        return {"kv_cache": None if kv == AUTO else kv,
+                "flash_attention": None if attention == AUTO else attention == "flash",
                 "gpu_layers": self.gpu_layers.value()}
 
     def preferences(self) -> dict[str, Any]:
@@ -134,12 +135,16 @@ class PerformancePanel(QFrame):
 
     def show_engine(self, config: EngineConfig, note: str, device: str) -> None:
         """After a load: what runs now and why, and which preferences it reflects."""
-        self._loaded = {"kv_cache": config.kv_cache, "flash_attention": config.flash_attention,
-                        "gpu_layers": self.gpu_layers.value()}
+        self._loaded = self.reload_preferences()
         if self.threads_preference() is None:
             self.measured_threads = config.threads or 0
         self.threads.setSpecialValueText(f"Automatic ({self.measured_threads})"
                                          if self.measured_threads else "Automatic")
+        if self._loaded["kv_cache"] is None:
+            self.memory.setItemText(0, f"Automatic ({MEMORY_CHOICES[config.kv_cache].split()[0].lower()})")
+        if self._loaded["flash_attention"] is None:
+            self.attention.setItemText(0, "Automatic (flash)" if config.flash_attention
+                                       else "Automatic (standard)")
         self.engine_line.setText(f"Running on {device}: {config.describe(config.threads or 1)}. "
                                  f"{note}")
         self._mark_pending()
@@ -156,20 +161,26 @@ class PerformancePanel(QFrame):
 
     # -- persistence ----------------------------------------------------------------------------
     def save(self, store: QSettings) -> None:
-        for name, value in self.preferences().items():
-            spec = ENGINE_SPECS[name]
-            store.setValue(spec.key, AUTOMATIC if name == "threads" and value is None else value)
+        store.setValue(ENGINE_SPECS["threads"].key, self.threads.value())
+        store.setValue(ENGINE_SPECS["gpu_layers"].key, self.gpu_layers.value())
+        store.setValue(ENGINE_SPECS["kv_cache"].key, self.memory.currentData())
+        store.setValue(ENGINE_SPECS["attention"].key, self.attention.currentData())
 
     def restore(self, store: QSettings) -> None:
         """Apply saved values; anything unreadable or out of range keeps its default."""
         self.threads.setValue(_read_int(store, ENGINE_SPECS["threads"], self.threads.maximum()))
         self.gpu_layers.setValue(_read_int(store, ENGINE_SPECS["gpu_layers"], 999))
-        kv = str(store.value(ENGINE_SPECS["kv_cache"].key, ENGINE_SPECS["kv_cache"].default))
-        index = self.memory.findData(kv)
-        self.memory.setCurrentIndex(index if index >= 0 else self.memory.findData(
-            ENGINE_SPECS["kv_cache"].default))
-        flash = store.value(ENGINE_SPECS["flash_attention"].key, ENGINE_SPECS["flash_attention"].default)
-        self.flash.setChecked(str(flash).lower() == "true")  # "true" from an ini file, True on macOS
+        for name, combo in (("kv_cache", self.memory), ("attention", self.attention)):
+            spec = ENGINE_SPECS[name]
+            index = combo.findData(str(store.value(spec.key, spec.default)))
+            combo.setCurrentIndex(index if index >= 0 else combo.findData(spec.default))
+
+
+def _combo(choices: dict[str, str]) -> QComboBox:
+    combo = QComboBox()
+    for key, label in choices.items():
+        combo.addItem(label, key)
+    return combo
 
 
 def _read_int(store: QSettings, spec: EngineSettingSpec, maximum: int) -> int:

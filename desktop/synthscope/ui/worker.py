@@ -51,7 +51,7 @@ class RunStarted:
 class StepMessage:
     index: int
     step: Step
-    logits: np.ndarray  # a private copy of the full logits this step was sampled from
+    logits: np.ndarray  # the full logits this step was sampled from (read-only, shared)
     is_end: bool  # the model's end-of-text token
 
 
@@ -163,7 +163,7 @@ class EngineWorker(QObject):
                 generator.engine.set_threads(threads)
             step = generator.step(self.live_settings)
             index, is_end = generator.n_steps - 1, generator.is_end(step)
-            self.stepped.emit(StepMessage(index, step, generator.raw_logits(index), is_end))
+            self.stepped.emit(StepMessage(index, step, generator.shared_logits(index), is_end))
             if is_end and not request.ignore_end:
                 return "end"
         return "limit"

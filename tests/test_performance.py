@@ -1,0 +1,221 @@
+"""Threads, attention path and KV precision: chosen settings reach llama.cpp from the window, the CLI
+and the generator; the statistics are the same whether or not they overlap the decode."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import llama_cpp  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+from PySide6.QtCore import QSettings  # noqa: E402
+
+from synthscope.cli.main import main  # noqa: E402
+from synthscope.engine import (ConfigError, Engine, default_model_path,  # noqa: E402
+                               machine_choice, machine_facts, preferred_config)
+from synthscope.sampling import SamplerSettings, build_trace, run_chain  # noqa: E402
+from synthscope.sampling.trace import log_sum_exp, softmax_statistics  # noqa: E402
+from synthscope.session import Generator  # noqa: E402
+from synthscope.ui import theme  # noqa: E402
+from synthscope.ui.main_window import MainWindow  # noqa: E402
+from synthscope.ui.performance import AUTOMATIC  # noqa: E402
+
+pytestmark = pytest.mark.qt_log_ignore("does not support propagateSizeHints", "does not support raise")
+WAIT_MS = 30_000
+
+
+def n_threads(engine: Engine) -> int:
+    return int(llama_cpp.llama_n_threads(engine._ctx))
+
+
+# -- engine and generator ---------------------------------------------------------------------
+
+def test_threads_change_without_a_reload(engine: Engine) -> None:
+    measured = engine.config.threads
+    assert measured == machine_choice().config.threads == n_threads(engine)
+    engine.set_threads(1)
+    assert n_threads(engine) == 1 and engine.config.threads == 1
+    engine.decode(engine.tokenize("One thread is enough"))
+    engine.set_threads(3)
+    assert n_threads(engine) == 3 and engine.config.threads == 3
+    engine.set_threads(measured)
+
+
+def test_preferences_keep_the_safety_decision_and_reject_nonsense() -> None:
+    base = machine_choice().config
+    chosen = preferred_config(threads=1, kv_cache="f16", flash_attention=True)
+    assert (chosen.threads, chosen.kv_cache, chosen.flash_attention) == (1, "f16", True)
+    assert chosen.extra_buffers == base.extra_buffers
+    assert preferred_config() == base
+    for bad in ({"threads": 0}, {"kv_cache": "q3"}, {"threads": 10_000}, {"gpu_layers": -5}):
+        with pytest.raises(ConfigError):
+            preferred_config(**bad)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("kv, flash", [("f16", False), ("f32", True)])
+def test_the_context_is_built_as_configured(smollm_path: Path, kv: str, flash: bool) -> None:
+    config = machine_choice().config.with_changes(kv_cache=kv, flash_attention=flash)
+    with Engine.load(smollm_path, n_ctx=64, config=config, probe=False) as engine:
+        engine.decode(engine.tokenize("The capital of France is"))
+        assert engine.token_text(int(engine.logits().argmax())) == " Paris"
+        generator = Generator(engine, seed=1)
+        generator.start("Hello")
+        assert generator.record.engine == config.to_dict()
+        generator.close()
+
+
+def test_overlapped_and_serial_statistics_are_identical(engine: Engine) -> None:
+    settings = SamplerSettings(repeat_penalty=1.3, top_k=0, top_p=0.9)
+    runs = []
+    for overlap in (True, False):
+        generator = Generator(engine, seed=5, top_n=12, overlap=overlap)
+        assert generator.overlaps is overlap
+        generator.start("The weather today is")
+        generator.generate(settings, 6, ignore_eos=True)
+        generator.generate(SamplerSettings(), 6, ignore_eos=True)
+        runs.append(generator.record)
+        generator.close()
+    serial, overlapped = runs[1], runs[0]
+    assert serial.token_ids == overlapped.token_ids
+    for a, b in zip(serial.steps, overlapped.steps):
+        assert a.trace.stages == b.trace.stages and a.trace.entropy_raw == b.trace.entropy_raw
+        assert np.array_equal(a.trace.candidates, b.trace.candidates)
+
+
+def test_statistics_agree_with_float64_and_the_head_with_a_full_sort(engine: Engine) -> None:
+    engine.decode(engine.tokenize("Once upon a time"))
+    raw = engine.logits().copy()
+    exact = raw.astype(np.float64)
+    p = np.exp(exact - exact.max())
+    p /= p.sum()
+    lse, entropy = softmax_statistics(raw)
+    assert lse == pytest.approx(log_sum_exp(raw), abs=1e-9)
+    assert entropy == pytest.approx(float(-(p[p > 0] * np.log(p[p > 0])).sum()), rel=1e-5)
+    # Default settings: top-k's sorted head gives the candidates; with penalties, a separate pass.
+    for settings in (SamplerSettings(), SamplerSettings(repeat_penalty=1.5), SamplerSettings(top_k=5)):
+        trace = build_trace(run_chain(raw, settings, np.array(engine.tokens), 0.3), top_n=10)
+        assert trace.candidates["token_id"].tolist() == np.argsort(-raw, kind="stable")[:10].tolist()
+
+
+# -- command line -------------------------------------------------------------------------------
+
+def test_trace_takes_engine_options(tmp_path: Path) -> None:
+    out = tmp_path / "run.json"
+    assert main(["trace", "--prompt", "Hi", "--max-tokens", "3", "--seed", "1", "--threads", "1",
+                 "--kv-cache", "f16", "--flash-attention", "on", "--json", str(out)]) == 0
+    engine = json.loads(out.read_text(encoding="utf-8"))["engine"]
+    assert (engine["threads"], engine["kv_cache"], engine["flash_attention"]) == (1, "f16", True)
+
+
+@pytest.mark.parametrize("args", [["--threads", "0"], ["--threads", "many"], ["--kv-cache", "q2"],
+                                  ["--gpu-layers", "-7"]])
+def test_bad_engine_options_give_one_line_and_exit_2(args: list[str]) -> None:
+    done = subprocess.run([sys.executable, "-m", "synthscope", "trace", "--prompt", "x", *args],
+                          capture_output=True, text=True)
+    assert done.returncode == 2
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("synthscope: error:"), done.stderr
+
+
+def test_engine_command_says_what_was_chosen_and_why() -> None:
+    done = subprocess.run([sys.executable, "-m", "synthscope", "engine", "--json"],
+                          capture_output=True, text=True, check=True)
+    report = json.loads(done.stdout)
+    choice = machine_choice()
+    assert report["config"] == choice.config.to_dict() and report["reason"] == choice.reason
+    assert report["physical_cores"] == machine_facts().physical_cores
+
+
+# -- the window ---------------------------------------------------------------------------------
+
+@pytest.fixture
+def store(tmp_path: Path) -> QSettings:
+    return QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+
+
+@pytest.fixture
+def window(qtbot, qapp, store: QSettings) -> Iterator[MainWindow]:
+    theme.apply(qapp)
+    win = MainWindow(store)
+    qtbot.addWidget(win)
+    win.resize(1400, 900)
+    win.show()
+    win.load_model(default_model_path(), probe=False)
+    qtbot.waitUntil(lambda: win.state == "idle", timeout=WAIT_MS)
+    yield win
+    win.close()
+
+
+def worker_engine(win: MainWindow) -> Engine:
+    gen = win.handle.worker.generator
+    assert gen is not None
+    return gen.engine
+
+
+def test_window_threads_apply_at_the_next_token(qtbot, window: MainWindow) -> None:
+    perf = window.performance
+    measured = machine_choice().config.threads
+    assert perf.threads.value() == AUTOMATIC and str(measured) in perf.threads.specialValueText()
+    assert window.model is not None and window.model.note in perf.engine_line.text()
+    perf.threads.setValue(1)
+    window.step()
+    qtbot.waitUntil(lambda: window.state == "idle" and len(window.mirror) == 1, timeout=WAIT_MS)
+    assert n_threads(worker_engine(window)) == 1
+    perf.threads.setValue(AUTOMATIC)
+    window.step()
+    qtbot.waitUntil(lambda: window.state == "idle" and len(window.mirror) == 2, timeout=WAIT_MS)
+    assert n_threads(worker_engine(window)) == measured
+
+
+def test_window_reloads_with_another_kv_precision_and_keeps_the_text(
+        qtbot, window: MainWindow, store: QSettings) -> None:
+    perf = window.performance
+    measured = machine_choice().config
+    assert window.model is not None and window.model.config == measured
+    assert not perf.apply_button.isEnabled()
+    other = "f16" if measured.kv_cache == "f32" else "f32"
+    window.controls.max_tokens.setValue(4)
+    window.generate()
+    qtbot.waitUntil(lambda: window.state == "idle" and not window.pending, timeout=WAIT_MS)
+    text = window.editor.toPlainText()
+    perf.memory.setCurrentIndex(perf.memory.findData(other))
+    perf.attention.setCurrentIndex(perf.attention.findData("flash"))
+    assert perf.apply_button.isEnabled()
+    perf.apply_button.click()
+    qtbot.waitUntil(lambda: window.state == "idle", timeout=WAIT_MS)
+    assert window.model.config.kv_cache == other and window.model.config.flash_attention
+    assert worker_engine(window).config.kv_cache == other
+    assert window.editor.toPlainText() == text and not perf.apply_button.isEnabled()
+    window.close()
+    again = MainWindow(store)
+    qtbot.addWidget(again)
+    assert again.performance.preferences()["kv_cache"] == other
+    assert again.performance.preferences()["flash_attention"] is True
+    again.close()
+
+
+def test_gpu_setting_is_offered_only_when_llama_cpp_can_offload(window: MainWindow) -> None:
+    perf = window.performance
+    if machine_facts().gpu_offload:
+        assert perf.gpu_layers.isVisible() and not perf.gpu_note.text()
+    else:
+        assert not perf.gpu_layers.isVisible() and "processor only" in perf.gpu_note.text()
+    assert machine_facts().cpu_name in window.model.device or machine_facts().gpu_devices
+
+
+def test_damaged_engine_settings_fall_back_to_defaults(qtbot, qapp, store: QSettings) -> None:
+    store.setValue("engine/threads", "lots")
+    store.setValue("engine/kv_cache", "q9")
+    store.setValue("engine/attention", 7)
+    store.setValue("engine/gpu_layers", -99)
+    win = MainWindow(store)
+    qtbot.addWidget(win)
+    assert win.performance.preferences() == {"threads": None, "kv_cache": None,
+                                             "flash_attention": None, "gpu_layers": -1}
+    win.close()
