@@ -6,6 +6,7 @@ import json
 import logging
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from synthscope import __version__
 from synthscope.engine import (ConfigError, Engine, EngineError, LoadCancelled, ModelLoadError,
@@ -69,7 +70,8 @@ def add_engine_options(parser: argparse.ArgumentParser) -> None:
 def engine_config_from(args: argparse.Namespace) -> EngineConfig:
     flash = None if args.flash_attention is None else args.flash_attention == "on"
     return preferred_config(threads=args.threads, kv_cache=args.kv_cache, flash_attention=flash,
-                            gpu_layers=args.gpu_layers)
+                            gpu_layers=args.gpu_layers,
+                            probe_path=Path(args.model) if getattr(args, "model", None) else None)
 
 
 def run_trace(args: argparse.Namespace) -> int:
@@ -119,7 +121,7 @@ def run_engine(args: argparse.Namespace) -> int:
         print("Measured: " + ", ".join(f"{n} thread{'s' if n != 1 else ''} {v:.1f} tokens/s"
                                         for n, v in sorted(choice.speeds.items())))
     if choice.path_speeds:
-        print(f"Measured with {PATH_DEPTH} tokens of text: " + ", ".join(
+        print(f"Measured on a short and a {PATH_DEPTH}-token text: " + ", ".join(
             f"{PATH_WORDS[key]} {value:.1f} tokens/s" for key, value in choice.path_speeds.items()))
     gpus = facts.gpu_devices
     print("GPU: " + (", ".join(d.description or d.name for d in gpus) if gpus else

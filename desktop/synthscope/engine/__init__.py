@@ -4,7 +4,7 @@ from synthscope.engine.default_model import default_model_path, gemma_model_path
 from synthscope.engine.errors import EngineError, LoadCancelled, ModelLoadError
 from synthscope.engine.machine import MachineFacts, machine_facts
 from synthscope.engine.choice import (MachineChoice, choice_file, forget_choice, machine_choice,
-                                              preferred_config)
+                                     preferred_config, remembered_choice)
 from synthscope.engine.model import Engine
 from synthscope.engine.model_facts import ModelFacts, read_facts
 from synthscope.engine.probe import probe_model
@@ -13,4 +13,4 @@ from synthscope.engine.text import TextAssembler
 __all__ = ["ConfigError", "Engine", "EngineConfig", "EngineError", "LoadCancelled", "MachineChoice",
            "MachineFacts", "ModelFacts", "ModelLoadError", "TextAssembler", "choice_file",
            "default_model_path", "forget_choice", "gemma_model_path", "machine_choice",
-           "machine_facts", "preferred_config", "probe_model", "read_facts"]
+           "machine_facts", "preferred_config", "probe_model", "read_facts", "remembered_choice"]

@@ -4,12 +4,14 @@ Some llama.cpp CPU paths crash the whole process (the AMX weight layout on Sapph
 Xeons, llama.cpp issue #20824). Before the first real load on a machine, and whenever the
 llama.cpp build, the CPU or the backends change, a child process loads a model and generates a few
 tokens with each candidate configuration in turn; the first that survives is used, and the child
-also times decoding at a few thread counts, then each attention path on a long text. The decision
-is kept in the user's cache folder.
+also times decoding at a few thread counts, then each attention path on a short and a longer text.
+The decision is kept in the user's cache folder.
 
 Which numbers Synthscope shows: the exact path (F32 KV cache, no flash attention: llama.cpp's most
-precise) unless it is more than PATH_TOLERANCE slower on long texts than the fastest path here; then
-the fastest, whose probabilities differ from exact by about 3% (benchmarks/bench_attention.py).
+precise) unless it is more than PATH_TOLERANCE slower than the fastest path here; then the fastest,
+whose probabilities differ from exact by about 3% (benchmarks/bench_attention.py). Which path is
+fastest differs between machines: flash attention halved long-text speed on one CPU at one thread
+and was the fastest path on another at two.
 """
 from __future__ import annotations
 
@@ -31,7 +33,7 @@ from synthscope.engine.probe import ProbeCrashed, ProbeResult, fastest, path_key
 log = logging.getLogger(__name__)
 CHOICE_FILE = "engine-choice.json"
 FORMAT_VERSION = 1
-PATH_TOLERANCE = 0.10  # exact memory is kept while it is at most 10% slower than the fastest path
+PATH_TOLERANCE = 0.03  # exact memory is kept while it is at most 3% slower than the fastest path
 EXACT = ("f32", False)
 
 # Tried in order; each entry: the changes to the standard configuration, and what they avoid.
@@ -80,12 +82,13 @@ def forget_choice() -> bool:
 
 
 def machine_choice(probe_path: Path | None = None, refresh: bool = False) -> MachineChoice:
-    """The remembered decision for this machine, or a new one probed with `probe_path` (default:
-    the shipped model). Raises ModelLoadError only if llama.cpp crashes in every configuration."""
+    """The remembered decision for this machine, or a new one probed with the shipped model (or
+    `probe_path` where it is not installed). Raises ModelLoadError only if llama.cpp crashes in
+    every configuration."""
     facts = machine_facts()
     with _lock:
         if not refresh:
-            remembered = _read(facts.key)
+            remembered = remembered_choice()
             if remembered is not None:
                 return remembered
         choice = _decide(facts, probe_path)
@@ -94,8 +97,13 @@ def machine_choice(probe_path: Path | None = None, refresh: bool = False) -> Mac
         return choice
 
 
+def remembered_choice() -> MachineChoice | None:
+    """The decision remembered for this machine as it is now, if any (costs a file read)."""
+    return _read(machine_facts().key)
+
+
 def _decide(facts: MachineFacts, probe_path: Path | None) -> MachineChoice:
-    path = probe_path or _shipped_model()
+    path = _shipped_model() or probe_path
     fallback_threads = facts.physical_cores
     if path is None:
         return MachineChoice(EngineConfig(threads=fallback_threads),
@@ -129,7 +137,7 @@ def _fallbacks(facts: MachineFacts) -> list[tuple[dict[str, object], str]]:
 
 
 def choose_path(path_speeds: dict[str, float]) -> tuple[str, bool]:
-    """(KV-cache type, flash attention): exact unless it is too slow on long texts here."""
+    """(KV-cache type, flash attention): exact unless it is too slow here."""
     if not path_speeds or path_key(*EXACT) not in path_speeds:
         return EXACT
     best = max(path_speeds, key=path_speeds.__getitem__)
@@ -149,7 +157,7 @@ def _reason(avoided: str, crashes: list[str], config: EngineConfig, result: Prob
         gain = (result.path_speeds[path_key(config.kv_cache, config.flash_attention)]
                 / result.path_speeds[path_key(*EXACT)])
         parts += (f" and compact 16-bit memory{' with flash attention' if config.flash_attention else ''}"
-                  f", {gain:.1f}× as fast as exact memory on long texts here (chances differ from "
+                  f", {gain:.1f}× as fast as exact memory here (chances differ from "
                   "exact by about 3%)")
     if not avoided:
         return f"Synthscope uses llama.cpp's standard settings with {parts}."
@@ -229,12 +237,13 @@ def resolve_config(config: EngineConfig | None = None) -> tuple[EngineConfig, st
 
 
 def preferred_config(threads: int | None = None, kv_cache: str | None = None,
-                     flash_attention: bool | None = None,
-                     gpu_layers: int | None = None) -> EngineConfig:
-    """This machine's choice with the person's preferences on top (None keeps the choice).
+                     flash_attention: bool | None = None, gpu_layers: int | None = None,
+                     probe_path: Path | None = None) -> EngineConfig:
+    """This machine's choice with the person's preferences on top (None keeps the choice);
+    `probe_path` checks the machine where the shipped model is not installed.
 
     The safety decisions (weight layouts, and the GPU where it crashed) are never overridden."""
-    base = machine_choice().config
+    base = machine_choice(probe_path).config
     changes: dict[str, object] = {"threads": threads, "kv_cache": kv_cache,
                                   "flash_attention": flash_attention}
     if base.gpu_layers != 0:

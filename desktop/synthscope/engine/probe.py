@@ -8,7 +8,8 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from contextlib import ExitStack
+from typing import TYPE_CHECKING, TypeVar
 
 from synthscope.engine.config import EngineConfig
 from synthscope.engine.errors import ModelLoadError
@@ -16,15 +17,18 @@ from synthscope.engine.errors import ModelLoadError
 if TYPE_CHECKING:
     from synthscope.engine.model import Engine
 
+K = TypeVar("K")
 PROBE_FLAG = "--probe-model"
 RESULT_PREFIX = "SYNTHSCOPE-PROBE "
 PROBE_TOKENS = 6  # single-token decodes after the prompt: generation takes other kernels than a batch
-TIMED_TOKENS = 32
+TIMED_TOKENS = 24
+ROUNDS = 3
 TIE = 0.03  # thread counts within 3% of the fastest count as equal; the fewer threads win
 # Attention paths timed on a long text: (KV-cache type, flash attention). Flash attention on a CPU
 # keeps 16-bit precision whatever the cache type, so f32 with it is no path of its own.
 PATHS = (("f32", False), ("f16", False), ("f16", True))
-PATH_DEPTH = 512  # tokens in the context when the paths are timed: where they start to differ
+SHORT_DEPTH = 16  # tokens in the context when the paths are timed on a short text ...
+PATH_DEPTH = 512  # ... and on a longer one, where they start to differ
 
 
 class ProbeCrashed(ModelLoadError):
@@ -38,7 +42,7 @@ class ProbeCrashed(ModelLoadError):
 @dataclass(frozen=True)
 class ProbeResult:
     speeds: dict[int, float] = field(default_factory=dict)  # threads -> tokens per second
-    # "kv/flash" (e.g. "f16/on") -> tokens per second with PATH_DEPTH tokens in the context
+    # "kv/flash" (e.g. "f16/on") -> tokens per second, short and PATH_DEPTH-token texts together
     path_speeds: dict[str, float] = field(default_factory=dict)
 
 
@@ -101,7 +105,7 @@ def child_main(path: str, config_json: str = "", time_threads: str = "") -> int:
                 threads=config.threads or 1)) as engine:
             engine.decode(engine.tokenize("Hello, my name is") or [0])
             _greedy(engine, PROBE_TOKENS)
-            speeds = {n: _time_decode(engine, n) for n in counts}
+            speeds = _interleaved({n: (engine, n) for n in counts})
         paths = _time_paths(Path(path), config.with_changes(threads=fastest(speeds))) if counts else {}
         result: dict[str, object] = {"ok": True, "speeds": speeds, "paths": paths}
     except (ModelLoadError, EngineError) as exc:
@@ -111,17 +115,25 @@ def child_main(path: str, config_json: str = "", time_threads: str = "") -> int:
 
 
 def _time_paths(path: Path, config: EngineConfig) -> dict[str, float]:
-    """Decode speed of each attention path once PATH_DEPTH tokens are in the context."""
+    """Decode speed of each attention path on a short text and on a PATH_DEPTH-token one, as one
+    figure: the harmonic mean (tokens per second over the two taken together)."""
     from synthscope.engine.model import Engine
 
-    speeds = {}
-    for kv_cache, flash in PATHS:
-        with Engine.load(path, n_ctx=PATH_DEPTH + 2 * TIMED_TOKENS + 8, probe=False,
-                         config=config.with_changes(kv_cache=kv_cache, flash_attention=flash)) as engine:
+    with ExitStack() as stack:
+        contenders, texts = {}, {}
+        for kv_cache, flash in PATHS:
+            engine = stack.enter_context(Engine.load(
+                path, n_ctx=PATH_DEPTH + TIMED_TOKENS + 8, probe=False,
+                config=config.with_changes(kv_cache=kv_cache, flash_attention=flash)))
             text = engine.tokenize("The quick brown fox jumps over the lazy dog. " * 8)
-            engine.decode((text * (PATH_DEPTH // len(text) + 1))[:PATH_DEPTH])
-            speeds[path_key(kv_cache, flash)] = _time_decode(engine, config.threads or 1)
-    return speeds
+            texts[path_key(kv_cache, flash)] = (text * (PATH_DEPTH // len(text) + 1))[:PATH_DEPTH]
+            engine.decode(texts[path_key(kv_cache, flash)][:SHORT_DEPTH])
+            contenders[path_key(kv_cache, flash)] = (engine, config.threads or 1)
+        short = _interleaved(contenders)
+        for key, (engine, _threads) in contenders.items():
+            engine.decode(texts[key][SHORT_DEPTH:])
+        long = _interleaved(contenders)
+    return {key: round(2 / (1 / short[key] + 1 / long[key]), 2) for key in contenders}
 
 
 def _greedy(engine: Engine, n: int) -> None:
@@ -129,15 +141,16 @@ def _greedy(engine: Engine, n: int) -> None:
         engine.decode([int(engine.logits().argmax())])
 
 
-def _time_decode(engine: Engine, threads: int) -> float:
-    """Single-token decode speed with `threads`: best of two rounds (the first warms caches)."""
-    engine.set_threads(threads)
-    base = engine.n_past
-    best = 0.0
-    for _ in range(2):
-        engine.rewind_to(base)
-        start = time.perf_counter()
-        _greedy(engine, TIMED_TOKENS)
-        best = max(best, TIMED_TOKENS / (time.perf_counter() - start))
-    engine.rewind_to(base)
-    return round(best, 2)
+def _interleaved(contenders: dict[K, tuple[Engine, int]]) -> dict[K, float]:
+    """Single-token decode speed of each (engine, threads): best of ROUNDS rounds taken in turn,
+    so a slow spell of the machine hits every contender alike."""
+    best: dict[K, float] = {key: 0.0 for key in contenders}
+    bases = {key: engine.n_past for key, (engine, _threads) in contenders.items()}
+    for _ in range(ROUNDS):
+        for key, (engine, threads) in contenders.items():
+            engine.set_threads(threads)
+            start = time.perf_counter()
+            _greedy(engine, TIMED_TOKENS)
+            best[key] = max(best[key], TIMED_TOKENS / (time.perf_counter() - start))
+            engine.rewind_to(bases[key])
+    return {key: round(speed, 2) for key, speed in best.items()}

@@ -12,6 +12,9 @@ def new_seed() -> int:
     return secrets.randbelow(MAX_SEED + 1)
 
 
+BLOCK = 32  # draws rolled together: one at a time right after a decode costs several times more
+
+
 class Dice:
     """u(i) in [0, 1) for the i-th generated token; undoing and redoing a step rolls the same number."""
 
@@ -19,8 +22,18 @@ class Dice:
         if not 0 <= int(seed) <= MAX_SEED:
             raise ValueError(f"The seed must be a whole number from 0 to {MAX_SEED}, not {seed}.")
         self.seed = int(seed)
+        self._block: tuple[int, list[float]] = (-BLOCK, [])
 
     def u(self, index: int) -> float:
-        # Philox is counter-based: jumping to draw `index` costs the same as the next draw.
-        bits = np.random.Philox(key=self.seed, counter=index)
-        return float(np.random.Generator(bits).random())
+        start, values = self._block
+        if not start <= index < start + len(values):
+            start = index - index % BLOCK
+            values = [self._roll(i) for i in range(start, start + BLOCK)]
+            self._block = (start, values)
+        return values[index - start]
+
+    def _roll(self, index: int) -> float:
+        # Philox is counter-based: jumping to draw `index` costs the same as the next draw. The
+        # first 64 bits become a double as Generator.random() makes them: the top 53 bits / 2**53.
+        raw = int(np.random.Philox(key=self.seed, counter=index).random_raw())
+        return (raw >> 11) * (1.0 / 9007199254740992.0)

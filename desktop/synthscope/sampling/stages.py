@@ -79,7 +79,7 @@ def top_indices(logits: np.ndarray, k: int) -> np.ndarray:
     n = logits.shape[0]
     if k >= n:
         return np.arange(n)
-    stride = 16
+    stride = 64 if n >= 32768 else 16  # a smaller sample is quicker to partition; the field stays small
     if n >= 8192 and k * stride * 4 <= n:
         sample = logits[::stride]
         rank = min(sample.size - 1, 2 * k // stride + 8)

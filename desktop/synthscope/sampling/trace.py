@@ -56,17 +56,19 @@ def log_sum_exp(logits: np.ndarray) -> float:
 
 
 def softmax_statistics(logits: np.ndarray) -> tuple[float, float]:
-    """(log-sum-exp, entropy in nats) of softmax(logits) from one pass of exponentials: float32
-    exps, float64 sums (the full vocabulary is the costliest thing traced per token)."""
+    """(log-sum-exp, entropy in nats) of softmax(logits) from one pass of exponentials (the full
+    vocabulary is the costliest thing traced per token)."""
     peak = np.float32(logits.max())
     shifted = logits - peak
     exps = np.exp(shifted)
-    total = float(np.sum(exps, dtype=np.float64))
+    total = float(np.sum(exps))  # pairwise float32: ~1e-6 relative, half the time of a float64 sum
     log_total = math.log(total)
     return float(peak) + log_total, log_total - float(np.dot(exps, shifted)) / total
 
 
 def _member(query: np.ndarray, table: np.ndarray) -> np.ndarray:
+    if query.size * table.size <= 1 << 14:  # a broadcast compare: np.isin costs ~50 µs however small
+        return (query[:, None] == table[None, :]).any(axis=1)
     return np.isin(query, table, kind="table" if table.size > 4096 else None)
 
 
@@ -97,7 +99,7 @@ def build_trace(result: ChainResult, top_n: int = 10) -> StepTrace:
     def lse(array: np.ndarray) -> float:
         key = id(array)
         if key not in lse_cache:
-            lse_cache[key] = log_sum_exp(array)
+            lse_cache[key] = _log_sum_exp(array)
         return lse_cache[key]
 
     lse_raw, entropy_raw = softmax_statistics(raw)
@@ -107,7 +109,7 @@ def build_trace(result: ChainResult, top_n: int = 10) -> StepTrace:
         before, after = step.before, step.after
         removed = 0.0
         if step.active and after.size < before.size:
-            removed = max(0.0, 1.0 - float(np.exp(log_sum_exp(after.logits) - lse(before.logits))))
+            removed = max(0.0, 1.0 - math.exp(lse(after.logits) - lse(before.logits)))
         changed = 0
         if step.active and step.name == "penalties":
             changed = int(np.count_nonzero(after.logits != before.logits))
@@ -118,25 +120,59 @@ def build_trace(result: ChainResult, top_n: int = 10) -> StepTrace:
 
     n = min(top_n, raw.shape[0])
     top = _raw_head(result, n)
-    cands = np.zeros(n, dtype=CANDIDATE_DTYPE)
-    cands["token_id"] = top
-    cands["logit"] = raw[top]
-    cands["p_raw"] = np.exp(raw[top].astype(np.float64) - lse_raw)
-    cands["p_final"] = _lookup(top, result.final.ids, result.final_probs)
-    removed_by = np.full(n, NOT_REMOVED, dtype=np.int8)
+    top_ids = top.tolist()
+    top_logits = raw[top]
+    removed_by = [NOT_REMOVED] * n
     for index, step in enumerate(result.stages):
         if step.after.size < step.before.size:
-            gone = (removed_by == NOT_REMOVED) & ~_member(top, step.after.ids)
-            removed_by[gone] = index
-    cands["removed_by"] = removed_by
+            for j, kept in enumerate(_kept(top, top_ids, step.after.ids)):
+                if not kept and removed_by[j] == NOT_REMOVED:
+                    removed_by[j] = index
+    cands = np.array(list(zip(top_ids, top_logits.tolist(),
+                              np.exp(top_logits.astype(np.float64) - lse_raw).tolist(),
+                              _final_probs_of(top, top_ids, result), removed_by)),
+                     dtype=CANDIDATE_DTYPE)
 
     final = np.zeros(min(result.final.size, FINAL_LIMIT), dtype=FINAL_DTYPE)
     final["token_id"] = result.final.ids[:FINAL_LIMIT]
     final["p"] = result.final_probs[:FINAL_LIMIT]
-    with np.errstate(divide="ignore"):
-        p = result.final_probs[result.final_probs > 0]
-        entropy_final = max(0.0, float(-np.sum(p * np.log(p))))
     chosen_logit = float(raw[result.token_id])
     return StepTrace(tuple(stage_traces), cands, final, result.final.size, result.chosen_index,
-                     entropy_raw, entropy_final, chosen_logit,
-                     float(np.exp(chosen_logit - lse_raw)))
+                     entropy_raw, _entropy_of(result.final_probs), chosen_logit,
+                     math.exp(chosen_logit - lse_raw))
+
+
+# Right after a decode the caches are cold and every call into numpy costs ~10 µs, more than
+# Python needs for a few dozen numbers: the small arrays after top-k are handled as lists.
+SMALL = 512
+
+
+def _log_sum_exp(logits: np.ndarray) -> float:
+    if logits.size > SMALL:
+        return log_sum_exp(logits)
+    values = logits.tolist()
+    peak = max(values)
+    return peak + math.log(math.fsum(math.exp(v - peak) for v in values))
+
+
+def _kept(top: np.ndarray, top_ids: list[int], ids: np.ndarray) -> list[bool]:
+    """For each of the top tokens, whether it is among `ids`."""
+    if ids.size > SMALL:
+        return _member(top, ids).tolist()
+    kept = set(ids.tolist())
+    return [token in kept for token in top_ids]
+
+
+def _final_probs_of(top: np.ndarray, top_ids: list[int], result: ChainResult) -> list[float]:
+    """Each top token's probability in the draw (0 when a stage removed it)."""
+    if result.final.size > SMALL:
+        return _lookup(top, result.final.ids, result.final_probs).tolist()
+    chances = dict(zip(result.final.ids.tolist(), result.final_probs.tolist()))
+    return [chances.get(token, 0.0) for token in top_ids]
+
+
+def _entropy_of(probs: np.ndarray) -> float:
+    if probs.size > SMALL:
+        p = probs[probs > 0]
+        return max(0.0, float(-np.sum(p * np.log(p))))
+    return max(0.0, -math.fsum(p * math.log(p) for p in probs.tolist() if p > 0))

@@ -1,24 +1,28 @@
 """Instrumented generation: sample with the traced chain, decode, and record every step.
 
-Only the sampling decision has to happen before the next decode. The full-vocabulary statistics
-(entropy, top-N, raw probabilities) are computed on a helper thread while llama_decode runs (ctypes
-releases the GIL for the call) when llama.cpp leaves a core free; when every core decodes, they
-run right after the decode instead: a helper thread would then stall llama.cpp's threads at each of
-their barriers, which costs more than the statistics take (measured: benchmarks/bench_trace.py).
+Only the sampling decision has to happen before the next decode. The statistics (entropy, top-N,
+raw probabilities, what each stage removed) are computed on a helper thread while llama_decode runs
+(ctypes releases the GIL for the call) when llama.cpp leaves a core free. When every core decodes,
+a helper thread would stall llama.cpp's threads at each of their barriers, so they are computed
+afterwards, a few steps at a time: right after a decode the caches are cold and one step's
+statistics take about twice as long as within a batch (measured: benchmarks/bench_trace.py).
+Readers never see a step without its trace: every way out (step(), generate(), record,
+complete_traces()) fills them in first.
 """
 from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 
 import numpy as np
 
 from synthscope.engine import Engine, EngineError, TextAssembler, machine_facts
-from synthscope.sampling import Dice, SamplerSettings, build_trace, run_chain
+from synthscope.sampling import ChainResult, Dice, SamplerSettings, StepTrace, build_trace, run_chain
 from synthscope.session.record import ModelIdentity, RunRecord, Step
 
 LOGITS_BUDGET = 64 << 20  # bytes of full logits kept for recent steps (what-if without re-decoding)
+TRACE_BATCH = 16  # generate() fills in traces at least this often
 
 
 class Generator:
@@ -36,7 +40,8 @@ class Generator:
         self._logits: OrderedDict[int, np.ndarray] = OrderedDict()
         self._history = np.zeros(engine.n_ctx, dtype=np.int32)
         self._assembler = TextAssembler()
-        self.record = RunRecord(self.identity, "", [], seed, top_n)
+        self._record = RunRecord(self.identity, "", [], seed, top_n)
+        self._untraced: list[tuple[Step, ChainResult | Future[StepTrace]]] = []
 
     # -- set-up -----------------------------------------------------------------------------
     def start(self, prompt: str, seed: int | None = None) -> None:
@@ -46,51 +51,85 @@ class Generator:
         tokens = self.engine.tokenize(prompt)
         if not tokens:
             raise EngineError("The prompt is empty. Type a few words for the model to continue.")
+        self.complete_traces()
         self.engine.reset()
         self.engine.decode(tokens)
-        self.record = RunRecord(self.identity, prompt, tokens, self.seed, self.top_n,
-                                engine=self.engine.config.to_dict())
+        self._record = RunRecord(self.identity, prompt, tokens, self.seed, self.top_n,
+                                 engine=self.engine.config.to_dict())
         self._history[:len(tokens)] = tokens
         self._logits.clear()
         self._assembler = TextAssembler()
 
     @property
+    def record(self) -> RunRecord:
+        """The run so far, every step with its trace."""
+        self.complete_traces()
+        return self._record
+
+    @property
     def n_steps(self) -> int:
-        return len(self.record.steps)
+        return len(self._record.steps)
 
     def history(self, step_index: int | None = None) -> np.ndarray:
         """Context tokens (prompt included) before step `step_index` (default: the next step)."""
         index = self.n_steps if step_index is None else step_index
-        return self._history[:len(self.record.prompt_tokens) + index].copy()
+        return self._history[:len(self._record.prompt_tokens) + index].copy()
 
     # -- one token ------------------------------------------------------------------------
     def step(self, settings: SamplerSettings) -> Step:
-        """Choose, record and decode exactly one token."""
-        if not self.record.prompt_tokens:
+        """Choose, record and decode exactly one token, with its trace."""
+        step = self.step_untraced(settings)
+        self.complete_traces()
+        return step
+
+    def step_untraced(self, settings: SamplerSettings) -> Step:
+        """Choose, record and decode exactly one token; its trace is filled in by the next
+        complete_traces() (or anything that hands steps out)."""
+        record = self._record
+        if not record.prompt_tokens:
             raise EngineError("Start with a prompt first.")
         if self.engine.n_past >= self.engine.n_ctx:
             raise EngineError(f"The text has reached this model's limit of {self.engine.n_ctx:,} "
                               "tokens. Undo some tokens or clear to continue.")
         index = self.n_steps
         raw = self.engine.logits().copy()  # the next decode overwrites the view
-        position = len(self.record.prompt_tokens) + index
+        position = len(record.prompt_tokens) + index
         result = run_chain(raw, settings, self._history[:position],
                            None if settings.greedy else self._dice.u(index))
+        work: ChainResult | Future[StepTrace] = result
         if self.overlaps:
-            pending = self._pool.submit(build_trace, result, self.top_n)
-            try:
-                self.engine.decode([result.token_id])
-            finally:
-                trace = pending.result()
-        else:
+            work = self._pool.submit(build_trace, result, self.top_n)
+        try:
             self.engine.decode([result.token_id])
-            trace = build_trace(result, self.top_n)
+        except BaseException:
+            if isinstance(work, Future):
+                work.result()  # never leave the helper working on a step that did not happen
+            raise
         piece = self.engine.token_bytes(result.token_id)
-        step = Step(result.token_id, piece, self._assembler.feed(piece), result.u, settings, trace)
-        self._remember(index, raw, step)
+        # The trace arrives with complete_traces(); until then the step stays inside the generator.
+        step = Step(result.token_id, piece, self._assembler.feed(piece), result.u, settings,
+                    None)  # type: ignore[arg-type]
+        self._untraced.append((step, work))
+        raw.flags.writeable = False  # shared with readers by shared_logits(), never copied
+        self._logits[index] = raw
+        while len(self._logits) > self._max_cached:
+            self._logits.popitem(last=False)
         self._history[position] = result.token_id
-        self.record.steps.append(step)
+        record.steps.append(step)
         return step
+
+    def complete_traces(self) -> None:
+        """Fill in the traces of the steps made by step_untraced() since the last call."""
+        pieces = self._record.pieces
+        try:
+            for step, work in self._untraced:
+                step.trace = work.result() if isinstance(work, Future) else build_trace(work, self.top_n)
+                for token in (step.token_id, *step.trace.candidates["token_id"].tolist(),
+                              *step.trace.final["token_id"].tolist()):
+                    if token not in pieces:
+                        pieces[token] = self.engine.token_bytes(token)
+        finally:
+            self._untraced.clear()
 
     @property
     def overlaps(self) -> bool:
@@ -99,29 +138,19 @@ class Generator:
             return self._overlap
         return (self.engine.config.threads or self._cores) < self._cores
 
-    def _remember(self, index: int, raw: np.ndarray, step: Step) -> None:
-        raw.flags.writeable = False  # shared with readers by shared_logits(), never copied
-        self._logits[index] = raw
-        while len(self._logits) > self._max_cached:
-            self._logits.popitem(last=False)
-        pieces = self.record.pieces
-        for token in (step.token_id, *step.trace.candidates["token_id"].tolist(),
-                      *step.trace.final["token_id"].tolist()):
-            if token not in pieces:
-                pieces[token] = self.engine.token_bytes(token)
-
     def is_end(self, step: Step) -> bool:
         return self.engine.is_end_of_generation(step.token_id)
 
     def undo(self) -> Step | None:
         """Remove the last step and rewind the KV cache to before it."""
-        if not self.record.steps:
+        record = self.record
+        if not record.steps:
             return None
-        step = self.record.steps.pop()
+        step = record.steps.pop()
         self._logits.pop(self.n_steps, None)
-        self.engine.rewind_to(len(self.record.prompt_tokens) + self.n_steps)
+        self.engine.rewind_to(len(record.prompt_tokens) + self.n_steps)
         self._assembler = TextAssembler()
-        for kept in self.record.steps:
+        for kept in record.steps:
             self._assembler.feed(kept.token_bytes)
         return step
 
@@ -136,7 +165,7 @@ class Generator:
         # Re-decoding the tail as one batch can differ from the token-by-token original in the
         # last digits (it does on Gemma 3), which later steps' logits inherit.
         everything = self.engine.tokens
-        position = len(self.record.prompt_tokens) + step_index
+        position = len(self._record.prompt_tokens) + step_index
         self.engine.rewind_to(position)
         logits = self.engine.logits().copy()
         self.engine.decode(everything[position:])
@@ -152,18 +181,30 @@ class Generator:
                  on_step: Callable[[Step], None] | None = None,
                  should_stop: Callable[[], bool] | None = None) -> list[Step]:
         """Up to max_tokens steps; stops at an end-of-generation token unless ignore_eos, and at
-        the end of the context."""
+        the end of the context. `on_step` gets every step in order, at most TRACE_BATCH steps late
+        (their traces are filled in a batch at a time)."""
         made: list[Step] = []
+        reported = 0
         for _ in range(max_tokens):
             if (should_stop is not None and should_stop()) or self.engine.n_past >= self.engine.n_ctx:
                 break
-            step = self.step(settings)
+            step = self.step_untraced(settings)
             made.append(step)
-            if on_step is not None:
-                on_step(step)
             if not ignore_eos and self.is_end(step):
                 break
+            if len(self._untraced) >= TRACE_BATCH:
+                reported = self._report(made, reported, on_step)
+        self._report(made, reported, on_step)
         return made
 
+    def _report(self, made: list[Step], reported: int,
+                on_step: Callable[[Step], None] | None) -> int:
+        self.complete_traces()
+        if on_step is not None:
+            for step in made[reported:]:
+                on_step(step)
+        return len(made)
+
     def close(self) -> None:
+        self.complete_traces()
         self._pool.shutdown(wait=True)
