@@ -4,24 +4,30 @@ fastest configuration on this machine, and against the headless trace path.
 Offscreen Qt, the real default model, 400 tokens with end-of-text ignored, rounds alternating
 between bare `Llama.generate` (threads, attention path and KV type swept first, the fastest kept:
 bench_trace.sweep), the headless Generator (the `synthscope trace` path) and the window (worker
-thread, signals, coalesced redraws). Also measures the longest event-loop stall during GUI generation
-(a 2 ms timer's longest gap) and the what-if recompute per slider move. Prints figures; asserts
+thread, signals, coalesced redraws). The two baselines run in child processes of their own: llama.cpp
+driven from two threads of one process (here the window's worker and the main thread) makes OpenMP
+manage more threads than there are cores, which throttles its spinning and slowed both by a third. Also measures the longest event-loop stall during GUI generation
+(a 2 ms timer's longest gap, in a round of its own) and the what-if recompute per slider move. Prints figures; asserts
 nothing.
 """
 from __future__ import annotations
 
 import argparse
+import json
+import logging
 import os
 import statistics
+import subprocess
+import sys
 import time
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import numpy as np  # noqa: E402
 from bench_trace import N_CTX, bare_generate, sweep  # noqa: E402
-from PySide6.QtCore import QElapsedTimer, QTimer  # noqa: E402
+from PySide6.QtCore import QElapsedTimer, QEventLoop, QTimer  # noqa: E402
 
-from synthscope.engine import Engine, default_model_path, machine_choice  # noqa: E402
+from synthscope.engine import Engine, EngineConfig, default_model_path, machine_choice  # noqa: E402
 from synthscope.engine.baseline import bare_llama  # noqa: E402
 from synthscope.sampling import SamplerSettings  # noqa: E402
 from synthscope.session import Generator  # noqa: E402
@@ -72,17 +78,24 @@ class StallMeter:
         return self.gaps
 
 
-def gui(app, window: MainWindow, n: int, seed: int, meter: StallMeter) -> float:
+def gui(app, window: MainWindow, n: int, seed: int, meter: StallMeter | None = None) -> float:
     window.clear()
     window.controls.seed_box.setValue(seed)
     window.controls.max_tokens.setValue(n)
     window.controls.ignore_end.setChecked(True)
-    meter.start()
+    # A real event loop, as in the app (polling processEvents would itself keep a core busy).
+    loop = QEventLoop()
+    window.stateChanged.connect(loop.quit)
+    if meter is not None:
+        meter.start()
     start = time.perf_counter()
     window.generate()
-    wait_until(app, lambda: window.state == "idle" and len(window.mirror) == n and not window.pending)
+    while not (window.state == "idle" and len(window.mirror) == n and not window.pending):
+        loop.exec()
     elapsed = time.perf_counter() - start
-    meter.stop()
+    window.stateChanged.disconnect(loop.quit)
+    if meter is not None:
+        meter.stop()
     return n / elapsed
 
 
@@ -104,36 +117,67 @@ def what_if_costs(app, window: MainWindow, moves: int = 60) -> tuple[list[float]
     return recompute, update
 
 
+def child(kind: str, tokens: int, seed: int, config: EngineConfig | None = None) -> dict:
+    """Run one baseline measurement in a fresh process; returns what it printed (JSON)."""
+    command = [sys.executable, __file__, "--child", kind, "--tokens", str(tokens), "--seed", str(seed)]
+    if config is not None:
+        command += ["--config", config.to_json()]
+    done = subprocess.run(command, capture_output=True, text=True, check=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def child_main(kind: str, tokens: int, seed: int, config_json: str | None) -> None:
+    path = default_model_path()
+    if kind == "sweep":
+        best, _ = sweep(str(path), machine_choice().config, tokens)
+        print(json.dumps({"config": best.to_dict()}))
+        return
+    config = EngineConfig.from_json(config_json) if config_json else machine_choice().config
+    if kind == "bare":
+        llm = bare_llama(path, config, N_CTX, seed=7)
+        bare_generate(llm, 16, SAMPLE_PROMPT)
+        print(json.dumps({"speed": bare_generate(llm, tokens, SAMPLE_PROMPT)}))
+    else:
+        engine = Engine.load(path, probe=False, config=config)
+        headless(engine, 16, 0)
+        print(json.dumps({"speed": headless(engine, tokens, seed)}))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tokens", type=int, default=400)
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--sweep-tokens", type=int, default=128)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--child", choices=["sweep", "bare", "headless"], help=argparse.SUPPRESS)
+    parser.add_argument("--config", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    logging.basicConfig(level=logging.ERROR)
+    if args.child:
+        child_main(args.child, args.sweep_tokens if args.child == "sweep" else args.tokens,
+                   args.seed, args.config)
+        return
     app = create_application()
     path = default_model_path()
-    best_config, _ = sweep(str(path), machine_choice().config, args.sweep_tokens)
-    bare = bare_llama(path, best_config, N_CTX, seed=7)
+    best_config = EngineConfig.from_dict(child("sweep", args.sweep_tokens, 0)["config"])
     window = MainWindow()
     window.resize(1600, 1000)
     window.show()
     window.load_model(path, probe=False)
     wait_until(app, lambda: window.state == "idle")
-    engine = Engine.load(path, probe=False)
     meter = StallMeter()
     speeds: dict[str, list[float]] = {"bare (best)": [], "headless": [], "window": []}
     stalls: list[float] = []
-    headless(engine, 16, 0)
-    bare_generate(bare, 16, SAMPLE_PROMPT)
+    gui(app, window, 16, 0)
     for r in range(args.rounds):
-        speeds["bare (best)"].append(bare_generate(bare, args.tokens, SAMPLE_PROMPT))
-        speeds["headless"].append(headless(engine, args.tokens, r))
-        speeds["window"].append(gui(app, window, args.tokens, r, meter))
-        stalls.extend(meter.gaps)
+        speeds["bare (best)"].append(child("bare", args.tokens, r, best_config)["speed"])
+        speeds["headless"].append(child("headless", args.tokens, r)["speed"])
+        speeds["window"].append(gui(app, window, args.tokens, r))
+    # Stalls in a round of their own: the meter's 2 ms timer costs the generation a few percent.
+    gui(app, window, args.tokens, args.rounds, meter)
+    stalls.extend(meter.gaps)
     recompute, update = what_if_costs(app, window)
     window.close()
-    engine.close()
-    bare.close()
     med = {k: statistics.median(v) for k, v in speeds.items()}
     gaps = np.array(stalls)
     print(f"SmolLM2-135M-Instruct, {args.tokens} tokens x {args.rounds} rounds, offscreen")

@@ -3,7 +3,8 @@
     python scripts/screenshots.py [--out docs/screenshots] [--size 1600x1000]
 
 Writes main-window.png (a run with one step selected), what-if.png (the same step re-sampled
-with other settings) and hover-card.png (the card shown over a generated token).
+with other settings), hover-card.png (the card shown over a generated token) and performance.png
+(the Performance section: threads, memory, attention, and how llama.cpp runs here).
 """
 from __future__ import annotations
 
@@ -94,6 +95,7 @@ def main(argv: list[str] | None = None) -> int:
     settle(app, window)
     window.card.grab().save(str(args.out / "hover-card.png"))
     window.card.hide()
+    window.performance.grab().save(str(args.out / "performance.png"))
     print(f"wrote {', '.join(p.name for p in sorted(args.out.glob('*.png')))} to {args.out} "
           f"(step {index + 1}: {window.token_text(recorded.token_id)!r})")
     window.close()

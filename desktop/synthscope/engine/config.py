@@ -94,8 +94,8 @@ class EngineConfig:
 
     def describe(self, threads: int) -> str:
         """One line for the status bar and About box."""
-        parts = [f"{threads} thread{'s' if threads != 1 else ''}",
-                 f"{self.kv_cache.upper()} memory of the text",
+        memory = "exact (32-bit)" if self.kv_cache == "f32" else "compact (16-bit)"
+        parts = [f"{threads} thread{'s' if threads != 1 else ''}", f"{memory} memory of the text",
                  "flash attention" if self.flash_attention else "standard attention"]
         if not self.extra_buffers:
             parts.append("plain weight layout")

@@ -16,6 +16,9 @@ from synthscope.ui.main_window import MainWindow
 
 log = logging.getLogger(__name__)
 DEFAULT_SIZE = (1600, 1000)
+# The engine worker runs Python between decodes; with Python's default 5 ms switch interval it can
+# wait that long for the GIL behind a repaint while llama.cpp's cores sit idle.
+SWITCH_INTERVAL_S = 0.001
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -28,6 +31,7 @@ def create_application() -> QApplication:
     app = QApplication.instance()
     if not isinstance(app, QApplication):
         app = QApplication([sys.argv[0] if sys.argv else "synthscope"])
+    sys.setswitchinterval(SWITCH_INTERVAL_S)
     app.setApplicationName("Synthscope")
     app.setOrganizationName("Synthscope")
     theme.apply(app)

@@ -47,6 +47,7 @@ class MainWindow(QMainWindow):
         self.pending: list[Piece] = []  # tokens that reached the window since the last refresh
         self.requested_logits: set[int] = set()
         self.run_clock = (0.0, 0)
+        self.panels_shown_at = 0.0  # perf_counter() of the last step-panel refresh
         self.setWindowTitle("Synthscope")
         icon = icon_path()
         if icon is not None:
@@ -268,8 +269,8 @@ class MainWindow(QMainWindow):
         self._schedule()
 
     def _run_finished(self, reason: str) -> None:
-        self._flush()
         self._set_state("idle")
+        self._flush()
         made = len(self.mirror) - self.run_clock[1]
         words = {"limit": f"Wrote {made} tokens.", "stopped": f"Stopped after {made} tokens.",
                  "end": "The model ended the text.", "error": ""}[reason]
@@ -331,7 +332,7 @@ class MainWindow(QMainWindow):
 
     def _schedule(self) -> None:
         if not self.refresh_timer.isActive():
-            self.refresh_timer.start()
+            self.refresh_timer.start(theme.RUN_TEXT_MS if self.state == "running" else theme.REFRESH_MS)
 
     def _flush(self) -> None:
         """Coalesced view update: new text in one edit, the panels once, however many tokens came."""
@@ -339,7 +340,12 @@ class MainWindow(QMainWindow):
         if self.pending:
             self.editor.append_tokens(self.pending)
             self.pending = []
-        self._refresh_panels()
+        now = time.perf_counter()
+        if self.state != "running" or now - self.panels_shown_at >= theme.RUN_PANELS_MS / 1000:
+            self.panels_shown_at = now
+            self._refresh_panels()
+        else:
+            self.refresh_timer.start(theme.RUN_TEXT_MS)  # the panels catch up within RUN_PANELS_MS
         start, before = self.run_clock
         made, seconds = len(self.mirror) - before, time.perf_counter() - start
         if self.state == "running" and made > 1 and seconds > 0:

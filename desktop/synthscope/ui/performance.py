@@ -86,16 +86,25 @@ class PerformancePanel(QFrame):
         self.apply_button = QPushButton("Apply (reloads the model)")
         self.apply_button.setEnabled(False)
         self.apply_button.setToolTip("Reload the model with the new settings; your text is kept.")
-        rows = [("Threads", self.threads, THREADS_HELP), ("Memory of the text", self.memory, MEMORY_HELP),
-                ("Attention", self.attention, ATTENTION_HELP)]
+        # Number boxes sit beside their label; the menus, whose choices are words, get a row of
+        # their own so nothing is cut off in the narrow column.
+        rows = [("Threads", self.threads, THREADS_HELP, True),
+                ("Memory of the text", self.memory, MEMORY_HELP, False),
+                ("Attention", self.attention, ATTENTION_HELP, False)]
         if gpu_offload:
-            rows.append(("GPU layers", self.gpu_layers, GPU_HELP))
-        for row, (text, widget, help_text) in enumerate(rows):
+            rows.append(("GPU layers", self.gpu_layers, GPU_HELP, True))
+        row = 0
+        for text, widget, help_text, beside in rows:
             label = QLabel(text)
             for item in (label, widget):
                 item.setToolTip(help_text)
             grid.addWidget(label, row, 0)
-            grid.addWidget(widget, row, 1)
+            if beside:
+                grid.addWidget(widget, row, 1)
+            else:
+                row += 1
+                grid.addWidget(widget, row, 0, 1, 2)
+            row += 1
         grid.setColumnStretch(1, 1)
         layout.addLayout(grid)
         layout.addWidget(self.apply_button)
@@ -145,8 +154,8 @@ class PerformancePanel(QFrame):
         if self._loaded["flash_attention"] is None:
             self.attention.setItemText(0, "Automatic (flash)" if config.flash_attention
                                        else "Automatic (standard)")
-        self.engine_line.setText(f"Running on {device}: {config.describe(config.threads or 1)}. "
-                                 f"{note}")
+        self.engine_line.setText(f"Running on {device}: {config.describe(config.threads or 1)}."
+                                 f"\n\n{note}")
         self._mark_pending()
 
     def _threads_changed(self, value: int) -> None:

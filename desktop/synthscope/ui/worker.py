@@ -125,7 +125,9 @@ class EngineWorker(QObject):
         self.engine = engine
         self.generator = Generator(engine, top_n=TOP_N)
         self.loadProgress.emit(1.0)
-        self.loaded.emit(LoadedModel(Path(path), engine.facts, tuple(vocab), engine.config, engine.note,
+        # A note from the file's own check wins; otherwise the machine's (a file read).
+        note = engine.note or machine_choice().reason
+        self.loaded.emit(LoadedModel(Path(path), engine.facts, tuple(vocab), engine.config, note,
                                      device_name(engine.config)))
 
     def release(self) -> None:
