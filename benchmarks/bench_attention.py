@@ -17,7 +17,7 @@ import time
 import numpy as np
 import pydoc_data.topics
 
-from synthscope.engine import EngineConfig, default_model_path, gemma_model_path, machine_choice
+from synthscope.engine import default_model_path, gemma_model_path, machine_choice
 from synthscope.engine.baseline import bare_llama
 
 TIMED = 48

@@ -6,9 +6,9 @@ between bare `Llama.generate` (threads, attention path and KV type swept first, 
 bench_trace.sweep), the headless Generator (the `synthscope trace` path) and the window (worker
 thread, signals, coalesced redraws). The two baselines run in child processes of their own: llama.cpp
 driven from two threads of one process (here the window's worker and the main thread) makes OpenMP
-manage more threads than there are cores, which throttles its spinning and slowed both by a third. Also measures the longest event-loop stall during GUI generation
-(a 2 ms timer's longest gap, in a round of its own) and the what-if recompute per slider move. Prints figures; asserts
-nothing.
+manage more threads than there are cores, which throttles its spinning and slowed both by a third.
+Also measures the longest event-loop stall during GUI generation (a 2 ms timer's longest gap, in a
+round of its own) and the what-if recompute per slider move. Prints figures; asserts nothing.
 """
 from __future__ import annotations
 

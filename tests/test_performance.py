@@ -17,17 +17,15 @@ import pytest  # noqa: E402
 from PySide6.QtCore import QSettings  # noqa: E402
 
 from synthscope.cli.main import main  # noqa: E402
-from synthscope.engine import (ConfigError, Engine, default_model_path,  # noqa: E402
-                               machine_choice, machine_facts, preferred_config)
+from synthscope.engine import (ConfigError, Engine, machine_choice, machine_facts, preferred_config)
 from synthscope.sampling import SamplerSettings, build_trace, run_chain  # noqa: E402
 from synthscope.sampling.trace import log_sum_exp, softmax_statistics  # noqa: E402
 from synthscope.session import Generator  # noqa: E402
-from synthscope.ui import theme  # noqa: E402
 from synthscope.ui.main_window import MainWindow  # noqa: E402
 from synthscope.ui.performance import AUTOMATIC  # noqa: E402
+from window_helpers import WAIT_MS, loaded_window, worker_generator  # noqa: E402
 
 pytestmark = pytest.mark.qt_log_ignore("does not support propagateSizeHints", "does not support raise")
-WAIT_MS = 30_000
 
 
 def n_threads(engine: Engine) -> int:
@@ -143,21 +141,13 @@ def store(tmp_path: Path) -> QSettings:
 
 @pytest.fixture
 def window(qtbot, qapp, store: QSettings) -> Iterator[MainWindow]:
-    theme.apply(qapp)
-    win = MainWindow(store)
-    qtbot.addWidget(win)
-    win.resize(1400, 900)
-    win.show()
-    win.load_model(default_model_path(), probe=False)
-    qtbot.waitUntil(lambda: win.state == "idle", timeout=WAIT_MS)
+    win = loaded_window(qtbot, qapp, store)
     yield win
     win.close()
 
 
 def worker_engine(win: MainWindow) -> Engine:
-    gen = win.handle.worker.generator
-    assert gen is not None
-    return gen.engine
+    return worker_generator(win).engine
 
 
 def test_window_threads_apply_at_the_next_token(qtbot, window: MainWindow) -> None:

@@ -12,36 +12,24 @@ import pytest  # noqa: E402
 from PySide6.QtCore import Qt  # noqa: E402
 from synthscope.engine import default_model_path  # noqa: E402
 from synthscope.sampling import Dice, SamplerSettings, build_trace, run_chain  # noqa: E402
-from synthscope.session import Generator  # noqa: E402
 from synthscope.ui import theme  # noqa: E402
 from synthscope.ui.main_window import SAMPLE_PROMPT, MainWindow  # noqa: E402
 from synthscope.ui.text_view import END_MARK  # noqa: E402
 from synthscope.ui.wording import describe_stage  # noqa: E402
+from window_helpers import WAIT_MS, loaded_window, worker_generator  # noqa: E402
 
 # The offscreen platform cannot do these window-manager requests; real platforms can.
 pytestmark = pytest.mark.qt_log_ignore("does not support propagateSizeHints", "does not support raise")
-WAIT_MS = 30_000
 
 
 @pytest.fixture
 def window(qtbot, qapp) -> Iterator[MainWindow]:
-    theme.apply(qapp)
-    win = MainWindow()
-    qtbot.addWidget(win)
-    win.resize(1400, 900)
-    win.show()
-    win.controls.seed_box.setValue(42)
-    win.load_model(default_model_path(), probe=False)
-    qtbot.waitUntil(lambda: win.state == "idle", timeout=WAIT_MS)
+    win = loaded_window(qtbot, qapp, seed=42)
     yield win
     win.close()
 
 
-def generator(win: MainWindow) -> Generator:
-    """The worker's generator; read only while the worker is idle (the test waits for that)."""
-    gen = win.handle.worker.generator
-    assert gen is not None
-    return gen
+generator = worker_generator
 
 
 def run(qtbot, win: MainWindow, action: str) -> None:

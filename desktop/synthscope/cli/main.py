@@ -142,6 +142,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(exc.code, file=sys.stderr)
             return EXIT_USAGE
         return int(exc.code or 0)
-    except (SettingsError, ConfigError, ModelLoadError, LoadCancelled, EngineError, ValueError, OSError) as exc:
+    except (SettingsError, ConfigError, ModelLoadError, LoadCancelled, EngineError, ValueError,
+            OSError) as exc:
         print(f"synthscope: error: {exc}", file=sys.stderr)
         return EXIT_USAGE

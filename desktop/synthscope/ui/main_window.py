@@ -118,7 +118,8 @@ class MainWindow(QMainWindow):
         a.bigger_text.triggered.connect(lambda: self._set_text_size(self.editor.font().pointSize() + 1))
         a.smaller_text.triggered.connect(lambda: self._set_text_size(self.editor.font().pointSize() - 1))
         a.about.triggered.connect(lambda: QMessageBox.information(self, "How to read Synthscope", HELP_TEXT))
-        a.about_app.triggered.connect(lambda: QMessageBox.about(self, "About Synthscope", about_text(self.model)))
+        a.about_app.triggered.connect(
+            lambda: QMessageBox.about(self, "About Synthscope", about_text(self.model)))
         self.performance.threadsChanged.connect(
             lambda _value: self.handle.set_threads(self.performance.threads_preference()))
         self.performance.reloadRequested.connect(self.reload_model)

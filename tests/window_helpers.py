@@ -1,0 +1,32 @@
+"""Shared by the window tests: a main window shown offscreen with the real default model loaded."""
+from __future__ import annotations
+
+from PySide6.QtCore import QSettings
+
+from synthscope.engine import default_model_path
+from synthscope.session import Generator
+from synthscope.ui import theme
+from synthscope.ui.main_window import MainWindow
+
+WAIT_MS = 30_000
+
+
+def loaded_window(qtbot, qapp, store: QSettings | None = None, seed: int | None = None) -> MainWindow:
+    """Shown at 1400×900 and idle on SmolLM2; the caller closes it."""
+    theme.apply(qapp)
+    win = MainWindow(store)
+    qtbot.addWidget(win)
+    win.resize(1400, 900)
+    win.show()
+    if seed is not None:
+        win.controls.seed_box.setValue(seed)
+    win.load_model(default_model_path(), probe=False)
+    qtbot.waitUntil(lambda: win.state == "idle", timeout=WAIT_MS)
+    return win
+
+
+def worker_generator(win: MainWindow) -> Generator:
+    """The worker's generator; read only while the worker is idle (the test waits for that)."""
+    gen = win.handle.worker.generator
+    assert gen is not None
+    return gen
