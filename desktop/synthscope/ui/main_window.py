@@ -99,6 +99,9 @@ class MainWindow(QMainWindow):
                           engine_column(self.controls, self.performance))
         self.setCentralWidget(central)
         self.speed_label = QLabel()
+        self.engine_label = QLabel()  # how llama.cpp runs; the tooltip says why
+        self.engine_label.setObjectName("hint")
+        self.statusBar().addPermanentWidget(self.engine_label)
         self.statusBar().addPermanentWidget(self.speed_label)
 
         self.refresh_timer = QTimer(self)
@@ -192,8 +195,11 @@ class MainWindow(QMainWindow):
             self.load_model(*self.model_source)
 
     def _checking(self) -> None:
-        self.progress.setRange(0, 0)  # no fraction to show: a busy bar
-        self.progress.setFormat("Checking how llama.cpp runs on this computer (first start only)…")
+        self.progress.setRange(0, 0)  # no fraction to show: a busy bar (which shows no words)
+        words = ("First start on this computer: checking how llama.cpp runs here safely and fastest "
+                 "(about ten seconds, only once)…")
+        self.inspector.clear(words)
+        self.statusBar().showMessage(words)
 
     def open_model_dialog(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Open a GGUF model", "",
@@ -215,8 +221,9 @@ class MainWindow(QMainWindow):
         self.model_label.setToolTip(facts.summary + f"\n{model.path}")
         self.setWindowTitle(f"Synthscope — {model.path.stem}")
         self.performance.show_engine(model.config, model.note, model.device)
-        self.statusBar().showMessage(f"Ready. Press Generate (Ctrl+Enter) or Step (Space). {model.note}",
-                                     15000)
+        self.engine_label.setText(f"llama.cpp: {model.config.describe(model.config.threads or 1)}  ")
+        self.engine_label.setToolTip(model.note)
+        self.statusBar().showMessage("Ready. Press Generate (Ctrl+Enter) or Step (Space).", 10000)
         self._set_state("idle")
         self._refresh_panels()
 
