@@ -74,7 +74,7 @@ def bench(label: str, path: str, depths: list[int], n_precision: int) -> None:
             reference = probs
         tv = 0.5 * np.abs(probs - reference).sum(axis=1)
         differs = np.mean(probs.argmax(axis=1) != reference.argmax(axis=1))
-        print(f"  {config.describe(config.threads or 1):58s} "
+        print(f"  {config.describe():58s} "
               + " ".join(f"{v:7.1f}" for v in speeds)
               + f"   {tv.mean():8.2%} {tv.max():7.2%} {differs:11.2%}", flush=True)
         del probs

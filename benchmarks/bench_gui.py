@@ -181,7 +181,7 @@ def main() -> None:
     med = {k: statistics.median(v) for k, v in speeds.items()}
     gaps = np.array(stalls)
     print(f"SmolLM2-135M-Instruct, {args.tokens} tokens x {args.rounds} rounds, offscreen")
-    print(f"  bare (best) is {best_config.describe(best_config.threads or 1)}")
+    print(f"  bare (best) is {best_config.describe()}")
     for key, values in speeds.items():
         print(f"  {key:11s} median {med[key]:6.1f} tok/s   all {', '.join(f'{v:.1f}' for v in values)}")
     print(f"  ratio window / bare (best): median {med['window'] / med['bare (best)']:.3f}")

@@ -72,7 +72,7 @@ def sweep(path: str, safe: EngineConfig, n: int, rounds: int = 2
             best[index] = max(best[index], bare_generate(llm, n))
     for llm in llms:
         llm.close()
-    speeds = {config.describe(config.threads or 1): speed for config, speed in zip(configs, best)}
+    speeds = {config.describe(): speed for config, speed in zip(configs, best)}
     return configs[best.index(max(best))], speeds
 
 
@@ -107,9 +107,9 @@ def bench(label: str, path: str, n: int, rounds: int, sweep_tokens: int) -> None
     print(f"  sweep ({sweep_tokens} tokens, best of 2, in turns):")
     for name, speed in sorted(swept.items(), key=lambda item: -item[1]):
         print(f"    {speed:7.1f} tok/s  {name}")
-    print(f"  bare (best):    {best_config.describe(best_config.threads or 1)}")
-    print(f"  bare (default): {default_config.describe(default_threads)}")
-    print(f"  synthscope:     {safe.describe(safe.threads or 1)}")
+    print(f"  bare (best):    {best_config.describe()}")
+    print(f"  bare (default): {default_config.describe()}")
+    print(f"  synthscope:     {safe.describe()}")
     for key in speeds:
         print(f"  {key:32s} median {med[key]:7.1f} tok/s   best {best[key]:7.1f} tok/s")
     for key in ours:

@@ -40,10 +40,11 @@ def crashing_probe(monkeypatch: pytest.MonkeyPatch) -> list[EngineConfig]:
     """Swap the probe child for one that crashes on extra buffers; returns the configs it was given."""
     tried: list[EngineConfig] = []
 
-    def command(path: Path, config: EngineConfig, time_threads: tuple[int, ...] = ()) -> list[str]:
+    def command(path: Path, config: EngineConfig, time_threads: tuple[int, ...] = (),
+                time_paths: bool = False) -> list[str]:
         tried.append(config)
         return [sys.executable, "-c", CRASH_WITH_EXTRA_BUFFERS, str(path), config.to_json(),
-                ",".join(map(str, time_threads))]
+                ",".join(map(str, time_threads)), "paths" if time_paths else ""]
 
     monkeypatch.setattr(probe_module, "probe_command", command)
     return tried
@@ -52,9 +53,11 @@ def crashing_probe(monkeypatch: pytest.MonkeyPatch) -> list[EngineConfig]:
 def test_a_crash_falls_back_and_the_decision_is_remembered(
         cache_dir: Path, crashing_probe: list[EngineConfig], smollm_path: Path) -> None:
     choice = machine_choice(smollm_path, refresh=True)
-    assert [c.extra_buffers for c in crashing_probe] == [True, False]
+    # The standard configuration crashes; the safer one survives, then its attention paths are timed.
+    assert [c.extra_buffers for c in crashing_probe] == [True, False, False]
     assert not choice.config.extra_buffers
     assert "crashed" in choice.reason and signal.SIGSEGV.name in choice.reason
+    assert "weight layouts" in choice.reason
     facts = machine_facts()
     assert set(choice.speeds) == set(facts.thread_candidates())
     assert set(choice.path_speeds) == {"f32/off", "f16/off", "f16/on"}
@@ -160,3 +163,47 @@ def test_cache_folder_follows_the_platform(monkeypatch: pytest.MonkeyPatch, tmp_
         assert machine_module.user_cache_dir() == tmp_path / "synthscope"
     monkeypatch.setenv("SYNTHSCOPE_CACHE_DIR", str(tmp_path / "x"))
     assert machine_module.user_cache_dir() == tmp_path / "x"
+
+
+def test_a_check_that_cannot_finish_keeps_the_safe_configuration(
+        cache_dir: Path, crashing_probe: list[EngineConfig], smollm_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """After a crash, a check that fails for another reason (a timeout, say) must not bring back
+    the configuration that crashed; and it is not repeated at every load of this process."""
+    real = probe_module.probe_model
+
+    def crash_then_fail(path: Path, config: EngineConfig, *args: object, **kwargs: object):
+        if config.extra_buffers:
+            return real(path, config, *args, **kwargs)  # crashes (the fixture's child)
+        raise ModelLoadError("Checking took longer than 300 s.")
+
+    monkeypatch.setattr(choice_module, "probe_model", crash_then_fail)
+    choice = machine_choice(smollm_path, refresh=True)
+    assert not choice.config.extra_buffers and not choice.speeds and "could not finish" in choice.reason
+    assert not choice_file().exists()  # nothing measured, nothing remembered on disk
+    crashing_probe.clear()
+    assert machine_choice() == choice and crashing_probe == []
+
+
+def test_attention_paths_that_crash_cost_only_their_timing(
+        cache_dir: Path, smollm_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    real = probe_module.probe_command
+
+    def command(path: Path, config: EngineConfig, time_threads: tuple[int, ...] = (),
+                time_paths: bool = False) -> list[str]:
+        if time_paths:
+            return [sys.executable, "-c", "import os, signal; os.kill(os.getpid(), signal.SIGSEGV)"]
+        return real(path, config, time_threads, time_paths)
+
+    monkeypatch.setattr(probe_module, "probe_command", command)
+    choice = machine_choice(smollm_path, refresh=True)
+    assert choice.config.extra_buffers and choice.speeds and not choice.path_speeds
+    assert (choice.config.kv_cache, choice.config.flash_attention) == ("f32", False)
+    assert "most exact" in choice.reason
+
+
+def test_a_damaged_choice_file_is_replaced(cache_dir: Path, smollm_path: Path,
+                                           crashing_probe: list[EngineConfig]) -> None:
+    choice_file().write_text("[1, 2, 3]", encoding="utf-8")  # JSON, but not a choice file
+    choice = machine_choice(smollm_path, refresh=True)
+    assert json.loads(choice_file().read_text(encoding="utf-8"))["choices"][choice.key]

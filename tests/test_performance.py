@@ -211,3 +211,32 @@ def test_damaged_engine_settings_fall_back_to_defaults(qtbot, qapp, store: QSett
     assert win.performance.preferences() == {"threads": None, "kv_cache": None,
                                              "flash_attention": None, "gpu_layers": -1}
     win.close()
+
+
+def test_a_failing_trace_takes_its_steps_back(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Traces are filled in batches; if one cannot be made, no step is left without one."""
+    import synthscope.session.runner as runner
+
+    calls = {"n": 0}
+    real = runner.build_trace
+
+    def flaky(result, top_n):  # noqa: ANN001, ANN202
+        calls["n"] += 1
+        if calls["n"] == 5:
+            raise RuntimeError("statistics failed")
+        return real(result, top_n)
+
+    monkeypatch.setattr(runner, "build_trace", flaky)
+    generator = Generator(engine, seed=3, overlap=False)
+    generator.start("Count with me: one, two,")
+    reported = []
+    with pytest.raises(RuntimeError):
+        generator.generate(SamplerSettings(), 10, ignore_eos=True, on_step=reported.append)
+    record = generator.record
+    assert len(record.steps) == 4 and all(step.trace is not None for step in record.steps)
+    assert reported == record.steps
+    assert engine.n_past == len(record.prompt_tokens) + 4
+    assert record.text == "".join(step.text for step in record.steps)
+    generator.step(SamplerSettings())  # and it carries on from there
+    assert len(generator.record.steps) == 5
+    generator.close()

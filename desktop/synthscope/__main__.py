@@ -8,7 +8,7 @@ HEADLESS_COMMANDS = {"trace", "engine"}
 
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
-    if args[:1] == ["--probe-model"] and 2 <= len(args) <= 4:
+    if args[:1] == ["--probe-model"] and 2 <= len(args) <= 5:
         from synthscope.engine.probe import child_main
         return child_main(*args[1:])
     if args[:1] and args[0] in HEADLESS_COMMANDS | {"-h", "--help", "--version"}:

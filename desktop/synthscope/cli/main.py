@@ -10,7 +10,7 @@ from pathlib import Path
 
 from synthscope import __version__
 from synthscope.engine import (ConfigError, Engine, EngineError, LoadCancelled, ModelLoadError,
-                               choice_file, default_model_path, forget_choice, machine_choice,
+                               choice_file, default_model_path, machine_choice,
                                machine_facts, preferred_config)
 from synthscope.engine.config import KV_TYPES, MAX_THREADS, EngineConfig
 from synthscope.engine.model import DEFAULT_CONTEXT
@@ -103,8 +103,6 @@ def run_trace(args: argparse.Namespace) -> int:
 
 
 def run_engine(args: argparse.Namespace) -> int:
-    if args.reset:
-        forget_choice()
     choice = machine_choice(refresh=args.reset)
     facts = machine_facts()
     if args.json:
@@ -127,7 +125,7 @@ def run_engine(args: argparse.Namespace) -> int:
     print("GPU: " + (", ".join(d.description or d.name for d in gpus) if gpus else
                      "none used (this llama.cpp build runs on the CPU only)"
                      if not facts.gpu_offload else "supported, but no device found"))
-    print(f"Settings: {choice.config.describe(choice.config.threads or 1)}")
+    print(f"Settings: {choice.config.describe()}")
     print(f"Remembered in {choice_file()} (synthscope engine --reset checks again)")
     return 0
 

@@ -20,7 +20,6 @@ import logging
 import os
 import tempfile
 import threading
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,7 +27,7 @@ from typing import Any
 from synthscope.engine.config import EngineConfig
 from synthscope.engine.errors import ModelLoadError
 from synthscope.engine.machine import MachineFacts, machine_facts, user_cache_dir
-from synthscope.engine.probe import ProbeCrashed, ProbeResult, fastest, path_key, probe_model
+from synthscope.engine.probe import ProbeCrashed, fastest, path_key, probe_model
 
 log = logging.getLogger(__name__)
 CHOICE_FILE = "engine-choice.json"
@@ -42,7 +41,11 @@ FALLBACKS: tuple[tuple[dict[str, object], str], ...] = (
     ({"extra_buffers": False}, "llama.cpp's special weight layouts for this processor"),
     ({"extra_buffers": False, "gpu_layers": 0}, "llama.cpp's special weight layouts and its GPU code"),
 )
+MAX_PATH_TIMING_BYTES = 1 << 30  # the path timing loads three copies: skipped for larger models
 _lock = threading.Lock()
+# Decisions made or read in this process, by (cache file, machine key): a check that could not be
+# remembered on disk is still not repeated at every load.
+_known: dict[tuple[str, str], MachineChoice] = {}
 
 
 @dataclass(frozen=True)
@@ -56,7 +59,7 @@ class MachineChoice:
     def to_dict(self) -> dict[str, object]:
         return {"config": self.config.to_dict(), "reason": self.reason,
                 "speeds": {str(k): v for k, v in self.speeds.items()},
-                "path_speeds": self.path_speeds, "decided": time.time()}
+                "path_speeds": self.path_speeds}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], key: str) -> MachineChoice:
@@ -74,6 +77,7 @@ def choice_file() -> Path:
 
 def forget_choice() -> bool:
     """Delete every remembered decision; the next load probes again. True if there was one."""
+    _known.clear()
     try:
         choice_file().unlink()
         return True
@@ -92,18 +96,26 @@ def machine_choice(probe_path: Path | None = None, refresh: bool = False) -> Mac
             if remembered is not None:
                 return remembered
         choice = _decide(facts, probe_path)
-        if choice.speeds:  # only a measured decision is worth remembering
+        _known[(str(choice_file()), facts.key)] = choice
+        if choice.speeds:  # only a measured decision is worth remembering on disk
             _write(choice)
         return choice
 
 
 def remembered_choice() -> MachineChoice | None:
-    """The decision remembered for this machine as it is now, if any (costs a file read)."""
-    return _read(machine_facts().key)
+    """The decision known for this machine as it is now, if any (at most a file read)."""
+    key = machine_facts().key
+    known = _known.get((str(choice_file()), key))
+    if known is None:
+        known = _read(key)
+        if known is not None:
+            _known[(str(choice_file()), key)] = known
+    return known
 
 
 def _decide(facts: MachineFacts, probe_path: Path | None) -> MachineChoice:
-    path = _shipped_model() or probe_path
+    shipped = _shipped_model()
+    path = shipped or probe_path
     fallback_threads = facts.physical_cores
     if path is None:
         return MachineChoice(EngineConfig(threads=fallback_threads),
@@ -118,18 +130,36 @@ def _decide(facts: MachineFacts, probe_path: Path | None) -> MachineChoice:
             log.warning("engine check: %s crashed with %s", config, exc.signal_name)
             crashes.append(exc.signal_name)
             continue
-        except ModelLoadError as exc:  # the check model itself is unusable: decide nothing
+        except ModelLoadError as exc:  # the check itself could not run: keep what is known safe
             log.warning("engine check could not run: %s", exc)
-            return MachineChoice(EngineConfig(threads=fallback_threads),
-                                 "Synthscope uses llama.cpp's standard settings (the check on this "
-                                 f"computer could not run: {exc})", {}, facts.key)
+            return MachineChoice(config.with_changes(threads=fallback_threads),
+                                 "Synthscope uses llama.cpp's standard settings"
+                                 f"{' without ' + avoided if avoided else ''} (the check on this "
+                                 f"computer could not finish: {exc})", {}, facts.key)
         threads = fastest(result.speeds) or fallback_threads
-        kv_cache, flash = choose_path(result.path_speeds)
-        chosen = config.with_changes(threads=threads, kv_cache=kv_cache, flash_attention=flash)
-        return MachineChoice(chosen, _reason(avoided, crashes, chosen, result), result.speeds,
-                             facts.key, result.path_speeds)
+        config = config.with_changes(threads=threads)
+        path_speeds = _time_paths(path, config)
+        kv_cache, flash = choose_path(path_speeds)
+        chosen = config.with_changes(kv_cache=kv_cache, flash_attention=flash)
+        return MachineChoice(chosen, _reason(avoided, crashes, chosen, result.speeds, path_speeds),
+                             result.speeds, facts.key, path_speeds)
+    if shipped is None:  # the person's own file was the only one to check with: it may be to blame
+        raise ModelLoadError(f"llama.cpp crashed with {path.name} in every configuration Synthscope "
+                             f"tried ({', '.join(crashes)}); the file is probably damaged.")
     raise ModelLoadError("llama.cpp crashed on this computer in every configuration Synthscope "
                          f"tried ({', '.join(crashes)}); please report your processor model.")
+
+
+def _time_paths(path: Path, config: EngineConfig) -> dict[str, float]:
+    """Each attention path's speed, in a child of its own: a path that crashes or runs out of
+    memory there costs its measurement, never the configuration found safe."""
+    try:
+        if path.stat().st_size > MAX_PATH_TIMING_BYTES:
+            return {}
+        return probe_model(path, config, time_paths=True).path_speeds
+    except (ModelLoadError, OSError) as exc:
+        log.warning("attention paths not timed: %s", exc)
+        return {}
 
 
 def _fallbacks(facts: MachineFacts) -> list[tuple[dict[str, object], str]]:
@@ -147,24 +177,25 @@ def choose_path(path_speeds: dict[str, float]) -> tuple[str, bool]:
     return kv_cache, flash == "on"
 
 
-def _reason(avoided: str, crashes: list[str], config: EngineConfig, result: ProbeResult) -> str:
+def _reason(avoided: str, crashes: list[str], config: EngineConfig, speeds: dict[int, float],
+            path_speeds: dict[str, float]) -> str:
     threads = config.threads or 1
-    speed = f" ({result.speeds[threads]:.0f} tokens a second)" if threads in result.speeds else ""
+    speed = f" ({speeds[threads]:.0f} tokens a second)" if threads in speeds else ""
     threads_part = f"{threads} thread{'s are' if threads != 1 else ' is'} fastest{speed}"
     if (config.kv_cache, config.flash_attention) == EXACT:
         path_part = ("exact 32-bit memory of the text costs under 3% speed, so you see llama.cpp's "
-                     "most exact chances")
+                     "most exact chances" if path_speeds else
+                     "you see llama.cpp's most exact chances (32-bit memory of the text)")
     else:
-        gain = (result.path_speeds[path_key(config.kv_cache, config.flash_attention)]
-                / result.path_speeds[path_key(*EXACT)])
+        gain = path_speeds[path_key(config.kv_cache, config.flash_attention)] / path_speeds[path_key(*EXACT)]
         path_part = (f"compact 16-bit memory{' with flash attention' if config.flash_attention else ''}"
                      f" is {gain:.2f}× as fast as exact memory, so it is used (its chances differ "
                      "from exact ones by about 3%)")
     if not avoided:
         return (f"Checked on this computer: llama.cpp's standard settings run safely, {threads_part}, "
                 f"and {path_part}.")
-    return (f"Checked on this computer: {avoided} crashed ({crashes[-1]}), so Synthscope runs "
-            f"without them; {threads_part}, and {path_part}.")
+    return (f"Checked on this computer: {avoided} crashed (error {crashes[-1]}), so Synthscope "
+            f"runs without them; {threads_part}, and {path_part}.")
 
 
 def _shipped_model() -> Path | None:
@@ -191,8 +222,9 @@ def _write(choice: MachineChoice) -> None:
     path = choice_file()
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-        if data.get("version") != FORMAT_VERSION or not isinstance(data.get("choices"), dict):
-            raise ValueError
+        if (not isinstance(data, dict) or data.get("version") != FORMAT_VERSION
+                or not isinstance(data.get("choices"), dict)):
+            raise ValueError("not a choice file")
     except (OSError, ValueError):
         data = {"version": FORMAT_VERSION, "choices": {}}
     data["choices"][choice.key] = choice.to_dict()
@@ -223,7 +255,7 @@ def probe_user_file(path: Path, config: EngineConfig) -> tuple[EngineConfig, str
         except ProbeCrashed:
             continue
         return safer, (f"{path.name} runs without {avoided}, because they crashed with this file "
-                       f"({crash.signal_name}).")
+                       f"(error {crash.signal_name}).")
     raise crash
 
 

@@ -92,13 +92,17 @@ class EngineConfig:
                 "type_k": KV_TYPES[self.kv_cache], "type_v": KV_TYPES[self.kv_cache],
                 "n_gpu_layers": self.gpu_layers, "swa_full": True}
 
-    def describe(self, threads: int) -> str:
+    def describe(self) -> str:
         """One line for the status bar and About box."""
+        threads = self.threads or 1
         memory = "exact (32-bit)" if self.kv_cache == "f32" else "compact (16-bit)"
+        attention = "standard attention"
+        if self.flash_attention:  # on a CPU it computes in 16 bits whatever the memory holds
+            attention = "flash attention (16-bit)" if self.kv_cache == "f32" else "flash attention"
         parts = [f"{threads} thread{'s' if threads != 1 else ''}", f"{memory} memory of the text",
-                 "flash attention" if self.flash_attention else "standard attention"]
+                 attention]
         if not self.extra_buffers:
-            parts.append("plain weight layout")
+            parts.append("safe weight layout")
         return ", ".join(parts)
 
 

@@ -58,21 +58,23 @@ def fastest(speeds: dict[int, float]) -> int | None:
     return min(n for n, speed in speeds.items() if speed >= best * (1 - TIE))
 
 
-def probe_command(path: Path, config: EngineConfig, time_threads: tuple[int, ...] = ()) -> list[str]:
-    """Thread counts to time also ask for the attention paths to be timed."""
-    args = [PROBE_FLAG, str(path), config.to_json(), ",".join(map(str, time_threads))]
+def probe_command(path: Path, config: EngineConfig, time_threads: tuple[int, ...] = (),
+                  time_paths: bool = False) -> list[str]:
+    args = [PROBE_FLAG, str(path), config.to_json(), ",".join(map(str, time_threads)),
+            "paths" if time_paths else ""]
     if getattr(sys, "frozen", False):  # a PyInstaller bundle: the executable is the app itself
         return [sys.executable, *args]
     return [sys.executable, "-m", "synthscope", *args]
 
 
 def probe_model(path: Path, config: EngineConfig | None = None, time_threads: tuple[int, ...] = (),
-                timeout: float = 300.0) -> ProbeResult:
+                time_paths: bool = False, timeout: float = 300.0) -> ProbeResult:
     """Raise ModelLoadError unless a child process can load `path` with `config` and generate a
-    few tokens; with `time_threads`, also measure decode speed at each of those thread counts."""
+    few tokens; with `time_threads`, also measure decode speed at each of those thread counts; with
+    `time_paths`, each attention path's speed at config's thread count."""
     config = config or EngineConfig()
     try:
-        done = subprocess.run(probe_command(path, config, time_threads), capture_output=True,
+        done = subprocess.run(probe_command(path, config, time_threads, time_paths), capture_output=True,
                               text=True, timeout=timeout, errors="replace", stdin=subprocess.DEVNULL)
     except subprocess.TimeoutExpired as exc:
         raise ModelLoadError(f"Checking {path.name} took longer than {timeout:.0f} s; "
@@ -92,9 +94,9 @@ def probe_model(path: Path, config: EngineConfig | None = None, time_threads: tu
                          f"{done.returncode}); the file is probably damaged.")
 
 
-def child_main(path: str, config_json: str = "", time_threads: str = "") -> int:
+def child_main(path: str, config_json: str = "", time_threads: str = "", time_paths: str = "") -> int:
     """Runs in the child: load, decode a prompt and a few single tokens; optionally time thread
-    counts, then the attention paths with the fastest count; report one JSON line."""
+    counts or the attention paths; report one JSON line."""
     from synthscope.engine.errors import EngineError
     from synthscope.engine.model import Engine
 
@@ -106,7 +108,7 @@ def child_main(path: str, config_json: str = "", time_threads: str = "") -> int:
             engine.decode(engine.tokenize("Hello, my name is") or [0])
             _greedy(engine, PROBE_TOKENS)
             speeds = _interleaved({n: (engine, n) for n in counts})
-        paths = _time_paths(Path(path), config.with_changes(threads=fastest(speeds))) if counts else {}
+        paths = _time_paths(Path(path), config) if time_paths else {}
         result: dict[str, object] = {"ok": True, "speeds": speeds, "paths": paths}
     except (ModelLoadError, EngineError) as exc:
         result = {"ok": False, "error": str(exc)}

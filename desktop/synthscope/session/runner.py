@@ -119,17 +119,23 @@ class Generator:
         return step
 
     def complete_traces(self) -> None:
-        """Fill in the traces of the steps made by step_untraced() since the last call."""
+        """Fill in the traces of the steps made by step_untraced() since the last call. If one
+        cannot be made, it and the steps after it are taken back before the error goes on, so no
+        step is ever without its trace."""
         pieces = self._record.pieces
-        try:
-            for step, work in self._untraced:
+        for done, (step, work) in enumerate(self._untraced):
+            try:
                 step.trace = work.result() if isinstance(work, Future) else build_trace(work, self.top_n)
-                for token in (step.token_id, *step.trace.candidates["token_id"].tolist(),
-                              *step.trace.final["token_id"].tolist()):
-                    if token not in pieces:
-                        pieces[token] = self.engine.token_bytes(token)
-        finally:
-            self._untraced.clear()
+            except BaseException:
+                failed = len(self._untraced) - done
+                self._untraced.clear()
+                self._truncate(self.n_steps - failed)
+                raise
+            for token in (step.token_id, *step.trace.candidates["token_id"].tolist(),
+                          *step.trace.final["token_id"].tolist()):
+                if token not in pieces:
+                    pieces[token] = self.engine.token_bytes(token)
+        self._untraced.clear()
 
     @property
     def overlaps(self) -> bool:
@@ -146,13 +152,20 @@ class Generator:
         record = self.record
         if not record.steps:
             return None
-        step = record.steps.pop()
-        self._logits.pop(self.n_steps, None)
-        self.engine.rewind_to(len(record.prompt_tokens) + self.n_steps)
+        step = record.steps[-1]
+        self._truncate(self.n_steps - 1)
+        return step
+
+    def _truncate(self, n_steps: int) -> None:
+        """Keep the first n_steps steps; rewind the KV cache and the text to match."""
+        record = self._record
+        for index in range(n_steps, len(record.steps)):
+            self._logits.pop(index, None)
+        del record.steps[n_steps:]
+        self.engine.rewind_to(len(record.prompt_tokens) + n_steps)
         self._assembler = TextAssembler()
         for kept in record.steps:
             self._assembler.feed(kept.token_bytes)
-        return step
 
     # -- what-if support --------------------------------------------------------------------
     def raw_logits(self, step_index: int) -> np.ndarray:
@@ -185,24 +198,29 @@ class Generator:
         (their traces are filled in a batch at a time)."""
         made: list[Step] = []
         reported = 0
-        for _ in range(max_tokens):
-            if (should_stop is not None and should_stop()) or self.engine.n_past >= self.engine.n_ctx:
-                break
-            step = self.step_untraced(settings)
-            made.append(step)
-            if not ignore_eos and self.is_end(step):
-                break
-            if len(self._untraced) >= TRACE_BATCH:
-                reported = self._report(made, reported, on_step)
-        self._report(made, reported, on_step)
+        try:
+            for _ in range(max_tokens):
+                if (should_stop is not None and should_stop()) or self.engine.n_past >= self.engine.n_ctx:
+                    break
+                step = self.step_untraced(settings)
+                made.append(step)
+                if not ignore_eos and self.is_end(step):
+                    break
+                if len(self._untraced) >= TRACE_BATCH:
+                    reported = self._report(made, reported, on_step)
+        finally:  # the steps made before an error are reported too
+            self._report(made, reported, on_step)
         return made
 
     def _report(self, made: list[Step], reported: int,
                 on_step: Callable[[Step], None] | None) -> int:
-        self.complete_traces()
-        if on_step is not None:
-            for step in made[reported:]:
-                on_step(step)
+        try:
+            self.complete_traces()
+        finally:  # after a failure, the steps that kept their place (and got a trace) still count
+            if on_step is not None:
+                for step in made[reported:]:
+                    if step.trace is not None:
+                        on_step(step)
         return len(made)
 
     def close(self) -> None:

@@ -196,8 +196,8 @@ class MainWindow(QMainWindow):
 
     def _checking(self) -> None:
         self.progress.setRange(0, 0)  # no fraction to show: a busy bar (which shows no words)
-        words = ("First start on this computer: checking how llama.cpp runs here safely and fastest "
-                 "(about ten seconds, only once)…")
+        words = ("First start on this computer: checking how the model runs here safely and fastest "
+                 "(usually under a minute, only once)…")
         self.inspector.clear(words)
         self.statusBar().showMessage(words)
 
@@ -221,13 +221,14 @@ class MainWindow(QMainWindow):
         self.model_label.setToolTip(facts.summary + f"\n{model.path}")
         self.setWindowTitle(f"Synthscope — {model.path.stem}")
         self.performance.show_engine(model.config, model.note, model.device)
-        self.engine_label.setText(f"llama.cpp: {model.config.describe(model.config.threads or 1)}  ")
+        self.engine_label.setText(f"Runs with {model.config.describe()}  ")
         self.engine_label.setToolTip(model.note)
         self.statusBar().showMessage("Ready. Press Generate (Ctrl+Enter) or Step (Space).", 10000)
         self._set_state("idle")
         self._refresh_panels()
 
     def show_load_error(self, message: str) -> None:
+        self.performance.refresh_apply()  # a failed reload leaves its settings to apply again
         self.progress_holder.setVisible(False)
         self.model_label.setText("No model loaded")
         self.banner.show_message(f"{message} Choose another file with File > Open model….", offer_open=True)

@@ -25,15 +25,18 @@ AUTOMATIC = 0  # the threads box's special value: the count measured fastest on 
 AUTO = "auto"  # memory and attention: what the check measured best on this computer
 MEMORY_CHOICES = {AUTO: "Automatic", "f32": "Exact (32-bit)", "f16": "Compact (16-bit)"}
 ATTENTION_CHOICES = {AUTO: "Automatic", "standard": "Standard", "flash": "Flash attention"}
-THREADS_HELP = ("How many processor cores work on each token. Automatic uses the count Synthscope "
-                "measured to be fastest on this computer. Takes effect at once.")
+THREADS_HELP = ("How many of the processor's threads (its cores, or halves of cores) work on each "
+                "token. Automatic uses the count Synthscope measured to be fastest on this computer. "
+                "Takes effect at once.")
 MEMORY_HELP = ("How precisely the model keeps the text it has read so far (llama.cpp's KV cache). "
                "Exact gives llama.cpp's most precise chances; compact halves that memory and can be "
-               "faster on long texts, but shifts the chances by about 3%. Automatic uses exact unless "
-               "it was measured much slower here. Changing it reloads the model.")
+               "faster, but moves the chances by 3–4% on average, and now and then changes which word "
+               "is likeliest. Automatic uses exact unless it was measured more than 3% slower here. "
+               "Changing it reloads the model.")
 ATTENTION_HELP = ("How llama.cpp works out which earlier words matter. Flash attention is a faster "
-                  "method on some computers and slower on others; it always uses compact memory. "
-                  "Automatic uses what was measured fastest here. Changing it reloads the model.")
+                  "method on some computers and slower on others; on a processor it always computes "
+                  "with compact (16-bit) precision, even with exact memory. Automatic uses what was "
+                  "measured fastest here. Changing it reloads the model.")
 GPU_HELP = ("How many of the model's layers run on the graphics card; All is fastest. Changing it "
             "reloads the model.")
 
@@ -120,7 +123,7 @@ class PerformancePanel(QFrame):
         self.engine_line.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         layout.addWidget(self.engine_line)
         self._loaded: dict[str, Any] = self.reload_preferences()
-        self.threads.valueChanged.connect(self._threads_changed)
+        self.threads.valueChanged.connect(self.threadsChanged)
         self.memory.currentIndexChanged.connect(self._mark_pending)
         self.attention.currentIndexChanged.connect(self._mark_pending)
         self.gpu_layers.valueChanged.connect(self._mark_pending)
@@ -154,15 +157,16 @@ class PerformancePanel(QFrame):
         if self._loaded["flash_attention"] is None:
             self.attention.setItemText(0, "Automatic (flash)" if config.flash_attention
                                        else "Automatic (standard)")
-        self.engine_line.setText(f"Running on {device}: {config.describe(config.threads or 1)}."
+        self.engine_line.setText(f"Running on {device}: {config.describe()}."
                                  f"\n\n{note}")
         self._mark_pending()
 
-    def _threads_changed(self, value: int) -> None:
-        self.threadsChanged.emit(value)
-
     def _mark_pending(self, *_: object) -> None:
         self.apply_button.setEnabled(self.reload_preferences() != self._loaded)
+
+    def refresh_apply(self) -> None:
+        """Offer Apply again whenever the settings differ from what is loaded (after a failure)."""
+        self._mark_pending()
 
     def _apply(self) -> None:
         self.apply_button.setEnabled(False)
@@ -181,7 +185,7 @@ class PerformancePanel(QFrame):
         self.gpu_layers.setValue(_read_int(store, ENGINE_SPECS["gpu_layers"], 999))
         for name, combo in (("kv_cache", self.memory), ("attention", self.attention)):
             spec = ENGINE_SPECS[name]
-            index = combo.findData(str(store.value(spec.key, spec.default)))
+            index = combo.findData(spec.kind(store.value(spec.key, spec.default)))
             combo.setCurrentIndex(index if index >= 0 else combo.findData(spec.default))
 
 
@@ -194,7 +198,7 @@ def _combo(choices: dict[str, str]) -> QComboBox:
 
 def _read_int(store: QSettings, spec: EngineSettingSpec, maximum: int) -> int:
     try:
-        value = int(str(store.value(spec.key, spec.default)))
+        value = spec.kind(str(store.value(spec.key, spec.default)))
     except ValueError:
         return int(spec.default)
     return value if spec.minimum <= value <= min(spec.maximum, maximum) else int(spec.default)

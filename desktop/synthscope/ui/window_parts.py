@@ -43,7 +43,7 @@ def about_text(model: LoadedModel | None) -> str:
     if model is not None:
         config = model.config
         lines.append(f"<p><b>Model:</b> {model.path.name} — {model.facts.summary}</p>"
-                     f"<p><b>Running on</b> {model.device}: {config.describe(config.threads or 1)}."
+                     f"<p><b>Running on</b> {model.device}: {config.describe()}."
                      f"<br>{model.note}</p>")
     lines.append(f"<p><b>Computer:</b> {facts.cpu_name}, {facts.physical_cores} cores "
                  f"({facts.logical_cores} threads).<br>The check of how llama.cpp runs here is "

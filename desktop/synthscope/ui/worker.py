@@ -104,6 +104,8 @@ class EngineWorker(QObject):
                 self.checking.emit()
             config = preferred_config(**preferences, probe_path=Path(path))  # type: ignore[arg-type]
             engine = Engine.load(path, progress=progress, probe=probe, config=config)
+            # A note from the file's own check wins; otherwise the machine's (known by now).
+            note = engine.note or machine_choice().reason
         except LoadCancelled:
             return
         except (ModelLoadError, ConfigError) as exc:
@@ -125,8 +127,6 @@ class EngineWorker(QObject):
         self.engine = engine
         self.generator = Generator(engine, top_n=TOP_N)
         self.loadProgress.emit(1.0)
-        # A note from the file's own check wins; otherwise the machine's (a file read).
-        note = engine.note or machine_choice().reason
         self.loaded.emit(LoadedModel(Path(path), engine.facts, tuple(vocab), engine.config, note,
                                      device_name(engine.config)))
 
@@ -153,12 +153,15 @@ class EngineWorker(QObject):
         self.runFinished.emit(reason)
 
     def _generate(self, generator: Generator, request: RunRequest) -> str:
+        machine_threads = machine_choice().config.threads  # known in this process: no check
+        threads = self.live_threads or machine_threads
+        if threads != generator.engine.config.threads:
+            generator.engine.set_threads(threads)  # before start(), which records the configuration
         if request.prompt is not None:
             generator.start(request.prompt, seed=request.seed)
             record = generator.record
             self.runStarted.emit(RunStarted(record.prompt, np.array(record.prompt_tokens, dtype=np.int32),
                                             record.seed))
-        machine_threads = machine_choice().config.threads  # remembered: a file read, once a run
         made: list[tuple[int, Step, bool]] = []
         last_sent = time.perf_counter()
         try:
@@ -183,10 +186,12 @@ class EngineWorker(QObject):
     def _send(self, generator: Generator, made: list[tuple[int, Step, bool]]) -> None:
         """Fill in the traces of the steps made since the last call (a batch costs about half as
         much as one at a time) and send them out, in order."""
-        generator.complete_traces()
-        for index, step, is_end in made:
-            self.stepped.emit(StepMessage(index, step, generator.shared_logits(index), is_end))
-        made.clear()
+        try:
+            generator.complete_traces()  # on an error it takes its steps back: none go out
+            for index, step, is_end in made:
+                self.stepped.emit(StepMessage(index, step, generator.shared_logits(index), is_end))
+        finally:
+            made.clear()
 
     @Slot()
     def undo(self) -> None:
