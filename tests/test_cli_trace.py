@@ -41,13 +41,20 @@ def test_trace_json_has_every_field(tmp_path: Path) -> None:
         assert sum(c["p_raw"] for c in cands) <= 1.0 + 1e-6
 
 
+# A chat turn, a story start and a list: with the attention path and KV precision left to
+# llama-cpp-python's defaults, greedy continuations of some prompts parted after a dozen tokens.
+GREEDY_PROMPTS = [PROMPT, "Once upon a time, in a small village by the sea, there lived",
+                  "Ten facts about the Moon:\n1."]
+
+
+@pytest.mark.parametrize("prompt", GREEDY_PROMPTS)
 def test_greedy_reproduces_llama_cpp_token_for_token(tmp_path: Path, smollm_path: Path,
-                                                     engine_config: EngineConfig) -> None:
-    doc = trace(tmp_path, "--prompt", PROMPT, "--max-tokens", "40", "--temperature", "0",
+                                                     engine_config: EngineConfig, prompt: str) -> None:
+    doc = trace(tmp_path, "--prompt", prompt, "--max-tokens", "40", "--temperature", "0",
                 "--ignore-eos")
     # The reference gets exactly the engine's parameters, context size included.
     llm = bare_llama(smollm_path, engine_config, n_ctx=DEFAULT_CONTEXT)
-    tokens = llm.tokenize(PROMPT.encode(), special=True)
+    tokens = llm.tokenize(prompt.encode(), special=True)
     assert tokens == doc["prompt_tokens"]
     theirs = []
     for token in llm.generate(tokens, temp=0.0, repeat_penalty=1.0):
@@ -56,7 +63,7 @@ def test_greedy_reproduces_llama_cpp_token_for_token(tmp_path: Path, smollm_path
             break
     assert [s["token_id"] for s in doc["steps"]] == theirs
     assert all(s["u"] is None for s in doc["steps"])
-    completion = llm.create_completion(PROMPT, max_tokens=40, temperature=0.0, repeat_penalty=1.0)
+    completion = llm.create_completion(prompt, max_tokens=40, temperature=0.0, repeat_penalty=1.0)
     assert doc["text"].startswith(completion["choices"][0]["text"])
 
 

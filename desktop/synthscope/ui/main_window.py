@@ -99,6 +99,10 @@ class MainWindow(QMainWindow):
                           engine_column(self.controls, self.performance))
         self.setCentralWidget(central)
         self.speed_label = QLabel()
+        # A fixed width: a label that grows with its text re-lays out the status bar, and with it
+        # the whole window is repainted at every refresh while tokens stream.
+        self.speed_label.setMinimumWidth(self.speed_label.fontMetrics().horizontalAdvance(
+            "99999 tokens · 999 tokens/s  "))
         self.engine_label = QLabel()  # how llama.cpp runs; the tooltip says why
         self.engine_label.setObjectName("hint")
         self.statusBar().addPermanentWidget(self.engine_label)
@@ -272,9 +276,11 @@ class MainWindow(QMainWindow):
         self.text_edited = False
         self.run_clock = (time.perf_counter(), 0)
 
-    def _stepped(self, message: StepMessage) -> None:
-        self.mirror.append(message.step, message.logits)
-        self.pending.append(Piece(message.step.text, message.step.trace.chosen_p_raw, message.is_end))
+    def _stepped(self, messages: list[StepMessage]) -> None:
+        for message in messages:
+            self.mirror.append(message.step, message.logits)
+            self.pending.append(Piece(message.step.text, message.step.trace.chosen_p_raw,
+                                      message.is_end))
         self._schedule()
 
     def _run_finished(self, reason: str) -> None:

@@ -11,10 +11,11 @@ BASE_POINT_SIZE = 12
 TEXT_POINT_SIZE = 17
 REFRESH_MS = 33  # views redraw at most ~30 times a second, however fast tokens arrive
 # While tokens stream, the text redraws at most every RUN_TEXT_MS and the step panels (chances,
-# samplers, dice) every RUN_PANELS_MS: painting competes with llama.cpp for the cores, and at
-# 30 Hz the window cost a third of the speed on two cores (measured: benchmarks/bench_gui.py).
+# samplers, dice) every RUN_PANELS_MS: painting competes with llama.cpp for the cores. On two
+# cores at 30 Hz the window cost a third of the speed; at these rates its thread uses ~7% of a core
+# (measured: benchmarks/bench_gui.py). The panels show the last token as soon as a run ends.
 RUN_TEXT_MS = 66
-RUN_PANELS_MS = 250
+RUN_PANELS_MS = 500
 
 BACKGROUND = "#F6F5F1"
 PANEL = "#FFFFFF"

@@ -73,7 +73,7 @@ class EngineWorker(QObject):
     loaded = Signal(object)  # LoadedModel
     loadFailed = Signal(str)
     runStarted = Signal(object)  # RunStarted
-    stepped = Signal(object)  # StepMessage
+    stepped = Signal(object)  # list[StepMessage], in order: one signal per batch of steps
     runFinished = Signal(str)  # "limit", "end", "stopped" or "error"
     undone = Signal(int)  # steps left
     logitsReady = Signal(int, object)
@@ -188,8 +188,9 @@ class EngineWorker(QObject):
         much as one at a time) and send them out, in order."""
         try:
             generator.complete_traces()  # on an error it takes its steps back: none go out
-            for index, step, is_end in made:
-                self.stepped.emit(StepMessage(index, step, generator.shared_logits(index), is_end))
+            if made:
+                self.stepped.emit([StepMessage(index, step, generator.shared_logits(index), is_end)
+                                   for index, step, is_end in made])
         finally:
             made.clear()
 
