@@ -157,8 +157,12 @@ class PerformancePanel(QFrame):
         if self._loaded["flash_attention"] is None:
             self.attention.setItemText(0, "Automatic (flash)" if config.flash_attention
                                        else "Automatic (standard)")
-        self.engine_line.setText(f"Running on {device}: {config.describe()}."
-                                 f"\n\n{note}")
+        by_hand = [name for name, key in (("threads", "threads"), ("memory", "kv_cache"),
+                                          ("attention", "flash_attention"))
+                   if self.preferences()[key] is not None]
+        chosen = (f" Set by hand above: {', '.join(by_hand)} (instead of the automatic choice)."
+                  if by_hand else "")
+        self.engine_line.setText(f"Running on {device}: {config.describe()}.{chosen}\n\n{note}")
         self._mark_pending()
 
     def _mark_pending(self, *_: object) -> None:
