@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import sys
 
-HEADLESS_COMMANDS = {"trace", "engine"}
+HEADLESS_COMMANDS = {"trace", "engine", "models"}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -52,6 +52,8 @@ def build_parser() -> argparse.ArgumentParser:
     engine.add_argument("--reset", action="store_true",
                         help="forget the remembered choice and check this computer again")
     engine.add_argument("--json", action="store_true", help="print it as JSON")
+    models = commands.add_parser("models", help="list the GGUF models found on this computer")
+    models.add_argument("--json", action="store_true", help="print them as a JSON list")
     return parser
 
 
@@ -130,11 +132,32 @@ def run_engine(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_models(args: argparse.Namespace) -> int:
+    from synthscope.engine.discovery import discover
+    found = discover()
+    if args.json:
+        print(json.dumps([model.to_dict() for model in found], indent=1))
+        return 0
+    if not found:
+        print("No GGUF models found.")
+    for model in found:
+        if model.error:
+            facts = f"cannot be used: {model.error}"
+        else:
+            facts = (f"{model.architecture}, {(model.parameters or 0) / 1e6:,.0f}M parameters, "
+                     f"{model.quantization}, {model.n_vocab:,} tokens, context {model.context_length:,}")
+        print(f"{model.name}  [{model.source}, {model.size_bytes / 1e6:,.0f} MB]  {facts}\n    {model.path}")
+    return 0
+
+
+COMMANDS = {"engine": run_engine, "models": run_models}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.ERROR, format="%(message)s")
     try:
         args = build_parser().parse_args(argv)
-        return run_engine(args) if args.command == "engine" else run_trace(args)
+        return COMMANDS.get(args.command, run_trace)(args)
     except SystemExit as exc:
         if isinstance(exc.code, str):
             print(exc.code, file=sys.stderr)
