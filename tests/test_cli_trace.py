@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
 from synthscope.cli.main import main
 from synthscope.engine import EngineConfig
@@ -93,3 +94,31 @@ def test_bad_arguments_give_one_line_and_exit_2(args: list[str]) -> None:
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("synthscope: error:"), done.stderr
     assert done.stdout == ""
+
+
+@pytest.mark.parametrize("system", [None, "You answer in one short sentence."])
+def test_chat_prompt_is_the_models_own_template(tmp_path: Path, smollm_path: Path,
+                                                engine_config: EngineConfig, system: str | None) -> None:
+    extra = ["--system", system] if system else []
+    doc = trace(tmp_path, "--chat", "--prompt", "Name three colours.", *extra, "--max-tokens", "3",
+                "--seed", "1")
+    llm = bare_llama(smollm_path, engine_config, n_ctx=512)
+    template = llm.metadata["tokenizer.chat_template"]
+    eos = llm._model.token_get_text(llm.token_eos())
+    bos = llm._model.token_get_text(llm.token_bos())
+    messages = ([{"role": "system", "content": system}] if system else []) + [
+        {"role": "user", "content": "Name three colours."}]
+    prompt = Jinja2ChatFormatter(template, eos, bos, add_generation_prompt=True)(messages=messages).prompt
+    assert doc["prompt"] == prompt and prompt.endswith("<|im_start|>assistant\n")
+    assert doc["prompt_tokens"] == llm.tokenize(prompt.encode(), special=True)
+    llm.close()
+
+
+@pytest.mark.parametrize("args", [["--chat"], ["--system", "Be brief."]])
+def test_chat_needs_a_template_and_system_needs_chat(gemma_path: Path, args: list[str]) -> None:
+    done = subprocess.run([sys.executable, "-m", "synthscope", "trace", "--prompt", "Hello",
+                           "--model", str(gemma_path), *args], capture_output=True, text=True)
+    assert done.returncode == 2 and done.stdout == ""
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("synthscope: error:"), done.stderr
+    assert ("no chat template" if args == ["--chat"] else "--system needs --chat") in lines[0]

@@ -12,6 +12,7 @@ from synthscope import __version__
 from synthscope.engine import (ConfigError, Engine, EngineError, LoadCancelled, ModelLoadError,
                                choice_file, default_model_path, machine_choice,
                                machine_facts, preferred_config)
+from synthscope.engine.chat import chat_prompt
 from synthscope.engine.config import KV_TYPES, MAX_THREADS, EngineConfig
 from synthscope.engine.model import DEFAULT_CONTEXT
 from synthscope.engine.probe import PATH_DEPTH
@@ -36,7 +37,11 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     trace = commands.add_parser("trace", help="generate from a prompt and write every step's trace "
                                               "as JSON")
-    trace.add_argument("--prompt", required=True, help="text the model continues (used as raw text)")
+    trace.add_argument("--prompt", required=True,
+                       help="text the model continues (raw text), or with --chat the user's message")
+    trace.add_argument("--chat", action="store_true",
+                       help="format --prompt (and --system) with the model's own chat template")
+    trace.add_argument("--system", help="with --chat: a system message before the user's")
     trace.add_argument("--model", help="a GGUF file (default: SmolLM2-135M-Instruct)")
     trace.add_argument("--max-tokens", type=int, default=16)
     trace.add_argument("--seed", type=int, help="dice seed (default: a new random one)")
@@ -82,15 +87,20 @@ def run_trace(args: argparse.Namespace) -> int:
         raise SettingsError(f"--max-tokens must be between 1 and 100000, not {args.max_tokens}.")
     if not 1 <= args.top_n <= 1000:
         raise SettingsError(f"--top-n must be between 1 and 1000, not {args.top_n}.")
+    if args.system is not None and not args.chat:
+        raise SettingsError("--system needs --chat.")
     seed = new_seed() if args.seed is None else args.seed
     path = args.model or default_model_path()
-    # Room for the prompt (at most one token per byte) and every requested token.
-    n_ctx = max(DEFAULT_CONTEXT, len(args.prompt.encode()) + args.max_tokens + 8)
+    # Room for the prompt (at most one token per byte; a chat template adds its markup) and every
+    # requested token.
+    prompt_bytes = len(args.prompt.encode()) + (len((args.system or "").encode()) + 1024 if args.chat else 0)
+    n_ctx = max(DEFAULT_CONTEXT, prompt_bytes + args.max_tokens + 8)
     config = engine_config_from(args)
     with Engine.load(path, n_ctx=n_ctx, config=config, probe=args.model is not None) as engine:
+        prompt = chat_prompt(engine, args.prompt, args.system) if args.chat else args.prompt
         generator = Generator(engine, seed=seed, top_n=args.top_n)
         try:
-            generator.start(args.prompt)
+            generator.start(prompt)
             generator.generate(settings, args.max_tokens, ignore_eos=args.ignore_eos)
             document = record_to_dict(generator.record)
         finally:

@@ -123,6 +123,20 @@ class Engine:
         """For labels: the token's bytes as text, stray bytes of a split character as \\xNN."""
         return self.token_bytes(token_id).decode("utf-8", errors="backslashreplace")
 
+    def chat_template(self) -> str | None:
+        """The model's own chat template from its metadata, None for a base model."""
+        text = llama_cpp.llama_model_chat_template(self._model, None)
+        return text.decode("utf-8", errors="replace") if text else None
+
+    def special_texts(self) -> tuple[str, str]:
+        """The texts of the beginning- and end-of-text tokens ("" where the model has none), as
+        llama-cpp-python gives them to chat templates."""
+        texts = []
+        for token in (llama_cpp.llama_vocab_bos(self._vocab), llama_cpp.llama_vocab_eos(self._vocab)):
+            text = llama_cpp.llama_vocab_get_text(self._vocab, token) if token != -1 else b""
+            texts.append((text or b"").decode("utf-8", errors="replace"))
+        return texts[0], texts[1]
+
     def is_end_of_generation(self, token_id: int) -> bool:
         return bool(llama_cpp.llama_vocab_is_eog(self._vocab, token_id))
 

@@ -1,0 +1,34 @@
+"""A chat turn in the model's own template, rendered by llama-cpp-python's sandboxed Jinja formatter."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import jinja2
+from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+from synthscope.engine.errors import EngineError
+
+if TYPE_CHECKING:
+    from synthscope.engine.model import Engine
+
+
+class NoChatTemplate(EngineError):
+    """The model carries no chat template (a base model): it can only continue raw text."""
+
+
+def chat_prompt(engine: Engine, user: str, system: str | None = None) -> str:
+    """The text the model continues for one user turn: the model's template applied to
+    [system], user, with the assistant's turn opened (add_generation_prompt)."""
+    template = engine.chat_template()
+    if template is None:
+        raise NoChatTemplate(f"{engine.path.name} has no chat template, so it cannot chat; "
+                             "give it text to continue instead.")
+    bos, eos = engine.special_texts()
+    messages = ([{"role": "system", "content": system}] if system else []) + [
+        {"role": "user", "content": user}]
+    try:
+        formatter = Jinja2ChatFormatter(template, eos_token=eos, bos_token=bos,
+                                        add_generation_prompt=True)
+        return formatter(messages=messages).prompt  # type: ignore[arg-type]
+    except (jinja2.TemplateError, ValueError) as exc:
+        raise EngineError(f"The chat template of {engine.path.name} could not be applied: {exc}") from exc
