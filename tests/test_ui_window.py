@@ -273,23 +273,35 @@ def test_settings_moved_during_generation_apply_to_the_next_tokens(qtbot, window
     assert all(s.u is None for s in steps[first_greedy:])
 
 
-def test_views_refresh_at_most_about_30_times_a_second(qtbot, window: MainWindow) -> None:
-    refreshes: list[float] = []
-    original = window.inspector.show
+def test_views_refresh_at_bounded_rates_while_tokens_stream(qtbot, window: MainWindow) -> None:
+    """The text at most every RUN_TEXT_MS, the step panels at most every RUN_PANELS_MS, and both
+    show the last token as soon as the run ends."""
+    panels: list[float] = []
+    texts: list[float] = []
+    show, append = window.inspector.show, window.editor.append_tokens
 
-    def counting(*args, **kwargs):
-        refreshes.append(time.perf_counter())
-        return original(*args, **kwargs)
+    def counting_show(*args, **kwargs):
+        panels.append(time.perf_counter())
+        return show(*args, **kwargs)
 
-    window.inspector.show = counting
-    window.controls.max_tokens.setValue(60)
+    def counting_append(*args, **kwargs):
+        texts.append(time.perf_counter())
+        return append(*args, **kwargs)
+
+    window.inspector.show = counting_show
+    window.editor.append_tokens = counting_append
+    window.controls.max_tokens.setValue(120)
+    window.controls.ignore_end.setChecked(True)
     started = time.perf_counter()
     run(qtbot, window, "generate")
     seconds = time.perf_counter() - started
-    assert len(window.mirror) == 60 or generator(window).is_end(window.mirror.steps[-1])
-    assert len(refreshes) <= seconds * 33 + 3
-    gaps = np.diff(refreshes[:-1])  # the last refresh is the immediate one at the end of the run
-    assert gaps.size == 0 or gaps.min() >= 0.025
+    assert len(window.mirror) == 120
+    assert len(panels) <= seconds * 1000 / theme.RUN_PANELS_MS + 3
+    assert len(texts) <= seconds * 1000 / theme.RUN_TEXT_MS + 3
+    # The last refresh is the immediate one at the end of the run.
+    assert np.diff(panels[:-1]).min(initial=1.0) >= theme.RUN_PANELS_MS / 1000 * 0.95
+    assert np.diff(texts[:-1]).min(initial=1.0) >= theme.RUN_TEXT_MS / 1000 * 0.95
+    assert window.shown_index() == 119 and window.editor.generated_text() == generator(window).record.text
 
 
 def test_closing_mid_generation_exits_cleanly(qtbot, window: MainWindow) -> None:
