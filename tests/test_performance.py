@@ -20,6 +20,7 @@ from synthscope.cli.main import main  # noqa: E402
 from synthscope.engine import (ConfigError, Engine, machine_choice, machine_facts, preferred_config)
 from synthscope.sampling import SamplerSettings, build_trace, run_chain  # noqa: E402
 from synthscope.sampling.trace import log_sum_exp, softmax_statistics  # noqa: E402
+from synthscope.engine.model import DEFAULT_CONTEXT  # noqa: E402
 from synthscope.session import Generator  # noqa: E402
 from synthscope.ui.main_window import MainWindow  # noqa: E402
 from synthscope.ui.performance import AUTOMATIC  # noqa: E402
@@ -206,10 +207,12 @@ def test_damaged_engine_settings_fall_back_to_defaults(qtbot, qapp, store: QSett
     store.setValue("engine/kv_cache", "q9")
     store.setValue("engine/attention", 7)
     store.setValue("engine/gpu_layers", -99)
+    store.setValue("engine/context", 10)
     win = MainWindow(store)
     qtbot.addWidget(win)
     assert win.performance.preferences() == {"threads": None, "kv_cache": None,
-                                             "flash_attention": None, "gpu_layers": -1}
+                                             "flash_attention": None, "gpu_layers": -1,
+                                             "context": DEFAULT_CONTEXT}
     win.close()
 
 
@@ -240,3 +243,25 @@ def test_a_failing_trace_takes_its_steps_back(engine: Engine, monkeypatch: pytes
     generator.step(SamplerSettings())  # and it carries on from there
     assert len(generator.record.steps) == 5
     generator.close()
+
+
+def test_context_length_setting_reloads_and_a_full_context_stops_in_words(
+        qtbot, window: MainWindow, store: QSettings) -> None:
+    perf = window.performance
+    assert window.model is not None and window.model.n_ctx == DEFAULT_CONTEXT
+    perf.context.setValue(256)
+    assert perf.apply_button.isEnabled()
+    perf.apply_button.click()
+    qtbot.waitUntil(lambda: window.state == "idle", timeout=WAIT_MS)
+    assert window.model.n_ctx == 256 == worker_engine(window).n_ctx
+    assert "context of 256 tokens" in perf.engine_line.text()
+    window.controls.max_tokens.setValue(400)
+    window.controls.ignore_end.setChecked(True)
+    window.generate()
+    qtbot.waitUntil(lambda: window.state == "idle" and not window.pending, timeout=WAIT_MS)
+    engine = worker_engine(window)
+    prompt_tokens = len(worker_generator(window).record.prompt_tokens)
+    assert engine.n_past == 256 and len(window.mirror) == 256 - prompt_tokens
+    assert window.banner.isVisible() and "limit of 256 tokens" in window.banner.text.text()
+    perf.save(store)
+    assert int(store.value("engine/context")) == 256

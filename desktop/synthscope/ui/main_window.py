@@ -224,7 +224,7 @@ class MainWindow(QMainWindow):
         self.model_label.setText(f"{model.path.stem} · {facts.parameters / 1e6:,.0f}M parameters")
         self.model_label.setToolTip(facts.summary + f"\n{model.path}")
         self.setWindowTitle(f"Synthscope — {model.path.stem}")
-        self.performance.show_engine(model.config, model.note, model.device)
+        self.performance.show_engine(model.config, model.note, model.device, model.n_ctx)
         self.engine_label.setText(f"Runs with {model.config.describe()}  ")
         self.engine_label.setToolTip(model.note)
         self.statusBar().showMessage("Ready. Press Generate (Ctrl+Enter) or Step (Space).", 10000)

@@ -19,8 +19,10 @@ from PySide6.QtWidgets import (
 
 from synthscope.engine import EngineConfig
 from synthscope.engine.config import ALL_LAYERS, MAX_THREADS
+from synthscope.engine.model import DEFAULT_CONTEXT
 from synthscope.ui import theme
 
+MIN_CONTEXT, MAX_CONTEXT = 256, 131072
 AUTOMATIC = 0  # the threads box's special value: the count measured fastest on this computer
 AUTO = "auto"  # memory and attention: what the check measured best on this computer
 MEMORY_CHOICES = {AUTO: "Automatic", "f32": "Exact (32-bit)", "f16": "Compact (16-bit)"}
@@ -37,6 +39,10 @@ ATTENTION_HELP = ("How llama.cpp works out which earlier words matter. Flash att
                   "method on some computers and slower on others; on a processor it always computes "
                   "with compact (16-bit) precision, even with exact memory. Automatic uses what was "
                   "measured fastest here. Changing it reloads the model.")
+CONTEXT_HELP = ("How many tokens (prompt and generated text together) the model can keep in view. "
+                "When the text reaches it, generation stops and says so; Undo or Clear to go on. "
+                "Longer needs more memory. It cannot exceed what the model was trained for. Changing "
+                "it reloads the model.")
 GPU_HELP = ("How many of the model's layers run on the graphics card; All is fastest. Changing it "
             "reloads the model.")
 
@@ -57,6 +63,7 @@ ENGINE_SPECS = {
     "kv_cache": EngineSettingSpec("engine/kv_cache", str, AUTO),
     "attention": EngineSettingSpec("engine/attention", str, AUTO),
     "gpu_layers": EngineSettingSpec("engine/gpu_layers", int, ALL_LAYERS, ALL_LAYERS, 999),
+    "context": EngineSettingSpec("engine/context", int, DEFAULT_CONTEXT, MIN_CONTEXT, MAX_CONTEXT),
 }
 
 
@@ -79,6 +86,13 @@ class PerformancePanel(QFrame):
         self.threads.setAlignment(Qt.AlignmentFlag.AlignRight)
         self.memory = _combo(MEMORY_CHOICES)
         self.attention = _combo(ATTENTION_CHOICES)
+        self.context = QSpinBox()
+        self.context.setRange(MIN_CONTEXT, MAX_CONTEXT)
+        self.context.setSingleStep(1024)
+        self.context.setValue(DEFAULT_CONTEXT)
+        self.context.setSuffix(" tokens")
+        self.context.setKeyboardTracking(False)
+        self.context.setAlignment(Qt.AlignmentFlag.AlignRight)
         self.gpu_layers = QSpinBox()
         self.gpu_layers.setRange(ALL_LAYERS, 999)
         self.gpu_layers.setSpecialValueText("All")
@@ -93,7 +107,8 @@ class PerformancePanel(QFrame):
         # their own so nothing is cut off in the narrow column.
         rows = [("Threads", self.threads, THREADS_HELP, True),
                 ("Memory of the text", self.memory, MEMORY_HELP, False),
-                ("Attention", self.attention, ATTENTION_HELP, False)]
+                ("Attention", self.attention, ATTENTION_HELP, False),
+                ("Context length", self.context, CONTEXT_HELP, True)]
         if gpu_offload:
             rows.append(("GPU layers", self.gpu_layers, GPU_HELP, True))
         row = 0
@@ -127,6 +142,7 @@ class PerformancePanel(QFrame):
         self.memory.currentIndexChanged.connect(self._mark_pending)
         self.attention.currentIndexChanged.connect(self._mark_pending)
         self.gpu_layers.valueChanged.connect(self._mark_pending)
+        self.context.valueChanged.connect(self._mark_pending)
         self.apply_button.clicked.connect(self._apply)
 
     # -- values -------------------------------------------------------------------------------
@@ -139,13 +155,14 @@ class PerformancePanel(QFrame):
         kv, attention = self.memory.currentData(), self.attention.currentData()
         return {"kv_cache": None if kv == AUTO else kv,
                 "flash_attention": None if attention == AUTO else attention == "flash",
-                "gpu_layers": self.gpu_layers.value()}
+                "gpu_layers": self.gpu_layers.value(), "context": self.context.value()}
 
     def preferences(self) -> dict[str, Any]:
-        """Everything for machine_choice.preferred_config (None keeps the machine's choice)."""
+        """Everything for choice.preferred_config (None keeps the machine's choice), and the
+        context length."""
         return {"threads": self.threads_preference(), **self.reload_preferences()}
 
-    def show_engine(self, config: EngineConfig, note: str, device: str) -> None:
+    def show_engine(self, config: EngineConfig, note: str, device: str, n_ctx: int) -> None:
         """After a load: what runs now and why, and which preferences it reflects."""
         self._loaded = self.reload_preferences()
         if self.threads_preference() is None:
@@ -162,7 +179,9 @@ class PerformancePanel(QFrame):
                    if self.preferences()[key] is not None]
         chosen = (f" Set by hand above: {', '.join(by_hand)} (instead of the automatic choice)."
                   if by_hand else "")
-        self.engine_line.setText(f"Running on {device}: {config.describe()}.{chosen}\n\n{note}")
+        capped = " (the most this model allows)" if n_ctx < self.context.value() else ""
+        self.engine_line.setText(f"Running on {device}: {config.describe()}, context of {n_ctx:,} "
+                                 f"tokens{capped}.{chosen}\n\n{note}")
         self._mark_pending()
 
     def _mark_pending(self, *_: object) -> None:
@@ -180,6 +199,7 @@ class PerformancePanel(QFrame):
     def save(self, store: QSettings) -> None:
         store.setValue(ENGINE_SPECS["threads"].key, self.threads.value())
         store.setValue(ENGINE_SPECS["gpu_layers"].key, self.gpu_layers.value())
+        store.setValue(ENGINE_SPECS["context"].key, self.context.value())
         store.setValue(ENGINE_SPECS["kv_cache"].key, self.memory.currentData())
         store.setValue(ENGINE_SPECS["attention"].key, self.attention.currentData())
 
@@ -187,6 +207,7 @@ class PerformancePanel(QFrame):
         """Apply saved values; anything unreadable or out of range keeps its default."""
         self.threads.setValue(_read_int(store, ENGINE_SPECS["threads"], self.threads.maximum()))
         self.gpu_layers.setValue(_read_int(store, ENGINE_SPECS["gpu_layers"], 999))
+        self.context.setValue(_read_int(store, ENGINE_SPECS["context"], MAX_CONTEXT))
         for name, combo in (("kv_cache", self.memory), ("attention", self.attention)):
             spec = ENGINE_SPECS[name]
             index = combo.findData(spec.kind(store.value(spec.key, spec.default)))

@@ -16,6 +16,7 @@ from synthscope.engine import (ConfigError, Engine, EngineConfig, EngineError, L
                                ModelLoadError, machine_choice, machine_facts, preferred_config,
                                remembered_choice)
 from synthscope.sampling import SamplerSettings
+from synthscope.engine.model import DEFAULT_CONTEXT
 from synthscope.session import Generator, RunRecord, Step, save_record
 
 log = logging.getLogger(__name__)
@@ -32,6 +33,7 @@ class LoadedModel:
     config: EngineConfig  # how llama.cpp runs it
     note: str  # why, in one plain sentence
     device: str  # what computes it: the processor's or the GPU's name
+    n_ctx: int  # tokens of text it can hold (the Context length setting, at most the model's own)
 
 
 def device_name(config: EngineConfig) -> str:
@@ -102,8 +104,10 @@ class EngineWorker(QObject):
         try:
             if remembered_choice() is None:
                 self.checking.emit()
-            config = preferred_config(**preferences, probe_path=Path(path))  # type: ignore[arg-type]
-            engine = Engine.load(path, progress=progress, probe=probe, config=config)
+            wanted = dict(preferences)
+            n_ctx = int(wanted.pop("context", DEFAULT_CONTEXT))  # type: ignore[call-overload]
+            config = preferred_config(**wanted, probe_path=Path(path))  # type: ignore[arg-type]
+            engine = Engine.load(path, progress=progress, probe=probe, config=config, n_ctx=n_ctx)
             # A note from the file's own check wins; otherwise the machine's (known by now).
             note = engine.note or machine_choice().reason
         except LoadCancelled:
@@ -128,7 +132,7 @@ class EngineWorker(QObject):
         self.generator = Generator(engine, top_n=TOP_N)
         self.loadProgress.emit(1.0)
         self.loaded.emit(LoadedModel(Path(path), engine.facts, tuple(vocab), engine.config, note,
-                                     device_name(engine.config)))
+                                     device_name(engine.config), engine.n_ctx))
 
     def release(self) -> None:
         """Close the generator and engine (also called by the UI thread once this thread has ended)."""
