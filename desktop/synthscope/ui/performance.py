@@ -139,10 +139,9 @@ class PerformancePanel(QFrame):
         layout.addWidget(self.engine_line)
         self._loaded: dict[str, Any] = self.reload_preferences()
         self.threads.valueChanged.connect(self.threadsChanged)
-        self.memory.currentIndexChanged.connect(self._mark_pending)
-        self.attention.currentIndexChanged.connect(self._mark_pending)
-        self.gpu_layers.valueChanged.connect(self._mark_pending)
-        self.context.valueChanged.connect(self._mark_pending)
+        for changed in (self.memory.currentIndexChanged, self.attention.currentIndexChanged,
+                        self.gpu_layers.valueChanged, self.context.valueChanged):
+            changed.connect(self._mark_pending)
         self.apply_button.clicked.connect(self._apply)
 
     # -- values -------------------------------------------------------------------------------
