@@ -10,6 +10,7 @@ from PySide6.QtWidgets import (
     QAbstractSpinBox,
     QApplication,
     QMainWindow,
+    QMenu,
     QSizePolicy,
     QToolBar,
     QToolButton,
@@ -83,10 +84,12 @@ def focus_keeps_space(e: QEvent) -> bool:
             and isinstance(QApplication.focusWidget(), (QAbstractButton, QAbstractSpinBox)))
 
 
-def build_menus(window: QMainWindow, actions: Actions) -> None:
+def build_menus(window: QMainWindow, actions: Actions, recent_models: QMenu) -> None:
     bar = window.menuBar()
     file_menu = bar.addMenu("&File")
-    file_menu.addActions([actions.open_model, actions.save_run])
+    file_menu.addAction(actions.open_model)
+    file_menu.addMenu(recent_models)
+    file_menu.addAction(actions.save_run)
     file_menu.addSeparator()
     file_menu.addAction(actions.quit)
     run_menu = bar.addMenu("&Run")

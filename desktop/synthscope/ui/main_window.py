@@ -17,6 +17,8 @@ from synthscope.ui.dice import DicePanel
 from synthscope.ui.distribution import DistributionPanel
 from synthscope.ui.hover_card import HoverCard
 from synthscope.ui.inspector import Inspector, StepHeader
+from synthscope.ui.model_loading import ModelLoading
+from synthscope.ui.model_sources import ModelDropTarget, RecentModels
 from synthscope.ui.performance import PerformancePanel, engine_column
 from synthscope.ui.pipeline import PipelineStrip
 from synthscope.ui.resources import icon_path
@@ -28,7 +30,7 @@ from synthscope.ui.worker import LoadedModel, RunRequest, RunStarted, StepMessag
 SAMPLE_PROMPT = "Once upon a time, in a small village by the sea, there lived"
 
 
-class MainWindow(QMainWindow):
+class MainWindow(ModelLoading, QMainWindow):
     """States: 'no-model', 'loading', 'idle', 'running', 'busy' (an undo in flight; a what-if's fetch
     of old scores leaves the window idle)."""
 
@@ -67,7 +69,8 @@ class MainWindow(QMainWindow):
     # -- building ---------------------------------------------------------------------------
     def _build(self, prompt: str) -> None:
         self.commands = build_actions(self)
-        build_menus(self, self.commands)
+        self.recent = RecentModels(self.store, self)
+        build_menus(self, self.commands, self.recent.menu)
         self.model_label = QLabel("No model")
         self.model_label.setObjectName("hint")
         self.progress = QProgressBar()
@@ -130,6 +133,10 @@ class MainWindow(QMainWindow):
         self.performance.threadsChanged.connect(
             lambda _value: self.handle.set_threads(self.performance.threads_preference()))
         self.performance.reloadRequested.connect(self.reload_model)
+        self.recent.chosen.connect(self.open_model_file)
+        self.drops = ModelDropTarget(self)
+        self.drops.watch(self, self.editor.viewport())
+        self.drops.dropped.connect(self.open_model_file)
         self.editor.tokenClicked.connect(self.select_step)
         self.editor.tokenHovered.connect(self._hovered)
         self.editor.hoverLeft.connect(self.card.hide)
@@ -173,71 +180,9 @@ class MainWindow(QMainWindow):
         a.undo.setEnabled(idle and has_steps)
         a.clear.setEnabled(idle and has_steps)
         a.open_model.setEnabled(self.state in ("idle", "no-model"))
+        self.recent.menu.setEnabled(self.state in ("idle", "no-model"))
         self.performance.apply_button.setVisible(self.state in ("idle", "no-model"))
         a.save_run.setEnabled(idle and has_steps)
-
-    # -- model loading --------------------------------------------------------------------
-    def load_model(self, path: str | Path, probe: bool = True) -> None:
-        self.banner.hide()
-        self.model = None
-        self.editor.adopt_as_prompt()  # the new model continues all of the text
-        self._forget_run()
-        self.model_label.setText("")
-        self.progress.setRange(0, 1000)
-        self.progress.setFormat("Loading model… %p%")
-        self.progress.setValue(0)
-        self.progress_holder.setVisible(True)
-        self.inspector.clear(f"Loading <b>{Path(path).name}</b>… You can edit the prompt meanwhile.")
-        self._set_state("loading")
-        self.model_source = (Path(path), probe)
-        self.handle.set_threads(self.performance.threads_preference())
-        self.handle.load(path, probe, self.performance.preferences())
-
-    def reload_model(self) -> None:
-        """Load the current model again with the Performance settings; the text is kept."""
-        if self.model_source is not None and self.state in ("idle", "no-model"):
-            self.load_model(*self.model_source)
-
-    def _checking(self) -> None:
-        self.progress.setRange(0, 0)  # no fraction to show: a busy bar (which shows no words)
-        words = ("First start on this computer: checking how the model runs here safely and fastest "
-                 "(usually under a minute, only once)…")
-        self.inspector.clear(words)
-        self.statusBar().showMessage(words)
-
-    def open_model_dialog(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Open a GGUF model", "",
-                                              "GGUF models (*.gguf);;All files (*)")
-        if path:
-            self.load_model(path, probe=True)
-
-    def _load_progress(self, fraction: float) -> None:
-        if self.progress.maximum() == 0:
-            self.progress.setRange(0, 1000)
-            self.progress.setFormat("Loading model… %p%")
-        self.progress.setValue(int(fraction * 1000))
-
-    def _loaded(self, model: LoadedModel) -> None:
-        self.model = model
-        self.progress_holder.setVisible(False)
-        facts = model.facts
-        self.model_label.setText(f"{model.path.stem} · {facts.parameters / 1e6:,.0f}M parameters")
-        self.model_label.setToolTip(facts.summary + f"\n{model.path}")
-        self.setWindowTitle(f"Synthscope — {model.path.stem}")
-        self.performance.show_engine(model.config, model.note, model.device, model.n_ctx)
-        self.engine_label.setText(f"Runs with {model.config.describe()}  ")
-        self.engine_label.setToolTip(model.note)
-        self.statusBar().showMessage("Ready. Press Generate (Ctrl+Enter) or Step (Space).", 10000)
-        self._set_state("idle")
-        self._refresh_panels()
-
-    def show_load_error(self, message: str) -> None:
-        self.performance.refresh_apply()  # a failed reload leaves its settings to apply again
-        self.progress_holder.setVisible(False)
-        self.model_label.setText("No model loaded")
-        self.banner.show_message(f"{message} Choose another file with File > Open model….", offer_open=True)
-        self.inspector.clear("No model is loaded, so nothing can be generated yet.")
-        self._set_state("no-model")
 
     # -- running ------------------------------------------------------------------------------
     def generate(self) -> None:

@@ -1,0 +1,90 @@
+"""The main window's model loading: open (dialog, recent, dropped), reload, progress, errors."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from PySide6.QtWidgets import QFileDialog
+
+from synthscope.ui.worker import LoadedModel
+
+if TYPE_CHECKING:
+    from synthscope.ui.main_window import MainWindow
+
+    _Base = MainWindow
+else:
+    _Base = object
+
+
+class ModelLoading(_Base):
+    """Mixed into MainWindow: everything between choosing a model file and the window being ready."""
+
+    def load_model(self, path: str | Path, probe: bool = True) -> None:
+        self.banner.hide()
+        self.model = None
+        self.editor.adopt_as_prompt()  # the new model continues all of the text
+        self._forget_run()
+        self.model_label.setText("")
+        self.progress.setRange(0, 1000)
+        self.progress.setFormat("Loading model… %p%")
+        self.progress.setValue(0)
+        self.progress_holder.setVisible(True)
+        self.inspector.clear(f"Loading <b>{Path(path).name}</b>… You can edit the prompt meanwhile.")
+        self._set_state("loading")
+        self.model_source = (Path(path), probe)
+        self.handle.set_threads(self.performance.threads_preference())
+        self.handle.load(path, probe, self.performance.preferences())
+
+    def reload_model(self) -> None:
+        """Load the current model again with the Performance settings; the text is kept."""
+        if self.model_source is not None and self.state in ("idle", "no-model"):
+            self.load_model(*self.model_source)
+
+    def _checking(self) -> None:
+        self.progress.setRange(0, 0)  # no fraction to show: a busy bar (which shows no words)
+        words = ("First start on this computer: checking how the model runs here safely and fastest "
+                 "(usually under a minute, only once)…")
+        self.inspector.clear(words)
+        self.statusBar().showMessage(words)
+
+    def open_model_file(self, path: str) -> None:
+        """A file chosen from Recent models or dropped on the window (checked in a child first)."""
+        if self.state not in ("idle", "no-model"):
+            self.statusBar().showMessage("Stop the generation first, then open another model.", 5000)
+            return
+        self.load_model(path, probe=True)
+
+    def open_model_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Open a GGUF model", "",
+                                              "GGUF models (*.gguf);;All files (*)")
+        if path:
+            self.load_model(path, probe=True)
+
+    def _load_progress(self, fraction: float) -> None:
+        if self.progress.maximum() == 0:
+            self.progress.setRange(0, 1000)
+            self.progress.setFormat("Loading model… %p%")
+        self.progress.setValue(int(fraction * 1000))
+
+    def _loaded(self, model: LoadedModel) -> None:
+        self.model = model
+        self.recent.add(model.path)
+        self.progress_holder.setVisible(False)
+        facts = model.facts
+        self.model_label.setText(f"{model.path.stem} · {facts.parameters / 1e6:,.0f}M parameters")
+        self.model_label.setToolTip(facts.summary + f"\n{model.path}")
+        self.setWindowTitle(f"Synthscope — {model.path.stem}")
+        self.performance.show_engine(model.config, model.note, model.device, model.n_ctx)
+        self.engine_label.setText(f"Runs with {model.config.describe()}  ")
+        self.engine_label.setToolTip(model.note)
+        self.statusBar().showMessage("Ready. Press Generate (Ctrl+Enter) or Step (Space).", 10000)
+        self._set_state("idle")
+        self._refresh_panels()
+
+    def show_load_error(self, message: str) -> None:
+        self.performance.refresh_apply()  # a failed reload leaves its settings to apply again
+        self.progress_holder.setVisible(False)
+        self.model_label.setText("No model loaded")
+        self.banner.show_message(f"{message} Choose another file with File > Open model….", offer_open=True)
+        self.inspector.clear("No model is loaded, so nothing can be generated yet.")
+        self._set_state("no-model")

@@ -1,0 +1,99 @@
+"""Other ways to open a model: File → Recent models, and a .gguf file dropped on the window."""
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import pytest  # noqa: E402
+from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl  # noqa: E402
+from PySide6.QtGui import QDragEnterEvent, QDropEvent  # noqa: E402
+from PySide6.QtWidgets import QApplication  # noqa: E402
+
+from synthscope.ui.main_window import MainWindow  # noqa: E402
+from synthscope.ui.model_sources import RECENT_LIMIT, RecentModels  # noqa: E402
+from window_helpers import WAIT_MS, loaded_window  # noqa: E402
+
+pytestmark = pytest.mark.qt_log_ignore("does not support propagateSizeHints", "does not support raise")
+
+
+def drop(widget, mime: QMimeData) -> bool:
+    """Drag `mime` onto `widget` and drop it; returns whether the drop was accepted."""
+    where = QPointF(widget.width() / 2, widget.height() / 2)
+    actions = Qt.DropAction.CopyAction
+    enter = QDragEnterEvent(where.toPoint(), actions, mime, Qt.MouseButton.LeftButton,
+                            Qt.KeyboardModifier.NoModifier)
+    QApplication.sendEvent(widget, enter)
+    if not enter.isAccepted():
+        return False
+    event = QDropEvent(where, actions, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
+    QApplication.sendEvent(widget, event)
+    return event.isAccepted()
+
+
+def files(*paths: Path) -> QMimeData:
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(p)) for p in paths])
+    return mime
+
+
+@pytest.fixture
+def store(tmp_path: Path):
+    from PySide6.QtCore import QSettings
+    return QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+
+
+def test_a_dropped_gguf_opens_through_the_probe_and_text_still_drops_as_text(
+        qtbot, qapp, store, smollm_path: Path, tmp_path: Path) -> None:
+    window = loaded_window(qtbot, qapp, store)
+    copy = tmp_path / "dropped-copy.gguf"
+    shutil.copyfile(smollm_path, copy)
+    assert drop(window.editor.viewport(), files(copy))  # onto the text: the model, not its path
+    qtbot.waitUntil(lambda: window.state == "idle" and window.model is not None
+                    and window.model.path == copy, timeout=WAIT_MS)
+    assert str(copy) not in window.editor.toPlainText()
+    # A file that is not a model is left to the widget; plain text still drops as text.
+    other = tmp_path / "notes.txt"
+    other.write_text("hello", encoding="utf-8")
+    assert not drop(window, files(other))
+    text = QMimeData()
+    text.setText(" and more")
+    drop(window.editor.viewport(), text)
+    assert window.model.path == copy and window.state == "idle"
+    window.close()
+
+
+def test_recent_models_are_remembered_newest_first_and_open_again(
+        qtbot, qapp, store, smollm_path: Path, gemma_path: Path) -> None:
+    window = loaded_window(qtbot, qapp, store)
+    window.open_model_file(str(gemma_path))
+    qtbot.waitUntil(lambda: window.state == "idle" and window.model is not None
+                    and window.model.path == gemma_path, timeout=WAIT_MS)
+    assert window.recent.paths[:2] == [str(gemma_path), str(smollm_path)]
+    titles = [a.text() for a in window.recent.menu.actions()]
+    assert titles[:2] == [gemma_path.name, smollm_path.name]
+    window.recent.menu.actions()[1].trigger()  # SmolLM2 again, from the menu
+    qtbot.waitUntil(lambda: window.state == "idle" and window.model is not None
+                    and window.model.path == smollm_path, timeout=WAIT_MS)
+    window.close()
+    again = MainWindow(store)
+    qtbot.addWidget(again)
+    assert again.recent.paths[:2] == [str(smollm_path), str(gemma_path)]
+    again.close()
+
+
+def test_recent_list_is_bounded_and_greys_missing_files(tmp_path: Path, store) -> None:
+    recent = RecentModels(store)
+    for i in range(RECENT_LIMIT + 3):
+        path = tmp_path / f"m{i}.gguf"
+        path.write_bytes(b"GGUF")
+        recent.add(path)
+    recent.add(tmp_path / "m4.gguf")  # opened again: moves to the top, no duplicate
+    assert len(recent.paths) == RECENT_LIMIT and recent.paths[0].endswith("m4.gguf")
+    assert len(set(recent.paths)) == RECENT_LIMIT
+    (tmp_path / "m4.gguf").unlink()
+    reread = RecentModels(store)
+    assert reread.paths == recent.paths
+    assert not reread.menu.actions()[0].isEnabled() and reread.menu.actions()[1].isEnabled()
