@@ -97,3 +97,27 @@ def test_recent_list_is_bounded_and_greys_missing_files(tmp_path: Path, store) -
     reread = RecentModels(store)
     assert reread.paths == recent.paths
     assert not reread.menu.actions()[0].isEnabled() and reread.menu.actions()[1].isEnabled()
+
+
+def test_model_information_shows_facts_licence_and_template(qtbot, qapp, store, gemma_path: Path) -> None:
+    window = loaded_window(qtbot, qapp, store)
+    assert window.commands.model_info.isEnabled()
+    window.commands.model_info.trigger()
+    dialog = window.info_dialog
+    facts = window.model.facts
+    assert dialog.values["Licence"].text() == "apache-2.0"
+    assert dialog.values["Vocabulary"].text() == "49,152 tokens"
+    assert f"{window.model.n_ctx:,} in use" in dialog.values["Context length"].text()
+    assert dialog.template.toPlainText() == facts.chat_template
+    engine = window.handle.worker.generator.engine
+    assert facts.chat_template == engine.chat_template()  # the header walker reads what llama.cpp reads
+    dialog.close()
+    window.open_model_file(str(gemma_path))
+    assert not window.commands.model_info.isEnabled()  # nothing to describe while loading
+    qtbot.waitUntil(lambda: window.state == "idle" and window.model is not None
+                    and window.model.path == gemma_path, timeout=WAIT_MS)
+    window.show_model_info()
+    assert "no chat template" in window.info_dialog.template.toPlainText()
+    assert window.info_dialog.values["Vocabulary"].text() == "262,144 tokens"
+    window.info_dialog.close()
+    window.close()

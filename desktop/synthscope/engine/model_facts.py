@@ -39,6 +39,8 @@ class ModelFacts:
     bos_id: int | None
     eos_id: int | None
     has_chat_template: bool
+    license: str | None = None  # general.license, as the file states it
+    chat_template: str | None = None  # tokenizer.chat_template (Jinja), None for a base model
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -158,4 +160,6 @@ def _facts(path: Path, size: int, meta: dict[str, Any]) -> ModelFacts:
         quantisation=quant, context_length=int(meta.get(f"{arch}.context_length", 0)),
         vocab_size=int(meta.get(f"{arch}.vocab_size", vocab) or vocab),
         bos_id=meta.get("tokenizer.ggml.bos_token_id"), eos_id=meta.get("tokenizer.ggml.eos_token_id"),
-        has_chat_template="tokenizer.chat_template" in meta)
+        has_chat_template="tokenizer.chat_template" in meta,
+        license=str(meta["general.license"]) if "general.license" in meta else None,
+        chat_template=str(meta["tokenizer.chat_template"]) if "tokenizer.chat_template" in meta else None)

@@ -28,6 +28,7 @@ class Actions:
     undo: QAction
     clear: QAction
     open_model: QAction
+    model_info: QAction
     save_run: QAction
     quit: QAction
     bigger_text: QAction
@@ -64,6 +65,8 @@ def build_actions(window: QMainWindow) -> Actions:
                       QKeySequence("Ctrl+L")),
         open_model=_action(window, "Open model…", "Open another GGUF model file",
                            QKeySequence.StandardKey.Open),
+        model_info=_action(window, "Model information…", "What the loaded model is, and its chat template",
+                           QKeySequence("Ctrl+I")),
         save_run=_action(window, "Save run as JSON…", "Save every token and how it was chosen",
                          QKeySequence.StandardKey.Save),
         quit=_action(window, "Quit", "Close Synthscope", QKeySequence.StandardKey.Quit),
@@ -89,7 +92,7 @@ def build_menus(window: QMainWindow, actions: Actions, recent_models: QMenu) -> 
     file_menu = bar.addMenu("&File")
     file_menu.addAction(actions.open_model)
     file_menu.addMenu(recent_models)
-    file_menu.addAction(actions.save_run)
+    file_menu.addActions([actions.model_info, actions.save_run])
     file_menu.addSeparator()
     file_menu.addAction(actions.quit)
     run_menu = bar.addMenu("&Run")

@@ -123,6 +123,7 @@ class MainWindow(ModelLoading, QMainWindow):
         a.undo.triggered.connect(self.undo)
         a.clear.triggered.connect(self.clear)
         a.open_model.triggered.connect(self.open_model_dialog)
+        a.model_info.triggered.connect(self.show_model_info)
         a.save_run.triggered.connect(self.save_run_dialog)
         a.quit.triggered.connect(self.close)
         a.bigger_text.triggered.connect(lambda: self._set_text_size(self.editor.font().pointSize() + 1))
@@ -181,6 +182,7 @@ class MainWindow(ModelLoading, QMainWindow):
         a.clear.setEnabled(idle and has_steps)
         a.open_model.setEnabled(self.state in ("idle", "no-model"))
         self.recent.menu.setEnabled(self.state in ("idle", "no-model"))
+        a.model_info.setEnabled(self.model is not None)
         self.performance.apply_button.setVisible(self.state in ("idle", "no-model"))
         a.save_run.setEnabled(idle and has_steps)
 

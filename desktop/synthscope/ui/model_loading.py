@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtWidgets import QFileDialog
 
+from synthscope.ui.model_info import ModelInfoDialog
 from synthscope.ui.worker import LoadedModel
 
 if TYPE_CHECKING:
@@ -53,6 +54,13 @@ class ModelLoading(_Base):
             self.statusBar().showMessage("Stop the generation first, then open another model.", 5000)
             return
         self.load_model(path, probe=True)
+
+    def show_model_info(self) -> None:
+        if self.model is not None:
+            dialog = ModelInfoDialog(self.model, self)
+            dialog.setModal(False)
+            dialog.show()
+            self.info_dialog = dialog  # kept for tests and so it is not collected while shown
 
     def open_model_dialog(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Open a GGUF model", "",
