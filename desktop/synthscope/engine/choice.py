@@ -261,9 +261,11 @@ def probe_user_file(path: Path, config: EngineConfig) -> tuple[EngineConfig, str
 
 def resolve_config(config: EngineConfig | None = None) -> tuple[EngineConfig, str]:
     """`config` ready to load with, and why: None means this machine's choice; a config without a
-    thread count gets the measured one."""
+    thread count gets the measured one. A complete config never starts a check (the probe child
+    passes one), but carries the machine's reason where it is known."""
     if config is not None and config.threads is not None:
-        return config, ""
+        known = remembered_choice()
+        return config, known.reason if known is not None else ""
     choice = machine_choice()
     if config is None:
         return choice.config, choice.reason

@@ -108,8 +108,6 @@ class EngineWorker(QObject):
             n_ctx = int(wanted.pop("context", DEFAULT_CONTEXT))  # type: ignore[call-overload]
             config = preferred_config(**wanted, probe_path=Path(path))  # type: ignore[arg-type]
             engine = Engine.load(path, progress=progress, probe=probe, config=config, n_ctx=n_ctx)
-            # A note from the file's own check wins; otherwise the machine's (known by now).
-            note = engine.note or machine_choice().reason
         except LoadCancelled:
             return
         except (ModelLoadError, ConfigError) as exc:
@@ -131,7 +129,7 @@ class EngineWorker(QObject):
         self.engine = engine
         self.generator = Generator(engine, top_n=TOP_N)
         self.loadProgress.emit(1.0)
-        self.loaded.emit(LoadedModel(Path(path), engine.facts, tuple(vocab), engine.config, note,
+        self.loaded.emit(LoadedModel(Path(path), engine.facts, tuple(vocab), engine.config, engine.note,
                                      device_name(engine.config), engine.n_ctx))
 
     def release(self) -> None:
