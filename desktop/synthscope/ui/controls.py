@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
 from synthscope.sampling import SPECS, SamplerSettings, SettingSpec, new_seed
 from synthscope.sampling.dice import MAX_SEED
 from synthscope.ui import theme
+from synthscope.ui.presets import PresetPicker
 
 SLIDER_STEPS = 1000
 # Settings whose useful values crowd near the bottom of their range get a curved slider.
@@ -87,6 +88,12 @@ class SettingControl(QWidget):
     def value(self) -> float | int:
         return self.spec.kind(self.box.value())
 
+    def as_shown(self, value: float | int) -> float | int:
+        """`value` as the number box would hold it (rounded to its decimals)."""
+        if isinstance(self.box, QDoubleSpinBox):
+            return self.spec.kind(round(value, self.box.decimals()))
+        return self.spec.kind(value)
+
     def _set_box(self, value: float) -> None:
         self.box.blockSignals(True)
         self.box.setValue(self.spec.kind(value))
@@ -135,7 +142,8 @@ class SettingControl(QWidget):
 
 
 class ControlsPanel(QFrame):
-    """Every sampler knob, the seed and the length; `settingsChanged` fires on any sampler change."""
+    """Every sampler knob, named presets, the seed and the length; `settingsChanged` fires on any
+    sampler change (once when a preset is applied)."""
 
     settingsChanged = Signal()
 
@@ -147,6 +155,9 @@ class ControlsPanel(QFrame):
         self.reset_button.clicked.connect(self.reset)
         layout, _ = theme.panel(self, "Sampler settings", self.reset_button)
         layout.setSpacing(4)
+        self.presets = PresetPicker(self.settings, self._as_shown)
+        self.presets.chosen.connect(lambda preset: self.set_settings(preset.settings))
+        layout.addWidget(self.presets)
         for spec in SPECS:
             if spec.key in SECTIONS:
                 layout.addWidget(self._section(SECTIONS[spec.key]))
@@ -205,7 +216,16 @@ class ControlsPanel(QFrame):
         return grid
 
     def _changed(self, _key: str, _value: object) -> None:
+        self.presets.follow(self.settings())
         self.settingsChanged.emit()
+
+    def _as_shown(self, settings: SamplerSettings) -> SamplerSettings:
+        return SamplerSettings.from_dict({key: self.controls[key].as_shown(value)
+                                          for key, value in settings.to_dict().items()})
+
+    def apply_preset(self, name: str) -> bool:
+        """Apply every setting of the preset called `name` (one settingsChanged); False if there is none."""
+        return self.presets.choose(name)
 
     def settings(self) -> SamplerSettings:
         return SamplerSettings.from_dict({key: control.value() for key, control in self.controls.items()})
@@ -213,6 +233,7 @@ class ControlsPanel(QFrame):
     def set_settings(self, settings: SamplerSettings) -> None:
         for key, value in settings.to_dict().items():
             self.controls[key].set_value(value, emit=False)
+        self.presets.follow(self.settings())
         self.settingsChanged.emit()
 
     def reset(self) -> None:
@@ -234,9 +255,12 @@ class ControlsPanel(QFrame):
         store.setValue("run/new_seed_each_run", self.new_seed_each_run.isChecked())
         store.setValue("run/max_tokens", self.max_tokens.value())
         store.setValue("run/ignore_end", self.ignore_end.isChecked())
+        self.presets.save(store)
 
     def restore(self, store: QSettings) -> None:
-        """Apply saved values; anything unreadable or out of range keeps its default."""
+        """Apply saved values; anything unreadable or out of range keeps its default. Presets saved or
+        deleted from now on are written to `store` at once."""
+        self.presets.restore(store)  # first: the restored sliders are then shown as their preset
         values = SamplerSettings().to_dict()
         for spec in SPECS:
             saved = store.value(f"sampler/{spec.key}")
