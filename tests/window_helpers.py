@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import QSettings
 
-from synthscope.engine import default_model_path
+from synthscope.engine import default_model_path, machine_choice
 from synthscope.session import Generator
 from synthscope.ui import theme
 from synthscope.ui.main_window import MainWindow
@@ -11,8 +11,10 @@ from synthscope.ui.main_window import MainWindow
 WAIT_MS = 30_000
 
 
-def loaded_window(qtbot, qapp, store: QSettings | None = None, seed: int | None = None) -> MainWindow:
-    """Shown at 1400×900 and idle on SmolLM2; the caller closes it."""
+def loaded_window(qtbot, qapp, store: QSettings | None = None, seed: int | None = None,
+                  chat: bool = False) -> MainWindow:
+    """Shown at 1400×900 and idle on SmolLM2, continuing raw text unless `chat`; the caller closes it."""
+    machine_choice()  # the first check of this machine is not part of the wait for the window
     theme.apply(qapp)
     win = MainWindow(store)
     qtbot.addWidget(win)
@@ -22,6 +24,8 @@ def loaded_window(qtbot, qapp, store: QSettings | None = None, seed: int | None 
         win.controls.seed_box.setValue(seed)
     win.load_model(default_model_path(), probe=False)
     qtbot.waitUntil(lambda: win.state == "idle", timeout=WAIT_MS)
+    assert win.chatting  # an instruct model opens in chat mode
+    win.set_chat_mode(chat)
     return win
 
 

@@ -18,6 +18,7 @@ from synthscope.engine.model import DEFAULT_CONTEXT
 from synthscope.engine.probe import PATH_DEPTH
 from synthscope.sampling import SPECS, SamplerSettings, SettingsError, new_seed
 from synthscope.session import Generator, record_to_dict
+from synthscope.session.stopping import check_stop_sequences, unescape
 
 EXIT_USAGE = 2
 PATH_WORDS = {"f32/off": "exact memory", "f16/off": "compact memory",
@@ -50,6 +51,9 @@ def build_parser() -> argparse.ArgumentParser:
                            help=f"{spec.help} Default {spec.default}.")
     trace.add_argument("--top-n", type=int, default=10, help="candidates recorded per step")
     trace.add_argument("--ignore-eos", action="store_true", help="keep going past end-of-text tokens")
+    trace.add_argument("--stop", action="append", default=[], metavar="TEXT",
+                       help="stop once the generated text contains TEXT (\\n is a new line); "
+                            "may be given several times")
     trace.add_argument("--json", metavar="PATH", help="write here instead of standard output")
     add_engine_options(trace)
     engine = commands.add_parser("engine", help="show how llama.cpp runs on this computer (the "
@@ -89,6 +93,7 @@ def run_trace(args: argparse.Namespace) -> int:
         raise SettingsError(f"--top-n must be between 1 and 1000, not {args.top_n}.")
     if args.system is not None and not args.chat:
         raise SettingsError("--system needs --chat.")
+    stops = check_stop_sequences([unescape(text) for text in args.stop])
     seed = new_seed() if args.seed is None else args.seed
     path = args.model or default_model_path()
     # Room for the prompt (at most one token per byte; a chat template adds its markup) and every
@@ -101,7 +106,7 @@ def run_trace(args: argparse.Namespace) -> int:
         generator = Generator(engine, seed=seed, top_n=args.top_n)
         try:
             generator.start(prompt)
-            generator.generate(settings, args.max_tokens, ignore_eos=args.ignore_eos)
+            generator.generate(settings, args.max_tokens, ignore_eos=args.ignore_eos, stop_sequences=stops)
             document = record_to_dict(generator.record)
         finally:
             generator.close()

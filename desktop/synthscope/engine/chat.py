@@ -1,4 +1,4 @@
-"""A chat turn in the model's own template, rendered by llama-cpp-python's sandboxed Jinja formatter."""
+"""Chat turns in the model's own template, rendered by llama-cpp-python's sandboxed Jinja formatter."""
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
@@ -19,13 +19,19 @@ class NoChatTemplate(EngineError):
 def chat_prompt(engine: Engine, user: str, system: str | None = None) -> str:
     """The text the model continues for one user turn: the model's template applied to
     [system], user, with the assistant's turn opened (add_generation_prompt)."""
+    messages = ([{"role": "system", "content": system}] if system else []) + [
+        {"role": "user", "content": user}]
+    return format_chat(engine, messages)
+
+
+def format_chat(engine: Engine, messages: list[dict[str, str]]) -> str:
+    """The text the model continues: its own template applied to `messages` (system, user and
+    assistant turns), with the assistant's next turn opened (add_generation_prompt)."""
     template = engine.chat_template()
     if template is None:
         raise NoChatTemplate(f"{engine.path.name} has no chat template, so it cannot chat; "
                              "give it text to continue instead.")
     bos, eos = engine.special_texts()
-    messages = ([{"role": "system", "content": system}] if system else []) + [
-        {"role": "user", "content": user}]
     try:
         formatter = Jinja2ChatFormatter(template, eos_token=eos, bos_token=bos,
                                         add_generation_prompt=True)

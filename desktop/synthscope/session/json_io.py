@@ -30,6 +30,7 @@ def record_to_dict(record: RunRecord) -> dict[str, Any]:
         "steps": [_step_to_dict(step, record) for step in record.steps],
         "token_pieces": {str(k): v.hex() for k, v in sorted(record.pieces.items())},
         "engine": record.engine,
+        "stop_sequences": list(record.stop_sequences),
     }
 
 
@@ -67,7 +68,8 @@ def record_from_dict(data: dict[str, Any]) -> RunRecord:
         pieces = {int(k): bytes.fromhex(v) for k, v in data["token_pieces"].items()}
         record = RunRecord(ModelIdentity(**data["model"]), str(data["prompt"]),
                            [int(t) for t in data["prompt_tokens"]], int(data["seed"]),
-                           int(data["top_n"]), pieces=pieces, engine=dict(data.get("engine") or {}))
+                           int(data["top_n"]), pieces=pieces, engine=dict(data.get("engine") or {}),
+                           stop_sequences=[str(s) for s in data.get("stop_sequences") or []])
         settings_cache: dict[tuple, SamplerSettings] = {}
         for item in data["steps"]:
             key = tuple(sorted(item["settings"].items()))

@@ -53,6 +53,7 @@ class RunRecord:
     # How llama.cpp computed the numbers (EngineConfig.to_dict()): KV precision and attention path
     # change the logits in the last digits, so a run says which ones it shows.
     engine: dict[str, Any] = field(default_factory=dict)
+    stop_sequences: list[str] = field(default_factory=list)  # a run ends at the first one it writes
 
     @property
     def text(self) -> str:

@@ -20,6 +20,7 @@ import numpy as np
 from synthscope.engine import Engine, EngineError, TextAssembler, machine_facts
 from synthscope.sampling import ChainResult, Dice, SamplerSettings, StepTrace, build_trace, run_chain
 from synthscope.session.record import ModelIdentity, RunRecord, Step
+from synthscope.session.stopping import StopWatcher
 
 LOGITS_BUDGET = 64 << 20  # bytes of full logits kept for recent steps (what-if without re-decoding)
 TRACE_BATCH = 16  # generate() fills in traces at least this often
@@ -192,12 +193,17 @@ class Generator:
 
     def generate(self, settings: SamplerSettings, max_tokens: int, ignore_eos: bool = False,
                  on_step: Callable[[Step], None] | None = None,
-                 should_stop: Callable[[], bool] | None = None) -> list[Step]:
-        """Up to max_tokens steps; stops at an end-of-generation token unless ignore_eos, and at
-        the end of the context. `on_step` gets every step in order, at most TRACE_BATCH steps late
-        (their traces are filled in a batch at a time)."""
+                 should_stop: Callable[[], bool] | None = None,
+                 stop_sequences: tuple[str, ...] = ()) -> list[Step]:
+        """Up to max_tokens steps; stops at an end-of-generation token unless ignore_eos, at the
+        first token that completes one of `stop_sequences` (it is kept), and at the end of the
+        context. `on_step` gets every step in order, at most TRACE_BATCH steps late (their traces
+        are filled in a batch at a time)."""
         made: list[Step] = []
         reported = 0
+        watcher = StopWatcher(stop_sequences, self._record.text) if stop_sequences else None
+        if stop_sequences:
+            self._record.stop_sequences = list(watcher.stops)  # type: ignore[union-attr]
         try:
             for _ in range(max_tokens):
                 if (should_stop is not None and should_stop()) or self.engine.n_past >= self.engine.n_ctx:
@@ -205,6 +211,8 @@ class Generator:
                 step = self.step_untraced(settings)
                 made.append(step)
                 if not ignore_eos and self.is_end(step):
+                    break
+                if watcher is not None and watcher.feed(step.text) is not None:
                     break
                 if len(self._untraced) >= TRACE_BATCH:
                     reported = self._report(made, reported, on_step)

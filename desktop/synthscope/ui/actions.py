@@ -17,8 +17,6 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from synthscope.ui.resources import sample_prompts
-
 
 @dataclass
 class Actions:
@@ -28,6 +26,7 @@ class Actions:
     undo: QAction
     clear: QAction
     open_model: QAction
+    models: QAction
     model_info: QAction
     save_run: QAction
     quit: QAction
@@ -35,6 +34,7 @@ class Actions:
     smaller_text: QAction
     about: QAction
     about_app: QAction
+    chat_mode: QAction
 
     @property
     def run_actions(self) -> tuple[QAction, ...]:
@@ -65,6 +65,9 @@ def build_actions(window: QMainWindow) -> Actions:
                       QKeySequence("Ctrl+L")),
         open_model=_action(window, "Open model…", "Open another GGUF model file",
                            QKeySequence.StandardKey.Open),
+        models=_action(window, "Models on this computer…",
+                       "Every GGUF model found in Synthscope's folders, the Hugging Face cache, LM Studio "
+                       "and Ollama, with its facts", QKeySequence("Ctrl+Shift+O")),
         model_info=_action(window, "Model information…", "What the loaded model is, and its chat template",
                            QKeySequence("Ctrl+I")),
         save_run=_action(window, "Save run as JSON…", "Save every token and how it was chosen",
@@ -76,7 +79,16 @@ def build_actions(window: QMainWindow) -> Actions:
                              QKeySequence.StandardKey.ZoomOut),
         about=_action(window, "How to read this window", "What each panel shows"),
         about_app=_action(window, "About Synthscope", "Version, model, and how llama.cpp runs here"),
+        chat_mode=_checkable(_action(window, "Chat with the model",
+                                     "On: talk to an instruct model in turns, in its own chat format. "
+                                     "Off: the model continues your text as it is",
+                                     QKeySequence("Ctrl+T"))),
     )
+
+
+def _checkable(action: QAction) -> QAction:
+    action.setCheckable(True)
+    return action
 
 
 def focus_keeps_space(e: QEvent) -> bool:
@@ -90,18 +102,27 @@ def focus_keeps_space(e: QEvent) -> bool:
 def build_menus(window: QMainWindow, actions: Actions, recent_models: QMenu) -> None:
     bar = window.menuBar()
     file_menu = bar.addMenu("&File")
-    file_menu.addAction(actions.open_model)
+    file_menu.addActions([actions.models, actions.open_model])
     file_menu.addMenu(recent_models)
     file_menu.addActions([actions.model_info, actions.save_run])
     file_menu.addSeparator()
     file_menu.addAction(actions.quit)
     run_menu = bar.addMenu("&Run")
     run_menu.addActions(list(actions.run_actions))
+    run_menu.addSeparator()
+    run_menu.addAction(actions.chat_mode)
     prompts_menu = bar.addMenu("&Prompts")
-    for sample in sample_prompts():
-        action = prompts_menu.addAction(sample.title)
-        action.setStatusTip(sample.text.replace("\n", " ↵ "))
-        action.triggered.connect(lambda _checked=False, text=sample.text: window.use_prompt(text))
+    prompts_menu.setToolTipsVisible(True)
+
+    def fill_prompts() -> None:  # on every opening: the samples fit the current mode
+        prompts_menu.clear()
+        for title, text in window.mode_samples():
+            action = prompts_menu.addAction(title)
+            action.setStatusTip(text.replace("\n", " ↵ "))
+            action.triggered.connect(lambda _checked=False, text=text: window.use_prompt(text))
+
+    prompts_menu.aboutToShow.connect(fill_prompts)
+    fill_prompts()
     view_menu = bar.addMenu("&View")
     view_menu.addActions([actions.bigger_text, actions.smaller_text])
     help_menu = bar.addMenu("&Help")

@@ -16,6 +16,7 @@ from synthscope.ui.main_window import MainWindow
 
 log = logging.getLogger(__name__)
 DEFAULT_SIZE = (1600, 1000)
+OFFERED_KEY = "models/offered"  # the model picker was offered at the first start
 # The engine worker runs Python between decodes; with Python's default 5 ms switch interval it can
 # wait that long for the GIL behind a repaint while llama.cpp's cores sit idle.
 SWITCH_INTERVAL_S = 0.001
@@ -54,6 +55,9 @@ def open_window(model: str | None, store: QSettings | None = None) -> MainWindow
             window.load_model(default_model_path(), probe=False)
         except ModelLoadError as exc:
             window.show_load_error(str(exc))
+    if store is not None and str(store.value(OFFERED_KEY, "false")).lower() != "true":
+        store.setValue(OFFERED_KEY, True)
+        window.show_models(only_if_worth_it=True)  # first start: only when there is a choice
     return window
 
 

@@ -12,6 +12,8 @@ from PySide6.QtWidgets import QFileDialog, QLabel, QMainWindow, QMessageBox, QPr
 from synthscope.engine import machine_facts
 from synthscope.ui import theme
 from synthscope.ui.actions import build_actions, build_menus, build_toolbar, focus_keeps_space
+from synthscope.ui.chat_input import ChatInput
+from synthscope.ui.chat_mode import ChatMode
 from synthscope.ui.controls import ControlsPanel
 from synthscope.ui.dice import DicePanel
 from synthscope.ui.distribution import DistributionPanel
@@ -23,6 +25,8 @@ from synthscope.ui.performance import PerformancePanel, engine_column
 from synthscope.ui.pipeline import PipelineStrip
 from synthscope.ui.resources import icon_path
 from synthscope.ui.run_model import RunMirror
+from synthscope.session.stopping import shown
+from synthscope.ui.stop_sequences import StopSequencesBox
 from synthscope.ui.text_view import Piece, TokenTextView
 from synthscope.ui.window_parts import HELP_TEXT, ErrorBanner, about_text, arrange, text_panel
 from synthscope.ui.worker import LoadedModel, RunRequest, RunStarted, StepMessage, WorkerHandle
@@ -30,7 +34,7 @@ from synthscope.ui.worker import LoadedModel, RunRequest, RunStarted, StepMessag
 SAMPLE_PROMPT = "Once upon a time, in a small village by the sea, there lived"
 
 
-class MainWindow(ModelLoading, QMainWindow):
+class MainWindow(ChatMode, ModelLoading, QMainWindow):
     """States: 'no-model', 'loading', 'idle', 'running', 'busy' (an undo in flight; a what-if's fetch
     of old scores leaves the window idle)."""
 
@@ -50,6 +54,7 @@ class MainWindow(ModelLoading, QMainWindow):
         self.requested_logits: set[int] = set()
         self.run_clock = (0.0, 0)
         self.panels_shown_at = 0.0  # perf_counter() of the last step-panel refresh
+        self.stop_met = ""  # the stop sequence that ended the last run
         self.setWindowTitle("Synthscope")
         icon = icon_path()
         if icon is not None:
@@ -60,6 +65,8 @@ class MainWindow(ModelLoading, QMainWindow):
         if store is not None:
             self.controls.restore(store)
             self.performance.restore(store)
+            self.stops.restore(store)
+            self.chat_input.set_system_text(str(store.value("chat/system", "")))
             try:
                 self._set_text_size(int(str(store.value("view/text_size", theme.TEXT_POINT_SIZE))))
             except ValueError:  # a damaged settings file must not stop the window opening
@@ -84,6 +91,7 @@ class MainWindow(ModelLoading, QMainWindow):
         self.banner.open_button.clicked.connect(self.open_model_dialog)
         self.editor = TokenTextView()
         self.editor.set_prompt(prompt)
+        self.chat_input = ChatInput()
 
         self.header = StepHeader()
         self.pipeline = PipelineStrip()
@@ -92,14 +100,16 @@ class MainWindow(ModelLoading, QMainWindow):
         self.inspector = Inspector(self.header, self.pipeline, self.dice, self.distribution)
         self.inspector.set_token_text(self.token_text)
         self.controls = ControlsPanel()
+        self.stops = StopSequencesBox()
+        self.stops.problem.connect(self._show_problem)
         facts = machine_facts()
         self.performance = PerformancePanel(facts.logical_cores, facts.gpu_offload)
         self.card = HoverCard(self)
         self.card.token_text = self.token_text
 
-        central = arrange(self.banner, text_panel(self.editor), self.distribution,
-                          [self.header, self.pipeline, self.dice],
-                          engine_column(self.controls, self.performance))
+        text, self.text_title = text_panel(self.editor, self.chat_input)
+        central = arrange(self.banner, text, self.distribution, [self.header, self.pipeline, self.dice],
+                          engine_column(self.controls, self.stops, self.performance))
         self.setCentralWidget(central)
         self.speed_label = QLabel()
         # A fixed width: a label that grows with its text re-lays out the status bar, and with it
@@ -124,6 +134,7 @@ class MainWindow(ModelLoading, QMainWindow):
         a.clear.triggered.connect(self.clear)
         a.open_model.triggered.connect(self.open_model_dialog)
         a.model_info.triggered.connect(self.show_model_info)
+        a.models.triggered.connect(lambda: self.show_models())
         a.save_run.triggered.connect(self.save_run_dialog)
         a.quit.triggered.connect(self.close)
         a.bigger_text.triggered.connect(lambda: self._set_text_size(self.editor.font().pointSize() + 1))
@@ -145,6 +156,7 @@ class MainWindow(ModelLoading, QMainWindow):
         self.problemReported.connect(self._show_problem)
         self.controls.settingsChanged.connect(self._settings_changed)
         self.header.backToRun.connect(self._back_to_run)
+        self._init_chat()
 
     def _connect_worker(self) -> None:
         w = self.handle.worker
@@ -155,6 +167,7 @@ class MainWindow(ModelLoading, QMainWindow):
         w.runStarted.connect(self._run_started)
         w.stepped.connect(self._stepped)
         w.runFinished.connect(self._run_finished)
+        w.stopSequenceMet.connect(self._stop_met)
         w.undone.connect(self._undone)
         w.logitsReady.connect(self._logits_ready)
         # Bound methods of this window, never lambdas: a lambda has no thread affinity, so PySide
@@ -169,7 +182,7 @@ class MainWindow(ModelLoading, QMainWindow):
 
     def _set_state(self, state: str) -> None:
         self.state = state
-        self.editor.setReadOnly(state in ("running", "busy"))
+        self.editor.setReadOnly(state in ("running", "busy") or self.chatting)
         self._update_actions()
         self.stateChanged.emit(state)
 
@@ -180,11 +193,13 @@ class MainWindow(ModelLoading, QMainWindow):
         a.stop.setEnabled(self.state == "running")
         a.undo.setEnabled(idle and has_steps)
         a.clear.setEnabled(idle and has_steps)
-        a.open_model.setEnabled(self.state in ("idle", "no-model"))
-        self.recent.menu.setEnabled(self.state in ("idle", "no-model"))
+        a.open_model.setEnabled(self.state != "busy")  # a run is stopped first; a load ends first
+        a.models.setEnabled(self.state != "busy")
         a.model_info.setEnabled(self.model is not None)
         self.performance.apply_button.setVisible(self.state in ("idle", "no-model"))
         a.save_run.setEnabled(idle and has_steps)
+        a.chat_mode.setEnabled(self.state in ("idle", "no-model"))
+        self.chat_input.set_busy(not idle)
 
     # -- running ------------------------------------------------------------------------------
     def generate(self) -> None:
@@ -196,15 +211,20 @@ class MainWindow(ModelLoading, QMainWindow):
     def _start(self, max_tokens: int) -> None:
         if self.state != "idle":
             return
-        if self.text_edited:
+        if self.chatting:
+            request = self.chat_request(max_tokens)
+            if request is None:
+                return
+        elif self.text_edited:
             prompt = self.editor.toPlainText()
             if not prompt.strip():
                 self.banner.show_message("The text is empty. Type a few words for the model to continue.")
                 return
             request = RunRequest(prompt, self.controls.seed_for_new_run(), max_tokens,
-                                 self.controls.ignore_end.isChecked())
+                                 self.controls.ignore_end.isChecked(), self.stops.stops())
         else:
-            request = RunRequest(None, self.mirror.seed, max_tokens, self.controls.ignore_end.isChecked())
+            request = RunRequest(None, self.mirror.seed, max_tokens, self.controls.ignore_end.isChecked(),
+                                 self.stops.stops())
         self.banner.hide()
         self.card.hide()
         self.selected = None
@@ -219,7 +239,10 @@ class MainWindow(ModelLoading, QMainWindow):
 
     def _run_started(self, started: RunStarted) -> None:
         self.mirror.reset(started.prompt, started.prompt_tokens, started.seed)
-        self.editor.adopt_as_prompt()
+        if self.chatting:
+            self.chat_run_started()
+        else:
+            self.editor.adopt_as_prompt()
         self.text_edited = False
         self.run_clock = (time.perf_counter(), 0)
 
@@ -233,9 +256,15 @@ class MainWindow(ModelLoading, QMainWindow):
     def _run_finished(self, reason: str) -> None:
         self._set_state("idle")
         self._flush()
+        if self.open_queued_model():
+            return
+        if reason == "error" and self.chatting:
+            self.chat_run_failed()
         made = len(self.mirror) - self.run_clock[1]
         words = {"limit": f"Wrote {made} tokens.", "stopped": f"Stopped after {made} tokens.",
-                 "end": "The model ended the text.", "error": ""}[reason]
+                 "end": "The model finished its reply." if self.chatting else "The model ended the text.",
+                 "stop-sequence": f"Stopped at “{self.stop_met}” (a stop sequence) after {made} tokens.",
+                 "error": ""}[reason]
         if words:
             self.statusBar().showMessage(words, 10000)
 
@@ -253,11 +282,17 @@ class MainWindow(ModelLoading, QMainWindow):
             self.selected = None
         self._set_state("idle")
         self._refresh_panels()
+        self.open_queued_model()
 
     def clear(self) -> None:
-        if self.state != "idle":
+        if self.state not in ("idle", "no-model"):
             return
         self.card.hide()
+        if self.chatting:
+            self.new_chat()
+            self._refresh_panels()
+            self._update_actions()
+            return
         self.editor.clear_generated()
         self._forget_run()
         self._refresh_panels()
@@ -269,6 +304,9 @@ class MainWindow(ModelLoading, QMainWindow):
             self.statusBar().showMessage("Stop the generation first, then pick a prompt.", 5000)
             return
         self.card.hide()
+        if self.chatting:
+            self.chat_prompt_chosen(text)
+            return
         self.editor.set_prompt(text)
         self._forget_run()
         self._refresh_panels()
@@ -336,6 +374,9 @@ class MainWindow(ModelLoading, QMainWindow):
                 view = what_if
         self.inspector.show(view, recorded, len(self.mirror), fetching)
 
+    def _stop_met(self, stop: str) -> None:
+        self.stop_met = shown(stop)
+
     def _show_problem(self, message: str) -> None:
         self.banner.show_message(message)
 
@@ -397,6 +438,8 @@ class MainWindow(ModelLoading, QMainWindow):
         if self.store is not None:
             self.controls.save(self.store)
             self.performance.save(self.store)
+            self.stops.save(self.store)
+            self.store.setValue("chat/system", self.chat_input.system_text())
             self.store.setValue("window/geometry", self.saveGeometry())
         self.handle.shutdown()
         event.accept()

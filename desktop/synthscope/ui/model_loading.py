@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from PySide6.QtWidgets import QFileDialog
 
 from synthscope.ui.model_info import ModelInfoDialog
+from synthscope.ui.model_picker import ModelPickerDialog, worth_offering
 from synthscope.ui.worker import LoadedModel
 
 if TYPE_CHECKING:
@@ -20,11 +21,18 @@ else:
 class ModelLoading(_Base):
     """Mixed into MainWindow: everything between choosing a model file and the window being ready."""
 
+    queued_model: str | None = None  # asked for while busy: opened when the window is free
+
     def load_model(self, path: str | Path, probe: bool = True) -> None:
         self.banner.hide()
+        if self.chatting:  # the new model continues the conversation (in its own template)
+            self.conversation.close_exchange(self.reply_text())
+            self._forget_run()
+            self._show_conversation(replying=False)
+        else:
+            self.editor.adopt_as_prompt()  # the new model continues all of the text
+            self._forget_run()
         self.model = None
-        self.editor.adopt_as_prompt()  # the new model continues all of the text
-        self._forget_run()
         self.model_label.setText("")
         self.progress.setRange(0, 1000)
         self.progress.setFormat("Loading model… %p%")
@@ -49,11 +57,37 @@ class ModelLoading(_Base):
         self.statusBar().showMessage(words)
 
     def open_model_file(self, path: str) -> None:
-        """A file chosen from Recent models or dropped on the window (checked in a child first)."""
-        if self.state not in ("idle", "no-model"):
-            self.statusBar().showMessage("Stop the generation first, then open another model.", 5000)
+        """A file chosen in any way but the start (checked in a child first). A running generation
+        is stopped first; a load or an undo in flight finishes first."""
+        if self.state in ("idle", "no-model"):
+            self.load_model(path, probe=True)
             return
+        self.queued_model = path
+        if self.state == "running":
+            self.stop()
+        self.statusBar().showMessage(f"Opening {Path(path).name} next…", 5000)
+
+    def open_queued_model(self) -> bool:
+        """Load the model asked for while the window was busy; True if one was waiting."""
+        path, self.queued_model = self.queued_model, None
+        if path is None:
+            return False
         self.load_model(path, probe=True)
+        return True
+
+    def show_models(self, only_if_worth_it: bool = False) -> ModelPickerDialog:
+        """File → Models on this computer. With `only_if_worth_it` (the first start) the dialog
+        appears only once the scan has found more than the default model."""
+        current = str(self.model.path) if self.model is not None else None
+        dialog = ModelPickerDialog(current, self)
+        dialog.chosen.connect(self.open_model_file)
+        if only_if_worth_it:
+            dialog.scanned.connect(lambda _generation, result: dialog.show() if isinstance(result, list)
+                                   and worth_offering(result) else None)
+        else:
+            dialog.show()
+        self.models_dialog = dialog  # kept for tests, and so it is not collected while shown
+        return dialog
 
     def show_model_info(self) -> None:
         if self.model is not None:
@@ -66,7 +100,7 @@ class ModelLoading(_Base):
         path, _ = QFileDialog.getOpenFileName(self, "Open a GGUF model", "",
                                               "GGUF models (*.gguf);;All files (*)")
         if path:
-            self.load_model(path, probe=True)
+            self.open_model_file(path)
 
     def _load_progress(self, fraction: float) -> None:
         if self.progress.maximum() == 0:
@@ -76,6 +110,10 @@ class ModelLoading(_Base):
 
     def _loaded(self, model: LoadedModel) -> None:
         self.model = model
+        if self.queued_model is not None:  # another model was asked for meanwhile
+            self.recent.add(model.path)
+            self.open_queued_model()
+            return
         self.recent.add(model.path)
         self.progress_holder.setVisible(False)
         facts = model.facts
@@ -87,6 +125,7 @@ class ModelLoading(_Base):
         self.engine_label.setToolTip(model.note)
         self.statusBar().showMessage("Ready. Press Generate (Ctrl+Enter) or Step (Space).", 10000)
         self._set_state("idle")
+        self.choose_mode_for_loaded_model()
         self._refresh_panels()
 
     def show_load_error(self, message: str) -> None:
@@ -96,3 +135,4 @@ class ModelLoading(_Base):
         self.banner.show_message(f"{message} Choose another file with File > Open model….", offer_open=True)
         self.inspector.clear("No model is loaded, so nothing can be generated yet.")
         self._set_state("no-model")
+        self.open_queued_model()

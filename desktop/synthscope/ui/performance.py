@@ -228,12 +228,16 @@ def _read_int(store: QSettings, spec: EngineSettingSpec, maximum: int) -> int:
     return value if spec.minimum <= value <= min(spec.maximum, maximum) else int(spec.default)
 
 
-def engine_column(controls: QWidget, performance: QWidget) -> QWidget:
-    """The right-hand column: sampler settings, then Performance."""
+def engine_column(controls: QWidget, stops: QWidget, performance: QWidget) -> QWidget:
+    """The right-hand column: sampler settings, when to stop, then Performance."""
     column = QWidget()
     layout = QVBoxLayout(column)
     layout.setContentsMargins(0, 0, 0, 0)
     layout.setSpacing(8)
     layout.addWidget(controls)
+    stop_panel = QFrame()
+    stop_layout, _ = theme.panel(stop_panel, "When to stop")
+    stop_layout.addWidget(stops)
+    layout.addWidget(stop_panel)
     layout.addWidget(performance)
     return column

@@ -20,17 +20,22 @@ class SamplePrompt:
     text: str
 
 
-def sample_prompts() -> list[SamplePrompt]:
-    """resources/prompts/NN-some-title.txt, in file-name order, titled from the name."""
+def sample_prompts(mode: str = "raw") -> list[SamplePrompt]:
+    """resources/prompts/MODE/NN-some-title.txt, in file-name order, titled from the name: text to
+    continue for mode "raw", a user's message for mode "chat"."""
     folder = resources_dir()
     if folder is None:
         return []
     prompts = []
-    for path in sorted((folder / "prompts").glob("*.txt")):
+    for path in sorted((folder / "prompts" / mode).glob("*.txt")):
         words = path.stem.split("-")
         title = " ".join(words[1:] if words[0].isdigit() else words).capitalize()
         # Kept byte for byte: a chat turn must end in its newline, a story must not.
-        prompts.append(SamplePrompt(title, path.read_text(encoding="utf-8")))
+        text = path.read_text(encoding="utf-8")
+        if mode == "chat":  # a message is its own title
+            first = text.strip().splitlines()[0] if text.strip() else title
+            title = first if len(first) <= 60 else first[:57].rstrip() + "…"
+        prompts.append(SamplePrompt(title, text))
     return prompts
 
 

@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 import bisect
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import NamedTuple
 
 from PySide6.QtCore import QEvent, QPoint, QRect, Qt, Signal
 from PySide6.QtGui import (
     QColor,
+    QFont,
     QKeyEvent,
     QKeySequence,
     QMouseEvent,
@@ -23,6 +24,12 @@ from synthscope.ui import theme
 from synthscope.ui.wording import html
 
 END_MARK = " ■ end of text "  # ■, not ⏹: DejaVu Sans has no ⏹
+ROLE_NAMES = {"system": "Instructions for the model", "user": "You", "assistant": "Model"}
+
+
+def chat_end_mark(p: float) -> str:
+    """How the end of a chat reply shows: the model picked its end-of-turn token, with its chance."""
+    return f" ■ the model chose to stop here (its chance: {p:.0%}) "
 
 
 class Piece(NamedTuple):
@@ -50,6 +57,7 @@ class TokenTextView(QPlainTextEdit):
         self.spans: list[tuple[int, int]] = []  # document positions [start, end) per step
         self.marked: dict[int, str] = {}  # step index -> its own text, for steps shown as END_MARK
         self.prompt_end = 0
+        self.end_mark: Callable[[float], str] = lambda _p: END_MARK  # chat mode names the chance
         self.selected: int | None = None
         self.hovered: int | None = None
         self._mouse_inside = False
@@ -63,6 +71,29 @@ class TokenTextView(QPlainTextEdit):
         self.spans, self.marked, self.selected, self.hovered = [], {}, None, None
         self.prompt_end = self._end()
         self.moveCursor(QTextCursor.MoveOperation.End)  # ready to go on typing the prompt
+
+    def set_transcript(self, messages: list[dict[str, str]], replying: bool = True) -> None:
+        """A chat shown as its turns under quiet role labels (never the template's markup); the
+        model's reply follows the last label when `replying`."""
+        label, body = QTextCharFormat(), QTextCharFormat()
+        label.setFont(theme.font(max(theme.BASE_POINT_SIZE, self.font().pointSize() - 5), bold=True))
+        label.setForeground(QColor(theme.MUTED))
+        label.setFontCapitalization(QFont.Capitalization.AllUppercase)
+        label.setFontLetterSpacing(105)
+        turns = [(m["role"], m["content"]) for m in messages] + ([("assistant", "")] if replying else [])
+        with self._editing():
+            self.clear()
+            cursor = QTextCursor(self.document())
+            cursor.beginEditBlock()
+            for number, (role, content) in enumerate(turns):
+                if number:
+                    cursor.insertText("\n\n", body)
+                cursor.insertText(ROLE_NAMES.get(role, role) + "\n", label)
+                cursor.insertText(content, body)
+            cursor.endEditBlock()
+        self.spans, self.marked, self.selected, self.hovered = [], {}, None, None
+        self.prompt_end = self._end()
+        self._scroll_to_end_if_following()
 
     def prompt_text(self) -> str:
         return self._text_between(0, self.prompt_end)
@@ -93,7 +124,7 @@ class TokenTextView(QPlainTextEdit):
                 if end:
                     self.marked[len(self.spans)] = text
                     end_fmt.setBackground(theme.band_colour(p))
-                    cursor.insertText(END_MARK, end_fmt)
+                    cursor.insertText(self.end_mark(p), end_fmt)
                 else:
                     fmt.setBackground(theme.band_colour(p))
                     cursor.insertText(text, fmt)

@@ -82,13 +82,16 @@ class ErrorBanner(QFrame):
         self.show()
 
 
-def text_panel(editor: TokenTextView) -> QFrame:
+def text_panel(editor: TokenTextView, chat_input: QWidget) -> tuple[QFrame, QLabel]:
+    """The text (or the conversation), its shading key, and chat mode's input below them."""
     panel = QFrame()
     layout, title = theme.panel(panel, "Prompt and continuation")
-    title.setToolTip("Type a prompt, then press Generate. The model's tokens are added after it.")
+    title.setToolTip("Type a prompt, then press Generate. The model's tokens are added after it. "
+                     "In chat mode, write a message below and the model replies.")
     layout.addWidget(editor, 1)
     layout.addWidget(legend())
-    return panel
+    layout.addWidget(chat_input)
+    return panel, title
 
 
 def arrange(banner: QWidget, text: QWidget, distribution: QWidget, step_panels: list[QWidget],

@@ -16,8 +16,10 @@ from synthscope.engine import (ConfigError, Engine, EngineConfig, EngineError, L
                                ModelLoadError, machine_choice, machine_facts, preferred_config,
                                remembered_choice)
 from synthscope.sampling import SamplerSettings
+from synthscope.engine.chat import format_chat
 from synthscope.engine.model import DEFAULT_CONTEXT
 from synthscope.session import Generator, RunRecord, Step, save_record
+from synthscope.session.stopping import StopWatcher
 
 log = logging.getLogger(__name__)
 TOP_N = 20
@@ -61,10 +63,12 @@ class StepMessage:
 
 @dataclass(frozen=True)
 class RunRequest:
-    prompt: str | None  # None: continue the current run
+    prompt: str | None  # None: continue the current run (unless `messages` are given)
     seed: int
     max_tokens: int
     ignore_end: bool = False  # write on past the model's end-of-text token
+    stop_sequences: tuple[str, ...] = ()  # the run ends at the first token that completes one
+    messages: tuple[dict[str, str], ...] | None = None  # a chat: the prompt is these in the template
 
 
 class EngineWorker(QObject):
@@ -76,7 +80,8 @@ class EngineWorker(QObject):
     loadFailed = Signal(str)
     runStarted = Signal(object)  # RunStarted
     stepped = Signal(object)  # list[StepMessage], in order: one signal per batch of steps
-    runFinished = Signal(str)  # "limit", "end", "stopped" or "error"
+    runFinished = Signal(str)  # "limit", "end", "stopped", "stop-sequence" or "error"
+    stopSequenceMet = Signal(str)  # which one, just before runFinished("stop-sequence")
     undone = Signal(int)  # steps left
     logitsReady = Signal(int, object)
     failed = Signal(str)
@@ -159,13 +164,19 @@ class EngineWorker(QObject):
         threads = self.live_threads or machine_threads
         if threads != generator.engine.config.threads:
             generator.engine.set_threads(threads)  # before start(), which records the configuration
-        if request.prompt is not None:
-            generator.start(request.prompt, seed=request.seed)
+        prompt = request.prompt
+        if request.messages is not None:
+            prompt = format_chat(generator.engine, list(request.messages))
+        if prompt is not None:
+            generator.start(prompt, seed=request.seed)
             record = generator.record
+            record.stop_sequences = list(request.stop_sequences)
             self.runStarted.emit(RunStarted(record.prompt, np.array(record.prompt_tokens, dtype=np.int32),
                                             record.seed))
         made: list[tuple[int, Step, bool]] = []
         last_sent = time.perf_counter()
+        watcher = (StopWatcher(request.stop_sequences, generator.record.text)
+                   if request.stop_sequences else None)
         try:
             for _ in range(request.max_tokens):
                 if self.stop_event.is_set() or self.closing.is_set():
@@ -178,6 +189,10 @@ class EngineWorker(QObject):
                 made.append((generator.n_steps - 1, step, is_end))
                 if is_end and not request.ignore_end:
                     return "end"
+                met = watcher.feed(step.text) if watcher is not None else None
+                if met is not None:
+                    self.stopSequenceMet.emit(met)
+                    return "stop-sequence"
                 if time.perf_counter() - last_sent >= SEND_SECONDS:
                     self._send(generator, made)
                     last_sent = time.perf_counter()

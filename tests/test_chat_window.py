@@ -1,0 +1,153 @@
+"""Chat mode in the real window with the real model: the template, role labels, the end of a turn,
+several turns, prompts that fit the mode, stop sequences, and switching models while it writes."""
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+from synthscope.engine import EngineConfig, default_model_path
+from synthscope.engine.baseline import bare_llama
+from synthscope.sampling import SamplerSettings
+from synthscope.ui.main_window import MainWindow
+from synthscope.ui.text_view import END_MARK, ROLE_NAMES, chat_end_mark
+from window_helpers import WAIT_MS, loaded_window, worker_generator
+
+pytestmark = pytest.mark.qt_log_ignore("does not support propagateSizeHints", "does not support raise")
+
+
+@pytest.fixture
+def window(qtbot, qapp) -> Iterator[MainWindow]:
+    win = loaded_window(qtbot, qapp, seed=11, chat=True)
+    win.controls.set_settings(SamplerSettings(temperature=0.0))
+    yield win
+    win.close()
+
+
+@pytest.fixture(scope="module")
+def template_prompt(engine_config: EngineConfig):
+    """llama-cpp-python's own rendering of the default model's template: what chat mode must send."""
+    llm = bare_llama(default_model_path(), engine_config, n_ctx=256)
+    formatter = Jinja2ChatFormatter(llm.metadata["tokenizer.chat_template"],
+                                    llm._model.token_get_text(llm.token_eos()),
+                                    llm._model.token_get_text(llm.token_bos()), add_generation_prompt=True)
+    llm.close()
+    return lambda messages: formatter(messages=messages).prompt
+
+
+def send(qtbot, window: MainWindow, message: str) -> None:
+    window.chat_input.set_message(message)
+    window.chat_input.send_button.click()
+    qtbot.waitUntil(lambda: window.state == "idle" and not window.pending, timeout=WAIT_MS)
+
+
+def menu_titles(window: MainWindow, title: str) -> list[str]:
+    menu = next(a.menu() for a in window.menuBar().actions() if a.text() == title)
+    menu.aboutToShow.emit()
+    return [a.text() for a in menu.actions()]
+
+
+def test_a_reply_uses_the_models_template_and_shows_roles_not_markup(
+        qtbot, window: MainWindow, template_prompt) -> None:
+    window.chat_input.set_system_text("Answer in one short sentence.")
+    window.controls.max_tokens.setValue(200)
+    send(qtbot, window, "What is the capital of France?")
+    record = worker_generator(window).record
+    assert record.prompt == template_prompt([
+        {"role": "system", "content": "Answer in one short sentence."},
+        {"role": "user", "content": "What is the capital of France?"}])
+    shown = window.editor.toPlainText()
+    assert "<|im_start|>" not in shown and "<|im_end|>" not in shown
+    for role in ("system", "user", "assistant"):
+        assert ROLE_NAMES[role].upper() in shown.upper()
+    last = record.steps[-1]
+    assert worker_generator(window).is_end(last)  # the template's end of turn ends the reply
+    assert shown.endswith(chat_end_mark(last.trace.chosen_p_raw))
+    assert "(its chance: " in shown and "Paris" in window.reply_text()
+    assert window.chat_input.message_text() == ""  # sent
+    assert "finished its reply" in window.statusBar().currentMessage()
+
+
+def test_later_turns_keep_the_earlier_ones_in_the_context(qtbot, window: MainWindow, template_prompt) -> None:
+    window.controls.max_tokens.setValue(12)
+    send(qtbot, window, "Name a fruit.")
+    first_reply = window.reply_text()
+    assert first_reply and len(window.mirror) == 12  # cut off by Max tokens
+    send(qtbot, window, "")  # an empty box goes on with the reply
+    assert len(window.mirror) > 12 and window.reply_text().startswith(first_reply)
+    first_reply = window.reply_text()
+    send(qtbot, window, "And a vegetable?")
+    record = worker_generator(window).record
+    assert record.prompt == template_prompt([
+        {"role": "user", "content": "Name a fruit."}, {"role": "assistant", "content": first_reply},
+        {"role": "user", "content": "And a vegetable?"}])
+    shown = window.editor.toPlainText()
+    assert shown.index("Name a fruit.") < shown.index(first_reply) < shown.index("And a vegetable?")
+    window.clear()  # New chat
+    assert not window.conversation.started and len(window.mirror) == 0
+    assert "Name a fruit." not in window.editor.toPlainText()
+
+
+def test_prompts_fit_the_mode_and_each_mode_keeps_its_own_text(qtbot, window: MainWindow) -> None:
+    chat_titles = menu_titles(window, "&Prompts")
+    assert "Why is the sky blue?" in chat_titles and "Story" not in chat_titles
+    menu = next(a.menu() for a in window.menuBar().actions() if a.text() == "&Prompts")
+    next(a for a in menu.actions() if a.text() == "Why is the sky blue?").trigger()
+    assert window.chat_input.message_text() == "Why is the sky blue?" and len(window.mirror) == 0
+    window.set_chat_mode(False)
+    assert not window.chat_input.isVisible() and not window.editor.isReadOnly()
+    assert "Story" in menu_titles(window, "&Prompts")
+    window.editor.set_prompt("A raw text of my own")
+    window.set_chat_mode(True)
+    assert window.editor.isReadOnly() and window.chat_input.isVisible()
+    window.set_chat_mode(False)
+    assert window.editor.toPlainText() == "A raw text of my own"
+
+
+def test_a_stop_sequence_ends_the_run_with_a_word_why(qtbot, qapp) -> None:
+    window = loaded_window(qtbot, qapp, seed=5)  # raw text
+    window.controls.set_settings(SamplerSettings(temperature=0.0))
+    window.editor.set_prompt("My favourite fruits are apples, bananas,")
+    window.stops.entry.setText(".")
+    window.stops.add_typed()
+    window.stops.entry.setText("\\n")  # typed as backslash n: a new line
+    window.stops.add_typed()
+    assert window.stops.stops() == (".", "\n")
+    window.controls.ignore_end.setChecked(True)
+    window.generate()
+    qtbot.waitUntil(lambda: window.state == "idle" and not window.pending, timeout=WAIT_MS)
+    record = worker_generator(window).record
+    assert len(record.steps) < window.controls.max_tokens.value()
+    assert "." in record.steps[-1].text or "\n" in record.steps[-1].text
+    assert record.stop_sequences == [".", "\n"]
+    assert "a stop sequence" in window.statusBar().currentMessage()
+    window.close()
+
+
+def test_chat_is_refused_for_a_base_model_and_raw_is_its_default(
+        qtbot, window: MainWindow, gemma_path) -> None:
+    window.open_model_file(str(gemma_path))
+    qtbot.waitUntil(lambda: window.state == "idle" and window.model is not None
+                    and window.model.path == gemma_path, timeout=WAIT_MS)
+    assert not window.chatting and not window.chat_input.isVisible()
+    window.set_chat_mode(True)
+    assert not window.chatting and "no chat template" in window.banner.text.text()
+    window.open_model_file(str(default_model_path()))  # an instruct model again: its chat is back
+    qtbot.waitUntil(lambda: window.state == "idle" and window.model is not None
+                    and window.model.path == default_model_path(), timeout=WAIT_MS)
+    assert window.chatting
+
+
+def test_switching_models_while_writing_stops_the_run_first(qtbot, window: MainWindow, gemma_path) -> None:
+    window.set_chat_mode(False)
+    window.controls.max_tokens.setValue(2000)
+    window.controls.ignore_end.setChecked(True)
+    window.generate()
+    qtbot.waitUntil(lambda: len(window.mirror) >= 3, timeout=WAIT_MS)
+    assert window.state == "running" and window.commands.open_model.isEnabled()
+    window.open_model_file(str(gemma_path))
+    qtbot.waitUntil(lambda: window.state == "idle" and window.model is not None
+                    and window.model.path == gemma_path, timeout=WAIT_MS)
+    assert window.editor.toPlainText().startswith("Once upon a time")  # the text is kept for the new model
+    assert END_MARK not in window.editor.toPlainText()
