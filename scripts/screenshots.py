@@ -3,8 +3,9 @@
     python scripts/screenshots.py [--out docs/screenshots] [--size 1600x1000]
 
 Writes main-window.png (a run with one step selected), what-if.png (the same step re-sampled
-with other settings), hover-card.png (the card shown over a generated token) and performance.png
-(the Performance section: threads, memory, attention, and how llama.cpp runs here).
+with other settings), hover-card.png (the card shown over a generated token), performance.png
+(the Performance section: threads, memory, attention, and how llama.cpp runs here), chat.png (two
+turns of a conversation in chat mode) and models.png (File → Models on this computer).
 """
 from __future__ import annotations
 
@@ -54,6 +55,30 @@ def interesting_step(window: MainWindow) -> int:
     return max(scored)[3]
 
 
+def chat_shot(app: QApplication, window: MainWindow, path: Path) -> None:
+    """Two turns of a conversation, the last reply's end of turn selected."""
+    window.set_chat_mode(True)
+    window.controls.set_settings(SamplerSettings(temperature=0.3))
+    window.controls.max_tokens.setValue(120)
+    window.chat_input.set_system_text("Answer in one or two short sentences.")
+    for message in ("What is the capital of France?", "And what is it famous for?"):
+        window.chat_input.set_message(message)
+        window.generate()
+        wait_until(app, lambda: window.state == "idle" and not window.pending)
+    window.select_step(len(window.mirror) - 1)
+    settle(app, window)
+    window.grab().save(str(path))
+
+
+def models_shot(app: QApplication, window: MainWindow, path: Path) -> None:
+    dialog = window.show_models()
+    wait_until(app, lambda: bool(dialog.found))
+    dialog.resize(1250, 420)  # an offscreen screen is 800 pixels wide: the dialog would be capped to it
+    settle(app, window)
+    dialog.grab().save(str(path))
+    dialog.close()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path("docs/screenshots"))
@@ -73,6 +98,7 @@ def main(argv: list[str] | None = None) -> int:
     perf.attention.setCurrentIndex(perf.attention.findData("standard"))
     window.load_model(default_model_path(), probe=False)
     wait_until(app, lambda: window.state == "idle")
+    window.set_chat_mode(False)  # the instrument shots continue a story
     window.controls.seed_box.setValue(SEED)
     window.controls.max_tokens.setValue(TOKENS)
     window.controls.set_settings(SamplerSettings(repeat_penalty=1.1))
@@ -101,6 +127,8 @@ def main(argv: list[str] | None = None) -> int:
     window.card.grab().save(str(args.out / "hover-card.png"))
     window.card.hide()
     window.performance.grab().save(str(args.out / "performance.png"))
+    chat_shot(app, window, args.out / "chat.png")
+    models_shot(app, window, args.out / "models.png")
     print(f"wrote {', '.join(p.name for p in sorted(args.out.glob('*.png')))} to {args.out} "
           f"(step {index + 1}: {window.token_text(recorded.token_id)!r})")
     window.close()

@@ -151,3 +151,45 @@ def test_switching_models_while_writing_stops_the_run_first(qtbot, window: MainW
                     and window.model.path == gemma_path, timeout=WAIT_MS)
     assert window.editor.toPlainText().startswith("Once upon a time")  # the text is kept for the new model
     assert END_MARK not in window.editor.toPlainText()
+
+
+def test_stop_sequences_and_the_instructions_survive_a_restart(qtbot, tmp_path) -> None:
+    from PySide6.QtCore import QSettings
+
+    path = str(tmp_path / "settings.ini")
+    first = MainWindow(QSettings(path, QSettings.Format.IniFormat))
+    qtbot.addWidget(first)
+    first.stops.set_stops([".", "\n"])
+    first.chat_input.set_system_text("Answer like a pirate.")
+    first.controls.apply_preset("Wild")
+    first.close()
+    again = MainWindow(QSettings(path, QSettings.Format.IniFormat))
+    qtbot.addWidget(again)
+    assert again.stops.stops() == (".", "\n")
+    assert again.chat_input.system_text() == "Answer like a pirate."
+    assert again.controls.presets.shown().name == "Wild"
+    again.close()
+
+
+def test_the_first_start_offers_the_models_found_only_once(qtbot, tmp_path, gemma_path) -> None:
+    from PySide6.QtCore import QSettings
+
+    from synthscope.ui.app import open_window
+    from synthscope.ui.model_picker import worth_offering
+
+    store = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+    win = open_window(None, store)
+    qtbot.addWidget(win)
+    dialog = win.models_dialog
+    qtbot.waitUntil(lambda: bool(dialog.found), timeout=WAIT_MS)
+    assert worth_offering(dialog.found)  # Gemma 3 is installed beside the default model
+    qtbot.waitUntil(dialog.isVisible, timeout=WAIT_MS)
+    assert any(found.path == str(gemma_path) for found in dialog.found)
+    dialog.close()
+    qtbot.waitUntil(lambda: win.state == "idle", timeout=WAIT_MS)
+    win.close()
+    again = open_window(None, store)
+    qtbot.addWidget(again)
+    assert getattr(again, "models_dialog", None) is None
+    qtbot.waitUntil(lambda: again.state == "idle", timeout=WAIT_MS)
+    again.close()

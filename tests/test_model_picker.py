@@ -53,11 +53,13 @@ def rows(dialog: ModelPickerDialog) -> dict[str, list[str]]:
     """Each row's texts, keyed by the model's name (without the open-now mark)."""
     table = dialog.table
     texts = [[table.item(r, c).text() for c in range(table.columnCount())] for r in range(table.rowCount())]
-    return {row[0].removesuffix(model_picker.OPEN_NOW).strip(): row for row in texts}
+    return {row[0].removeprefix(model_picker.OPEN_NOW).strip(): row for row in texts}
 
 
 def row_of(dialog: ModelPickerDialog, name: str) -> int:
-    return next(r for r in range(dialog.table.rowCount()) if dialog.table.item(r, 0).text().startswith(name))
+    names = [dialog.table.item(r, 0).text().removeprefix(model_picker.OPEN_NOW)
+             for r in range(dialog.table.rowCount())]
+    return next(r for r, text in enumerate(names) if text.startswith(name))
 
 
 def test_rows_show_each_model_in_plain_words(qtbot, smollm_path: Path) -> None:
@@ -65,14 +67,14 @@ def test_rows_show_each_model_in_plain_words(qtbot, smollm_path: Path) -> None:
     assert dialog.windowTitle() == "Models on this computer"
     listed = rows(dialog)
     assert listed["HuggingFaceTB/SmolLM2-GGUF/smol"][1:] == [
-        "Hugging Face", "92 MB", "llama", "135M", "Q4_1", "49,152 word pieces", "8,192 tokens"]
+        "Hugging Face", "92 MB", "llama", "135M", "Q4_1", "49,152", "8,192 tokens"]
     assert listed["lmstudio-community/LFM2-1.2B"][1:] == [
-        "LM Studio", "1.2 GB", "lfm2", "1.2B", "Q8_0", "65,536 word pieces", "128,000 tokens"]
+        "LM Studio", "1.2 GB", "lfm2", "1.2B", "Q8_0", "65,536", "128,000 tokens"]
     assert listed[smollm_path.stem][1] == "Came with Synthscope"
     assert "4 models found" in dialog.status.text() and "1 cannot be opened" in dialog.status.text()
     # The loaded model is marked (its name bold) and selected; every cell's tooltip has the full path.
     current = row_of(dialog, smollm_path.stem)
-    assert dialog.table.item(current, 0).text().endswith("(open now)")
+    assert dialog.table.item(current, 0).text().startswith(model_picker.OPEN_NOW)
     assert dialog.table.item(current, 0).font().bold()
     assert dialog.selected_path() == str(smollm_path) and dialog.open_button.isEnabled()
     hf = row_of(dialog, "HuggingFaceTB")
@@ -80,7 +82,7 @@ def test_rows_show_each_model_in_plain_words(qtbot, smollm_path: Path) -> None:
     assert not dialog.table.item(hf, 0).font().bold()
     headers = [dialog.table.horizontalHeaderItem(c) for c in range(len(COLUMNS))]
     assert [h.text() for h in headers] == ["Name", "Found in", "Size", "Kind", "Parameters", "Quantisation",
-                                           "Vocabulary", "Context"]
+                                           "Word pieces", "Context"]
     assert all(h.toolTip().endswith(".") for h in headers)
     assert "fewer bits" in headers[5].toolTip()
     # A click on a title sorts by it; sizes sort by bytes, not by their text ("92 MB" > "1.2 GB" as text).
@@ -222,10 +224,10 @@ def test_the_real_scan_lists_a_model_in_the_hugging_face_cache(
     name = "HuggingFaceTB/SmolLM2-135M-Instruct-GGUF/smollm2-135m-instruct-q4_1"
     listed = rows(dialog)
     assert listed[name][1:] == ["Hugging Face", f"{smollm_path.stat().st_size / 1e6:,.0f} MB", "llama",
-                                "135M", "Q4_1", "49,152 word pieces", "8,192 tokens"]
+                                "135M", "Q4_1", "49,152", "8,192 tokens"]
     assert dialog.table.item(row_of(dialog, name), 0).toolTip() == str(link)
     assert listed["notes"][1] == "Your models folder" and "Cannot be opened" in listed["notes"][3]
-    assert listed[smollm_path.stem][0].endswith("(open now)")
+    assert listed[smollm_path.stem][0].startswith(model_picker.OPEN_NOW)
     assert worth_offering(dialog.found)
     assert str(tmp_path / "hub") in dialog.where.toolTip() and "Ollama" in dialog.where.toolTip()
     dialog.table.selectRow(row_of(dialog, name))

@@ -39,7 +39,8 @@ COLUMNS = (
     ("Kind", "The family of network design the model belongs to, such as llama or gemma."),
     ("Parameters", "How many numbers the model learned; more usually means more knowledge, slower writing."),
     ("Quantisation", QUANTISATION_HELP),
-    ("Vocabulary", "How many different word pieces (tokens) the model can choose from at every step."),
+    ("Word pieces", "How many different word pieces (tokens) the model can choose from at every step: "
+                    "its vocabulary."),
     ("Context", "How much text the model was trained to keep in view at once."),
 )
 TABLE_POINT_SIZE = theme.BASE_POINT_SIZE - 1  # eight columns side by side
@@ -50,8 +51,8 @@ STYLE = (f"QTableWidget {{ background: {theme.PANEL}; alternate-background-color
                f"QHeaderView::section {{ background: {theme.BACKGROUND}; color: {theme.INK}; "
                f"font-size: {TABLE_POINT_SIZE}pt; border: none; border-bottom: 1px solid {theme.BORDER}; "
                f"padding: 4px 4px 4px 8px; }} QPushButton:default {{ border-color: {theme.ACCENT}; }}")
-NAME_WIDTH = 280  # the name column's share when the dialog widens to show every other column whole
-OPEN_NOW = "(open now)"
+NAME_WIDTH = 340  # at most, for the name column, when the dialog widens to show every column whole
+OPEN_NOW = "▶ "  # before the name of the model open now
 LOOKING = "Looking for models…"
 PATH_ROLE = Qt.ItemDataRole.UserRole  # on the name cell, only where the model can be opened
 SORT_ROLE = Qt.ItemDataRole.UserRole + 1
@@ -205,6 +206,7 @@ class ModelPickerDialog(QDialog):
         broken = sum(1 for model in result if model.error)
         text = f"{len(result)} model{'s' if len(result) != 1 else ''} found."
         text += f" {broken} cannot be opened (greyed; hover for why)." if broken else ""
+        text += f" {OPEN_NOW.strip()} marks the one open now." if self.current and result else ""
         self.status.setText(text if result else "No models found. “Open another file…” opens any .gguf file.")
 
     def _fill(self, found: list[FoundModel]) -> None:
@@ -218,7 +220,7 @@ class ModelPickerDialog(QDialog):
         self._fit_width()
         self.table.clearSelection()
         rows = [r for r in range(self.table.rowCount()) if self.table.item(r, 0).data(PATH_ROLE)]
-        now = [r for r in rows if self.table.item(r, 0).text().endswith(OPEN_NOW)]
+        now = [r for r in rows if self.table.item(r, 0).text().startswith(OPEN_NOW)]
         if rows:
             self.table.selectRow((now or rows)[0])
         self._selection_changed()
@@ -230,14 +232,15 @@ class ModelPickerDialog(QDialog):
                       for c in range(1, len(COLUMNS)))
         margins = self.layout().contentsMargins()
         chrome = margins.left() + margins.right() + 2 * self.table.frameWidth() + 20  # 20: a scroll bar
-        wanted = min(columns + NAME_WIDTH + chrome, self.screen().availableGeometry().width())
+        name = min(max(self.table.sizeHintForColumn(0), heading.sectionSizeHint(0)), NAME_WIDTH)
+        wanted = min(columns + name + chrome, self.screen().availableGeometry().width())
         self.resize(max(self.width(), wanted), self.height())
 
     def _cells(self, model: FoundModel) -> list[_Cell]:
         place = model.source
         order = SOURCES.index(place) if place in SOURCES else len(SOURCES)
         is_open = self.current is not None and os.path.realpath(model.path) == self.current
-        cells = [_Cell(f"{model.name}  {OPEN_NOW}" if is_open else model.name, model.name.lower()),
+        cells = [_Cell(f"{OPEN_NOW}{model.name}" if is_open else model.name, model.name.lower()),
                  _Cell(PLACES.get(place, place), order),
                  _Cell(size_text(model.size_bytes), model.size_bytes)]
         if model.error:
@@ -247,10 +250,11 @@ class ModelPickerDialog(QDialog):
             cells += [_Cell(model.architecture or "—", model.architecture or ""),
                       _Cell(parameters_text(model.parameters), model.parameters or -1),
                       _Cell(model.quantization or "—", model.quantization or ""),
-                      _Cell(f"{model.n_vocab:,} word pieces" if model.n_vocab else "—", model.n_vocab or -1),
+                      _Cell(f"{model.n_vocab:,}" if model.n_vocab else "—", model.n_vocab or -1),
                       _Cell(f"{model.context_length:,} tokens" if model.context_length else "—",
                             model.context_length or -1)]
         tip = model.path + (f"\n\nThis file cannot be opened: {model.error}" if model.error else "")
+        tip += "\n\nThis is the model open now." if is_open else ""
         for cell in cells:
             cell.setToolTip(tip)
             if model.error:

@@ -24,6 +24,9 @@ HELP_TEXT = (
     "a word) at a time. Each generated token is shaded by how likely the model thought it was. "
     "Hover a token to see its rivals; click it to inspect it in every panel. <i>■ end of text</i> marks "
     "where the model picked its end-of-text token.</p>"
+    "<p><b>Chat mode</b> (Run → Chat with the model) is for instruct models: write a message below the "
+    "conversation and press Enter. The model answers in its own chat format; <i>■ the model chose to "
+    "stop here</i> marks where it picked its end-of-turn token, with the chance it gave it.</p>"
     "<p><b>Chances</b> lists the likeliest next tokens: the pale bar is the model's own chance, the "
     "dark bar the chance after the samplers. Greyed tokens were removed by the stage named.</p>"
     "<p><b>What the samplers did</b> shows each stage in the order it runs. Dashed boxes did nothing.</p>"
@@ -31,7 +34,8 @@ HELP_TEXT = (
     "lands somewhere; the token it lands on is written.</p>"
     "<p><b>What if?</b> While paused, move any setting: the panels show what the same dice would have "
     "picked with the new settings.</p>"
-    "<p><b>Keys:</b> Ctrl+Enter generate · Esc stop · Space one token (unless the text, a button or a "
+    "<p><b>Keys:</b> Ctrl+Enter generate (or send) · Ctrl+T chat or raw text · Esc stop · "
+    "Space one token (unless the text, a button or a "
     "box has the keyboard focus) · Ctrl+Z undo the last token · Ctrl+L clear · Ctrl+plus/minus text "
     "size.</p>")
 
