@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import sys
 
-HEADLESS_COMMANDS = {"trace", "engine", "models"}
+HEADLESS_COMMANDS = {"trace", "engine", "models", "replay"}
 
 
 def main(argv: list[str] | None = None) -> int:

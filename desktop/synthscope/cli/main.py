@@ -1,4 +1,5 @@
-"""Headless command line: `synthscope trace` writes a run's full sampling trace as JSON (no Qt)."""
+"""Headless command line: `synthscope trace` writes a run's full sampling trace as JSON, `synthscope
+replay` re-runs a saved one with some settings changed (no Qt)."""
 from __future__ import annotations
 
 import argparse
@@ -17,7 +18,8 @@ from synthscope.engine.config import KV_TYPES, MAX_THREADS, EngineConfig
 from synthscope.engine.model import DEFAULT_CONTEXT
 from synthscope.engine.probe import PATH_DEPTH
 from synthscope.sampling import SPECS, SamplerSettings, SettingsError, new_seed
-from synthscope.session import Generator, record_to_dict
+from synthscope.session import Generator, RunRecord, SessionFileError, load_record, record_to_dict
+from synthscope.session.replay import check_model, check_overrides, replay, replay_config
 from synthscope.session.stopping import check_stop_sequences, unescape
 
 EXIT_USAGE = 2
@@ -56,6 +58,16 @@ def build_parser() -> argparse.ArgumentParser:
                             "may be given several times")
     trace.add_argument("--json", metavar="PATH", help="write here instead of standard output")
     add_engine_options(trace)
+    again = commands.add_parser("replay", help="re-run a saved run (its prompt, model and dice) with "
+                                               "some settings changed; say where it parts from it")
+    again.add_argument("run", metavar="RUN.json", help="a run written by trace or saved by the window")
+    for spec in SPECS:
+        again.add_argument("--" + spec.key.replace("_", "-"), type=spec.kind,
+                           help=f"{spec.help} Default: what each step of the run used.")
+    again.add_argument("--max-tokens", type=int, help="default: as many as the run has")
+    again.add_argument("--ignore-eos", action="store_true", help="keep going past end-of-text tokens")
+    again.add_argument("--json", metavar="PATH", help="write here instead of standard output")
+    add_engine_options(again, replaying=True)
     engine = commands.add_parser("engine", help="show how llama.cpp runs on this computer (the "
                                                 "checked, remembered choice)")
     engine.add_argument("--reset", action="store_true",
@@ -66,20 +78,28 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def add_engine_options(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group("engine (default: what was measured best on this computer)")
+def add_engine_options(parser: argparse.ArgumentParser, replaying: bool = False) -> None:
+    """The engine options; `replaying`: those the run recorded default to the run's."""
+    group = parser.add_argument_group("engine (default: the run's memory precision, attention path and "
+                                      "GPU layers, this computer's threads)" if replaying else
+                                      "engine (default: what was measured best on this computer)")
     group.add_argument("--threads", type=int, help=f"CPU threads for the model, 1 to {MAX_THREADS}")
     group.add_argument("--kv-cache", choices=sorted(KV_TYPES),
-                       help="precision of the model's memory of the text (default f32: exact)")
+                       help="precision of the model's memory of the text"
+                            + ("" if replaying else " (default f32: exact)"))
     group.add_argument("--flash-attention", choices=["on", "off"],
-                       help="llama.cpp's flash-attention path (default off: faster on long texts "
-                            "on a CPU)")
+                       help="llama.cpp's flash-attention path"
+                            + ("" if replaying else " (default off: faster on long texts on a CPU)"))
     group.add_argument("--gpu-layers", type=int,
                        help="layers to run on the GPU when llama.cpp was built with one (-1: all)")
 
 
-def engine_config_from(args: argparse.Namespace) -> EngineConfig:
+def engine_config_from(args: argparse.Namespace, run: RunRecord | None = None) -> EngineConfig:
+    """The engine options given, on top of this computer's choice (or with `run`, of the run's)."""
     flash = None if args.flash_attention is None else args.flash_attention == "on"
+    if run is not None:
+        return replay_config(run, threads=args.threads, kv_cache=args.kv_cache, flash_attention=flash,
+                             gpu_layers=args.gpu_layers, probe_path=Path(run.model.path))
     return preferred_config(threads=args.threads, kv_cache=args.kv_cache, flash_attention=flash,
                             gpu_layers=args.gpu_layers,
                             probe_path=Path(args.model) if getattr(args, "model", None) else None)
@@ -110,13 +130,42 @@ def run_trace(args: argparse.Namespace) -> int:
             document = record_to_dict(generator.record)
         finally:
             generator.close()
+    return write_document(document, args.json)
+
+
+def write_document(document: dict, path: str | None) -> int:
     text = json.dumps(document, ensure_ascii=False, indent=1)
-    if args.json:
-        with open(args.json, "w", encoding="utf-8") as handle:
+    if path:
+        with open(path, "w", encoding="utf-8") as handle:
             handle.write(text)
     else:
         sys.stdout.write(text + "\n")
     return 0
+
+
+def run_replay(args: argparse.Namespace) -> int:
+    overrides = check_overrides({spec.key: getattr(args, spec.key) for spec in SPECS
+                                 if getattr(args, spec.key) is not None})
+    if args.max_tokens is not None and not 1 <= args.max_tokens <= 100_000:
+        raise SettingsError(f"--max-tokens must be between 1 and 100000, not {args.max_tokens}.")
+    original = load_record(args.run)
+    path = check_model(original)
+    max_tokens = len(original.steps) if args.max_tokens is None else args.max_tokens
+    n_ctx = max(DEFAULT_CONTEXT, len(original.prompt_tokens) + max_tokens + 8)
+    config = engine_config_from(args, original)
+    with Engine.load(path, n_ctx=n_ctx, config=config, probe=not _is_shipped(path)) as engine:
+        record, diverged = replay(engine, original, overrides, max_tokens, args.ignore_eos)
+        document = record_to_dict(record)
+    document["diverged_at"] = diverged
+    return write_document(document, args.json)
+
+
+def _is_shipped(path: Path) -> bool:
+    """Whether `path` is the model Synthscope ships (trusted: loaded without a check in a child)."""
+    try:
+        return path.resolve() == default_model_path().resolve()
+    except ModelLoadError:
+        return False
 
 
 def run_engine(args: argparse.Namespace) -> int:
@@ -165,7 +214,7 @@ def run_models(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"engine": run_engine, "models": run_models}
+COMMANDS = {"engine": run_engine, "models": run_models, "replay": run_replay}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -179,6 +228,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             return EXIT_USAGE
         return int(exc.code or 0)
     except (SettingsError, ConfigError, ModelLoadError, LoadCancelled, EngineError, ValueError,
-            OSError) as exc:
+            OSError, SessionFileError) as exc:
         print(f"synthscope: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
