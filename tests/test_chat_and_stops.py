@@ -39,6 +39,9 @@ def test_a_stop_sequence_must_end_in_the_new_text() -> None:
     assert watcher.feed(" upon\n") is None
     assert watcher.feed("\nmore") == "\n\n"  # split over two tokens
     assert StopWatcher(["THE END"]).feed("so THE E") is None
+    short = StopWatcher([" had been"])  # longer than the first pieces of text
+    assert [short.feed(piece) for piece in (",", " Jack", ", who", " had", " been")] == [
+        None, None, None, None, " had been"]
     watcher = StopWatcher(["END", "THE"])
     assert watcher.feed("THE END") == "THE"  # the earliest match wins
     assert StopWatcher([]).feed("anything") is None

@@ -53,7 +53,7 @@ class StopWatcher:
     def __init__(self, stops: Sequence[str], before: str = "") -> None:
         self.stops = check_stop_sequences(stops)
         self.keep = max((len(stop) for stop in self.stops), default=1) - 1
-        self.tail = before[len(before) - self.keep:] if self.keep else ""
+        self.tail = before[max(0, len(before) - self.keep):] if self.keep else ""
 
     def feed(self, text: str) -> str | None:
         if not self.stops or not text:
@@ -65,5 +65,5 @@ class StopWatcher:
             found = window.find(stop, max(0, len(self.tail) - len(stop) + 1))
             if found >= 0:
                 hits.append((found, stop))
-        self.tail = window[len(window) - self.keep:] if self.keep else ""
+        self.tail = window[max(0, len(window) - self.keep):] if self.keep else ""
         return min(hits)[1] if hits else None
