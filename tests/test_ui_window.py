@@ -329,8 +329,8 @@ def test_saving_a_run_writes_the_session_record(qtbot, window: MainWindow, tmp_p
     window.controls.max_tokens.setValue(5)
     run(qtbot, window, "generate")
     target = tmp_path / "run.json"
-    window.handle.save(str(target))
-    qtbot.waitUntil(lambda: "Saved the run" in window.statusBar().currentMessage(), timeout=WAIT_MS)
+    window.handle.save(str(target), window.snapshot())
+    qtbot.waitUntil(lambda: "Saved the session" in window.statusBar().currentMessage(), timeout=WAIT_MS)
     saved = load_record(target)
     assert saved.text == window.editor.generated_text()
     assert [s.token_id for s in saved.steps] == [s.token_id for s in window.mirror.steps]

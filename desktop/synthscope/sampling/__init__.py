@@ -1,5 +1,5 @@
 """llama.cpp's sampler chain in numpy, stage by stage, with seeded, replayable dice."""
-from synthscope.sampling.chain import STAGE_NAMES, ChainResult, StageStep, run_chain
+from synthscope.sampling.chain import STAGE_NAMES, ChainResult, StageStep, force_choice, run_chain
 from synthscope.sampling.dice import Dice, new_seed
 from synthscope.sampling.presets import BUILTIN_PRESETS, Preset
 from synthscope.sampling.settings import SPECS, SamplerSettings, SettingSpec, SettingsError
@@ -8,4 +8,4 @@ from synthscope.sampling.trace import StageTrace, StepTrace, build_trace
 
 __all__ = ["BUILTIN_PRESETS", "STAGE_NAMES", "SPECS", "Candidates", "ChainResult", "Dice", "Preset",
            "SamplerSettings", "SettingSpec", "SettingsError", "StageStep", "StageTrace", "StepTrace",
-           "build_trace", "new_seed", "run_chain"]
+           "build_trace", "force_choice", "new_seed", "run_chain"]

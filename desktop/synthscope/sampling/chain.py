@@ -1,7 +1,7 @@
 """The sampler chain in llama-cpp-python's order, keeping what every stage saw and kept."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 
 import numpy as np
@@ -91,3 +91,12 @@ def run_chain(raw_logits: np.ndarray, settings: SamplerSettings,
     probs, running = stages.dist_probabilities(c)
     index = stages.draw(running, u)
     return ChainResult(int(c.ids[index]), u, raw_logits, tuple(steps), c, probs, index)
+
+
+def force_choice(result: ChainResult, token_id: int) -> ChainResult:
+    """The same step with `token_id` chosen by a person instead of the dice: every stage and the
+    draw's odds stay as they were. `chosen_index` is -1 when the samplers had removed the token."""
+    if not 0 <= token_id < result.raw_logits.shape[0]:
+        raise ValueError(f"There is no token {token_id} in this model's vocabulary.")
+    where = np.flatnonzero(result.final.ids == token_id)
+    return replace(result, token_id=int(token_id), chosen_index=int(where[0]) if where.size else -1)

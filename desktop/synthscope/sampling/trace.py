@@ -34,7 +34,7 @@ class StepTrace:
     candidates: np.ndarray  # CANDIDATE_DTYPE, top-N by raw logit, descending
     final: np.ndarray  # FINAL_DTYPE, the draw's distribution in draw order (first FINAL_LIMIT)
     final_size: int
-    chosen_index: int  # index of the winner in the draw's order
+    chosen_index: int  # index of the winner in the draw's order; -1: a person picked a removed token
     entropy_raw: float  # nats
     entropy_final: float
     chosen_logit: float
@@ -45,6 +45,8 @@ class StepTrace:
 
     @property
     def chosen_p_final(self) -> float:
+        if self.chosen_index < 0:
+            return 0.0
         if self.chosen_index < FINAL_LIMIT:
             return float(self.final["p"][self.chosen_index])
         return float("nan")

@@ -1,7 +1,10 @@
-"""JSON save/load of a RunRecord (schema-versioned); the trace command writes the same format."""
+"""JSON save/load of a run and of a whole exploration (schema-versioned); the trace command writes
+the same format. Version 2 added the exploration's branches (a run is an exploration of one
+branch); version 1 files are still read."""
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +14,8 @@ from synthscope.sampling import STAGE_NAMES, SamplerSettings, SettingsError, Sta
 from synthscope.sampling.trace import CANDIDATE_DTYPE, FINAL_DTYPE, NOT_REMOVED
 from synthscope.session.record import ModelIdentity, RunRecord, Step
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+READABLE_VERSIONS = (1, 2)
 
 
 class SessionFileError(Exception):
@@ -27,14 +31,14 @@ def record_to_dict(record: RunRecord) -> dict[str, Any]:
         "seed": record.seed,
         "top_n": record.top_n,
         "text": record.text,
-        "steps": [_step_to_dict(step, record) for step in record.steps],
+        "steps": [step_to_dict(step, record) for step in record.steps],
         "token_pieces": {str(k): v.hex() for k, v in sorted(record.pieces.items())},
         "engine": record.engine,
         "stop_sequences": list(record.stop_sequences),
     }
 
 
-def _step_to_dict(step: Step, record: RunRecord) -> dict[str, Any]:
+def step_to_dict(step: Step, record: RunRecord) -> dict[str, Any]:
     trace = step.trace
     return {
         "token_id": step.token_id,
@@ -45,6 +49,7 @@ def _step_to_dict(step: Step, record: RunRecord) -> dict[str, Any]:
         "p_raw": trace.chosen_p_raw,
         "p_final": trace.chosen_p_final,
         "settings": step.settings.to_dict(),
+        **({"chosen_by": step.chosen_by} if step.chosen_by != "dice" else {}),
         "stages": [{"name": s.name, "active": s.active, "n_in": s.n_in, "kept": s.kept,
                     "removed_mass": s.removed_mass, "changed": s.changed} for s in trace.stages],
         "candidates": [{"token_id": int(c["token_id"]), "text": record.piece_text(int(c["token_id"])),
@@ -61,24 +66,33 @@ def _step_to_dict(step: Step, record: RunRecord) -> dict[str, Any]:
 def record_from_dict(data: dict[str, Any]) -> RunRecord:
     if not isinstance(data, dict) or "schema_version" not in data:
         raise SessionFileError("This is not a Synthscope session file.")
-    if data["schema_version"] != SCHEMA_VERSION:
+    if data["schema_version"] not in READABLE_VERSIONS:
         raise SessionFileError(f"This session file has format version {data['schema_version']}; "
-                               f"this Synthscope reads version {SCHEMA_VERSION}.")
+                               f"this Synthscope reads versions up to {SCHEMA_VERSION}.")
     try:
         pieces = {int(k): bytes.fromhex(v) for k, v in data["token_pieces"].items()}
         record = RunRecord(ModelIdentity(**data["model"]), str(data["prompt"]),
                            [int(t) for t in data["prompt_tokens"]], int(data["seed"]),
                            int(data["top_n"]), pieces=pieces, engine=dict(data.get("engine") or {}),
                            stop_sequences=[str(s) for s in data.get("stop_sequences") or []])
-        settings_cache: dict[tuple, SamplerSettings] = {}
-        for item in data["steps"]:
-            key = tuple(sorted(item["settings"].items()))
-            settings = settings_cache.setdefault(key, SamplerSettings.from_dict(item["settings"]))
-            record.steps.append(Step(int(item["token_id"]), pieces.get(int(item["token_id"]), b""),
-                                     str(item["text"]), item["u"], settings, _trace_from_dict(item)))
+        record.steps = steps_from_dicts(data["steps"], pieces, {})
     except (KeyError, TypeError, ValueError, SettingsError) as exc:
         raise SessionFileError(f"The session file is damaged ({type(exc).__name__}: {exc}).") from exc
     return record
+
+
+def steps_from_dicts(items: list[dict[str, Any]], pieces: dict[int, bytes],
+                     settings_cache: dict[tuple, SamplerSettings]) -> list[Step]:
+    steps = []
+    for item in items:
+        key = tuple(sorted(item["settings"].items()))
+        settings = settings_cache.setdefault(key, SamplerSettings.from_dict(item["settings"]))
+        chosen_by = str(item.get("chosen_by", "dice"))
+        if chosen_by not in ("dice", "person"):
+            raise ValueError(f"unknown chooser {chosen_by!r}")
+        steps.append(Step(int(item["token_id"]), pieces.get(int(item["token_id"]), b""),
+                          str(item["text"]), item["u"], settings, _trace_from_dict(item), chosen_by))
+    return steps
 
 
 def _trace_from_dict(item: dict[str, Any]) -> StepTrace:
@@ -97,13 +111,26 @@ def _trace_from_dict(item: dict[str, Any]) -> StepTrace:
 
 
 def save_record(record: RunRecord, path: str | Path) -> None:
+    write_json(record_to_dict(record), path)
+
+
+def write_json(document: dict[str, Any], path: str | Path) -> None:
+    """Written beside the target, flushed to disk, then moved over it: a crash or a kill at any
+    moment leaves either the old file or the new one, never half of one."""
     path = Path(path)
     temporary = path.with_name(path.name + ".part")
-    temporary.write_text(json.dumps(record_to_dict(record), ensure_ascii=False), encoding="utf-8")
-    temporary.replace(path)  # never leave a half-written session behind
+    with temporary.open("w", encoding="utf-8") as handle:
+        handle.write(json.dumps(document, ensure_ascii=False))
+        handle.flush()
+        os.fsync(handle.fileno())
+    temporary.replace(path)
 
 
 def load_record(path: str | Path) -> RunRecord:
+    return record_from_dict(read_json(path))
+
+
+def read_json(path: str | Path) -> Any:
     path = Path(path)
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
@@ -111,4 +138,4 @@ def load_record(path: str | Path) -> RunRecord:
         raise SessionFileError(f"There is no file at {path}.") from exc
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise SessionFileError(f"{path.name} is not a readable session file ({exc}).") from exc
-    return record_from_dict(data)
+    return data

@@ -39,6 +39,7 @@ class Step:
     u: float | None
     settings: SamplerSettings  # shared between steps that used the same settings
     trace: StepTrace
+    chosen_by: str = "dice"  # or "person": picked from the candidates, the dice overruled
 
 
 @dataclass

@@ -18,7 +18,8 @@ from concurrent.futures import Future, ThreadPoolExecutor
 import numpy as np
 
 from synthscope.engine import Engine, EngineError, TextAssembler, machine_facts
-from synthscope.sampling import ChainResult, Dice, SamplerSettings, StepTrace, build_trace, run_chain
+from synthscope.sampling import (ChainResult, Dice, SamplerSettings, StepTrace, build_trace, force_choice,
+                                 run_chain)
 from synthscope.session.record import ModelIdentity, RunRecord, Step
 from synthscope.session.stopping import StopWatcher
 
@@ -77,15 +78,17 @@ class Generator:
         return self._history[:len(self._record.prompt_tokens) + index].copy()
 
     # -- one token ------------------------------------------------------------------------
-    def step(self, settings: SamplerSettings) -> Step:
-        """Choose, record and decode exactly one token, with its trace."""
-        step = self.step_untraced(settings)
+    def step(self, settings: SamplerSettings, force: int | None = None) -> Step:
+        """Choose (or take a person's `force`d pick), record and decode exactly one token, with its
+        trace."""
+        step = self.step_untraced(settings, force)
         self.complete_traces()
         return step
 
-    def step_untraced(self, settings: SamplerSettings) -> Step:
+    def step_untraced(self, settings: SamplerSettings, force: int | None = None) -> Step:
         """Choose, record and decode exactly one token; its trace is filled in by the next
-        complete_traces() (or anything that hands steps out)."""
+        complete_traces() (or anything that hands steps out). `force`: a person's pick, which
+        overrules the dice (the stages and the odds are recorded as they were)."""
         record = self._record
         if not record.prompt_tokens:
             raise EngineError("Start with a prompt first.")
@@ -97,6 +100,8 @@ class Generator:
         position = len(record.prompt_tokens) + index
         result = run_chain(raw, settings, self._history[:position],
                            None if settings.greedy else self._dice.u(index))
+        if force is not None:
+            result = force_choice(result, force)
         work: ChainResult | Future[StepTrace] = result
         if self.overlaps:
             work = self._pool.submit(build_trace, result, self.top_n)
@@ -109,7 +114,7 @@ class Generator:
         piece = self.engine.token_bytes(result.token_id)
         # The trace arrives with complete_traces(); until then the step stays inside the generator.
         step = Step(result.token_id, piece, self._assembler.feed(piece), result.u, settings,
-                    None)  # type: ignore[arg-type]
+                    None, "dice" if force is None else "person")  # type: ignore[arg-type]
         self._untraced.append((step, work))
         raw.flags.writeable = False  # shared with readers by shared_logits(), never copied
         self._logits[index] = raw
@@ -118,6 +123,21 @@ class Generator:
         self._history[position] = result.token_id
         record.steps.append(step)
         return step
+
+    def peek(self, settings: SamplerSettings) -> Step:
+        """The step the dice would write next, with its trace, without writing it."""
+        self.complete_traces()
+        index = self.n_steps
+        position = len(self._record.prompt_tokens) + index
+        result = run_chain(self.engine.logits(), settings, self._history[:position],
+                           None if settings.greedy else self._dice.u(index))
+        trace = build_trace(result, self.top_n)
+        for token in trace.candidates["token_id"].tolist():
+            if token not in self._record.pieces:
+                self._record.pieces[token] = self.engine.token_bytes(token)
+        piece = self.engine.token_bytes(result.token_id)
+        text = piece.decode("utf-8", errors="replace")
+        return Step(result.token_id, piece, text, result.u, settings, trace)
 
     def complete_traces(self) -> None:
         """Fill in the traces of the steps made by step_untraced() since the last call. If one
@@ -157,16 +177,69 @@ class Generator:
         self._truncate(self.n_steps - 1)
         return step
 
+    def truncate(self, n_steps: int) -> None:
+        """Keep the first n_steps steps (the KV cache and the text follow)."""
+        self.complete_traces()
+        self._truncate(n_steps)
+
     def _truncate(self, n_steps: int) -> None:
         """Keep the first n_steps steps; rewind the KV cache and the text to match."""
         record = self._record
         for index in range(n_steps, len(record.steps)):
             self._logits.pop(index, None)
         del record.steps[n_steps:]
-        self.engine.rewind_to(len(record.prompt_tokens) + n_steps)
+        self._rewind_cache(n_steps)
         self._assembler = TextAssembler()
         for kept in record.steps:
             self._assembler.feed(kept.token_bytes)
+
+    def _rewind_cache(self, n_steps: int) -> None:
+        """Cut the KV cache after step n_steps - 1, keeping the one rule that makes every number
+        reproducible: the prompt is decoded as one batch and each generated token on its own (a
+        batch's logits can differ in the last digits from one token's; they do on Gemma 3)."""
+        prompt = self._record.prompt_tokens
+        if n_steps == 0:
+            # Cutting inside the prompt would re-decode its last token alone: decode it whole again.
+            self.engine.reset()
+            self.engine.decode(prompt)
+        else:
+            self.engine.rewind_to(len(prompt) + n_steps)
+
+    def follow(self, steps: list[Step]) -> int:
+        """Make `steps` (another path of the exploration) this run's steps: keep the start they
+        share with the current steps, cut the cache there, and decode the rest one token at a time,
+        as they were first decoded, so each step's logits are the ones it was sampled from.
+        Returns how many steps were shared."""
+        self.complete_traces()
+        record = self._record
+        shared = 0
+        for mine, theirs in zip(record.steps, steps):
+            if mine.token_id != theirs.token_id:
+                break
+            shared += 1
+        if shared < len(record.steps):
+            self._truncate(shared)
+        record.steps[:shared] = steps[:shared]  # the same tokens, but their own records
+        prompt_length = len(record.prompt_tokens)
+        for index in range(shared, len(steps)):
+            step = steps[index]
+            if self.engine.n_past >= self.engine.n_ctx:
+                raise EngineError(f"This path is longer than the context of {self.engine.n_ctx:,} "
+                                  "tokens; raise the Context length setting to open it.")
+            raw = self.engine.logits().copy()
+            self.engine.decode([step.token_id])
+            raw.flags.writeable = False
+            self._logits[index] = raw
+            self._history[prompt_length + index] = step.token_id
+            self._assembler.feed(step.token_bytes)
+            record.steps.append(step)
+            for token in (step.token_id, *step.trace.candidates["token_id"].tolist(),
+                          *step.trace.final["token_id"].tolist()):
+                if token not in record.pieces:
+                    record.pieces[token] = self.engine.token_bytes(token)
+        while len(self._logits) > self._max_cached:
+            self._logits.popitem(last=False)
+        return shared
 
     # -- what-if support --------------------------------------------------------------------
     def raw_logits(self, step_index: int) -> np.ndarray:
@@ -176,13 +249,13 @@ class Generator:
         cached = self._logits.get(step_index)
         if cached is not None:
             return cached.copy()
-        # Re-decoding the tail as one batch can differ from the token-by-token original in the
-        # last digits (it does on Gemma 3), which later steps' logits inherit.
+        # The tail is decoded again one token at a time, as it was first: a batch could differ in
+        # the last digits (it does on Gemma 3), and later steps' logits would inherit that.
         everything = self.engine.tokens
-        position = len(self._record.prompt_tokens) + step_index
-        self.engine.rewind_to(position)
+        self._rewind_cache(step_index)
         logits = self.engine.logits().copy()
-        self.engine.decode(everything[position:])
+        for token in everything[len(self._record.prompt_tokens) + step_index:]:
+            self.engine.decode([token])
         return logits
 
     def shared_logits(self, step_index: int) -> np.ndarray:

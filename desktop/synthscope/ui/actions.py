@@ -29,12 +29,15 @@ class Actions:
     models: QAction
     model_info: QAction
     save_run: QAction
+    open_session: QAction
     quit: QAction
     bigger_text: QAction
     smaller_text: QAction
     about: QAction
     about_app: QAction
     chat_mode: QAction
+    manual: QAction
+    compare: QAction
 
     @property
     def run_actions(self) -> tuple[QAction, ...]:
@@ -67,11 +70,13 @@ def build_actions(window: QMainWindow) -> Actions:
                            QKeySequence.StandardKey.Open),
         models=_action(window, "Models on this computer…",
                        "Every GGUF model found in Synthscope's folders, the Hugging Face cache, LM Studio "
-                       "and Ollama, with its facts", QKeySequence("Ctrl+Shift+O")),
+                       "and Ollama, with its facts", QKeySequence("Ctrl+M")),
         model_info=_action(window, "Model information…", "What the loaded model is, and its chat template",
                            QKeySequence("Ctrl+I")),
-        save_run=_action(window, "Save run as JSON…", "Save every token and how it was chosen",
-                         QKeySequence.StandardKey.Save),
+        save_run=_action(window, "Save session…", "Save the whole exploration: every branch, every "
+                         "token and how it was chosen", QKeySequence.StandardKey.Save),
+        open_session=_action(window, "Open session…", "Open a saved session, or a run saved by "
+                             "synthscope trace", QKeySequence("Ctrl+Shift+O")),
         quit=_action(window, "Quit", "Close Synthscope", QKeySequence.StandardKey.Quit),
         bigger_text=_action(window, "Larger text", "Make the text larger", QKeySequence.StandardKey.ZoomIn,
                             QKeySequence("Ctrl+=")),
@@ -83,6 +88,12 @@ def build_actions(window: QMainWindow) -> Actions:
                                      "On: talk to an instruct model in turns, in its own chat format. "
                                      "Off: the model continues your text as it is",
                                      QKeySequence("Ctrl+T"))),
+        manual=_checkable(_action(window, "Pick each token yourself",
+                                  "On: Step shows the candidates and you choose the next token (or "
+                                  "let the dice decide). Off: the dice choose", QKeySequence("Ctrl+P"))),
+        compare=_action(window, "Compare runs side by side…", "The same prompt written two to four "
+                        "times with other settings, seeds or models, token by token",
+                        QKeySequence("Ctrl+Shift+C")),
     )
 
 
@@ -104,13 +115,17 @@ def build_menus(window: QMainWindow, actions: Actions, recent_models: QMenu) -> 
     file_menu = bar.addMenu("&File")
     file_menu.addActions([actions.models, actions.open_model])
     file_menu.addMenu(recent_models)
-    file_menu.addActions([actions.model_info, actions.save_run])
+    file_menu.addActions([actions.model_info])
+    file_menu.addSeparator()
+    file_menu.addActions([actions.open_session, actions.save_run])
     file_menu.addSeparator()
     file_menu.addAction(actions.quit)
     run_menu = bar.addMenu("&Run")
     run_menu.addActions(list(actions.run_actions))
     run_menu.addSeparator()
-    run_menu.addAction(actions.chat_mode)
+    run_menu.addActions([actions.chat_mode, actions.manual])
+    run_menu.addSeparator()
+    run_menu.addAction(actions.compare)
     prompts_menu = bar.addMenu("&Prompts")
     prompts_menu.setToolTipsVisible(True)
 

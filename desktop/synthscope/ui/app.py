@@ -47,6 +47,9 @@ def open_window(model: str | None, store: QSettings | None = None) -> MainWindow
         screen = window.screen().availableGeometry()
         window.resize(min(DEFAULT_SIZE[0], screen.width()), min(DEFAULT_SIZE[1], screen.height()))
     window.show()
+    if store is not None:  # the real app (tests open windows without a store): keep the work safe
+        window.autosave_enabled = True
+        window.restore_on_load = not model
     if model:
         window.load_model(model, probe=True)
     else:

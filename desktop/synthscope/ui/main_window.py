@@ -6,11 +6,13 @@ from pathlib import Path
 
 from PySide6.QtCore import QEvent, QSettings, QTimer, Signal
 from PySide6.QtGui import QCloseEvent, QIcon
-from PySide6.QtWidgets import QFileDialog, QLabel, QMainWindow, QMessageBox, QProgressBar
+from PySide6.QtWidgets import QLabel, QMainWindow, QMessageBox, QProgressBar
 
 from synthscope.engine import machine_facts
 from synthscope.ui import theme
 from synthscope.ui.actions import build_actions, build_menus, build_toolbar, focus_keeps_space
+from synthscope.ui.branches import BranchesPanel
+from synthscope.ui.branching import Branching
 from synthscope.ui.chat_input import ChatInput
 from synthscope.ui.chat_mode import ChatMode
 from synthscope.ui.controls import ControlsPanel
@@ -25,16 +27,18 @@ from synthscope.ui.pipeline import PipelineStrip
 from synthscope.ui.resources import icon_path
 from synthscope.ui.run_model import RunMirror
 from synthscope.session.stopping import shown
+from synthscope.ui.sessions import Sessions, autosave_path
 from synthscope.ui.step_view import StepView
 from synthscope.ui.stop_sequences import StopSequencesBox
 from synthscope.ui.text_view import Piece, TokenTextView
-from synthscope.ui.window_parts import HELP_TEXT, ErrorBanner, about_text, arrange, text_panel
+from synthscope.ui.window_parts import (HELP_TEXT, ErrorBanner, about_text, arrange, text_panel,
+                                        with_branches)
 from synthscope.ui.worker import LoadedModel, RunRequest, RunStarted, StepMessage, WorkerHandle
 
 SAMPLE_PROMPT = "Once upon a time, in a small village by the sea, there lived"
 
 
-class MainWindow(ChatMode, ModelLoading, StepView, QMainWindow):
+class MainWindow(Branching, Sessions, ChatMode, ModelLoading, StepView, QMainWindow):
     """States: 'no-model', 'loading', 'idle', 'running', 'busy' (an undo in flight; a what-if's fetch
     of old scores leaves the window idle)."""
 
@@ -62,6 +66,8 @@ class MainWindow(ChatMode, ModelLoading, StepView, QMainWindow):
         self._build(prompt)
         self.handle = WorkerHandle(self)
         self._connect_worker()
+        self._init_sessions()
+        self._init_branching()
         if store is not None:
             self.controls.restore(store)
             self.performance.restore(store)
@@ -108,7 +114,10 @@ class MainWindow(ChatMode, ModelLoading, StepView, QMainWindow):
         self.card.token_text = self.token_text
 
         text, self.text_title = text_panel(self.editor, self.chat_input)
-        central = arrange(self.banner, text, self.distribution, [self.header, self.pipeline, self.dice],
+        self.branches_panel = BranchesPanel()
+        self.text_split = with_branches(text, self.branches_panel)
+        central = arrange(self.banner, self.text_split, self.distribution,
+                          [self.header, self.pipeline, self.dice],
                           engine_column(self.controls, self.stops, self.performance))
         self.setCentralWidget(central)
         self.speed_label = QLabel()
@@ -135,7 +144,9 @@ class MainWindow(ChatMode, ModelLoading, StepView, QMainWindow):
         a.open_model.triggered.connect(self.open_model_dialog)
         a.model_info.triggered.connect(self.show_model_info)
         a.models.triggered.connect(lambda: self.show_models())
-        a.save_run.triggered.connect(self.save_run_dialog)
+        a.save_run.triggered.connect(self.save_session_dialog)
+        a.open_session.triggered.connect(self.open_session_dialog)
+        a.compare.triggered.connect(self.open_compare)
         a.quit.triggered.connect(self.close)
         a.bigger_text.triggered.connect(lambda: self._set_text_size(self.editor.font().pointSize() + 1))
         a.smaller_text.triggered.connect(lambda: self._set_text_size(self.editor.font().pointSize() - 1))
@@ -198,14 +209,22 @@ class MainWindow(ChatMode, ModelLoading, StepView, QMainWindow):
         a.model_info.setEnabled(self.model is not None)
         self.performance.apply_button.setVisible(self.state in ("idle", "no-model"))
         a.save_run.setEnabled(idle and has_steps)
+        a.open_session.setEnabled(self.state in ("idle", "no-model"))
+        a.compare.setEnabled(self.model is not None)
         a.chat_mode.setEnabled(self.state in ("idle", "no-model"))
         self.chat_input.set_busy(not idle)
 
     # -- running ------------------------------------------------------------------------------
     def generate(self) -> None:
+        if self.commands.manual.isChecked():
+            self.propose_next()
+            return
         self._start(self.controls.max_tokens.value())
 
     def step(self) -> None:
+        if self.commands.manual.isChecked():
+            self.propose_next()
+            return
         self._start(1)
 
     def _start(self, max_tokens: int) -> None:
@@ -225,6 +244,9 @@ class MainWindow(ChatMode, ModelLoading, StepView, QMainWindow):
         else:
             request = RunRequest(None, self.mirror.seed, max_tokens, self.controls.ignore_end.isChecked(),
                                  self.stops.stops())
+        self.launch(request)
+
+    def launch(self, request: RunRequest) -> None:
         self.banner.hide()
         self.card.hide()
         self.selected = None
@@ -245,6 +267,7 @@ class MainWindow(ChatMode, ModelLoading, StepView, QMainWindow):
             self.editor.adopt_as_prompt()
         self.text_edited = False
         self.run_clock = (time.perf_counter(), 0)
+        self.new_tree()
 
     def _stepped(self, messages: list[StepMessage]) -> None:
         for message in messages:
@@ -252,10 +275,13 @@ class MainWindow(ChatMode, ModelLoading, StepView, QMainWindow):
             self.pending.append(Piece(message.step.text, message.step.trace.chosen_p_raw,
                                       message.is_end))
         self._schedule()
+        self.schedule_autosave()
 
     def _run_finished(self, reason: str) -> None:
         self._set_state("idle")
         self._flush()
+        self.show_tree()
+        self.explain_replay()
         if self.open_queued_model():
             return
         if reason == "error" and self.chatting:
@@ -282,6 +308,7 @@ class MainWindow(ChatMode, ModelLoading, StepView, QMainWindow):
             self.selected = None
         self._set_state("idle")
         self._refresh_panels()
+        self.show_tree()
         self.open_queued_model()
 
     def clear(self) -> None:
@@ -318,6 +345,8 @@ class MainWindow(ChatMode, ModelLoading, StepView, QMainWindow):
         self.requested_logits.clear()
         self.selected = None
         self.text_edited = True
+        self.new_tree()
+        self.show_tree()
 
     def _stop_met(self, stop: str) -> None:
         self.stop_met = shown(stop)
@@ -326,7 +355,7 @@ class MainWindow(ChatMode, ModelLoading, StepView, QMainWindow):
         self.banner.show_message(message)
 
     def _saved(self, path: str) -> None:
-        self.statusBar().showMessage(f"Saved the run to {path}.", 8000)
+        self.statusBar().showMessage(f"Saved the session to {path}.", 8000)
 
     def _user_edited(self) -> None:
         self.text_edited = True
@@ -340,11 +369,6 @@ class MainWindow(ChatMode, ModelLoading, StepView, QMainWindow):
             self._update_actions()
 
     # -- files, view, closing -----------------------------------------------------------------
-    def save_run_dialog(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, "Save the run", "synthscope-run.json", "JSON (*.json)")
-        if path:
-            self.handle.save(path)
-
     def _set_text_size(self, size: int) -> None:
         size = min(max(size, 10), 40)
         self.editor.setFont(theme.font(size))
@@ -366,5 +390,10 @@ class MainWindow(ChatMode, ModelLoading, StepView, QMainWindow):
             self.stops.save(self.store)
             self.store.setValue("chat/system", self.chat_input.system_text())
             self.store.setValue("window/geometry", self.saveGeometry())
-        self.handle.shutdown()
+        self.autosave_timer.stop()
+        for window in getattr(self, "compare_windows", []):
+            window.close()
+        if self.autosave_enabled and self.model is not None and self.state not in ("busy", "loading"):
+            self.handle.worker.pending_autosave = (str(autosave_path()), self.snapshot())
+        self.handle.shutdown()  # writes that last autosave once the worker has stopped
         event.accept()

@@ -22,6 +22,7 @@ class ModelLoading(_Base):
     """Mixed into MainWindow: everything between choosing a model file and the window being ready."""
 
     queued_model: str | None = None  # asked for while busy: opened when the window is free
+    restore_on_load: bool = False  # the first load at the start puts back the autosaved session
 
     def load_model(self, path: str | Path, probe: bool = True) -> None:
         self.banner.hide()
@@ -127,6 +128,10 @@ class ModelLoading(_Base):
         self._set_state("idle")
         self.choose_mode_for_loaded_model()
         self._refresh_panels()
+        if self.restore_on_load:
+            self.restore_on_load = False
+            self.restore_autosave()
+        self.resume_opening()
 
     def show_load_error(self, message: str) -> None:
         self.performance.refresh_apply()  # a failed reload leaves its settings to apply again

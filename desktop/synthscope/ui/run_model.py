@@ -102,6 +102,11 @@ class RunMirror:
             self.logits.put(index, logits)
         return index
 
+    def replace_steps(self, steps: list[Step]) -> None:
+        """Another path of the exploration: its steps, and no logits yet (they are fetched)."""
+        self.steps = list(steps)
+        self.logits.clear()
+
     def pop(self) -> None:
         if self.steps:
             self.steps.pop()

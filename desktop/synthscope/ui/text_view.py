@@ -59,6 +59,7 @@ class TokenTextView(QPlainTextEdit):
         self.prompt_end = 0
         self.end_mark: Callable[[float], str] = lambda _p: END_MARK  # chat mode names the chance
         self.selected: int | None = None
+        self.fork_at: int | None = None  # where the shown branch left its parent
         self.hovered: int | None = None
         self._mouse_inside = False
         self._programmatic = 0
@@ -166,6 +167,10 @@ class TokenTextView(QPlainTextEdit):
         self.prompt_end = self._end()
         self.viewport().update()
 
+    def set_fork_mark(self, index: int | None) -> None:
+        self.fork_at = index
+        self.viewport().update()
+
     def set_selected(self, index: int | None) -> None:
         self.selected = index
         self.viewport().update()
@@ -247,11 +252,27 @@ class TokenTextView(QPlainTextEdit):
             p.setPen(QPen(QColor(theme.INK), 1.2))
             for rect in self.token_rects(self.hovered):
                 p.drawRoundedRect(rect.adjusted(0, 0, -1, -1), 3, 3)
+        if self.fork_at is not None and self.fork_at < len(self.spans):
+            self._paint_fork(p)
         if self.selected is not None and self.selected < len(self.spans):
             p.setPen(QPen(QColor(theme.CHOSEN), 2.5))
             for rect in self.token_rects(self.selected):
                 p.drawRoundedRect(rect.adjusted(-1, -1, 0, 0), 3, 3)
         p.end()
+
+    def _paint_fork(self, p: QPainter) -> None:
+        """A flag where the shown branch left the text it came from."""
+        rects = self.token_rects(self.fork_at)  # type: ignore[arg-type]
+        if not rects:
+            return
+        first = rects[0]
+        colour = QColor(theme.ACCENT)
+        p.setPen(QPen(colour, 3))
+        p.drawLine(first.left() - 2, first.top(), first.left() - 2, first.bottom())
+        p.setBrush(colour)
+        p.setPen(Qt.PenStyle.NoPen)
+        p.drawPolygon([QPoint(first.left() - 3, first.top()), QPoint(first.left() + 6, first.top() + 4),
+                       QPoint(first.left() - 3, first.top() + 8)])
 
     def _paint_boundaries(self, p: QPainter) -> None:
         """Thin ticks where one token ends and the next begins (only while the mouse is over the text)."""

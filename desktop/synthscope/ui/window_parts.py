@@ -98,6 +98,17 @@ def text_panel(editor: TokenTextView, chat_input: QWidget) -> tuple[QFrame, QLab
     return panel, title
 
 
+def with_branches(text: QWidget, branches: QWidget) -> QSplitter:
+    """The text above, the branch tree below it (small until there are branches)."""
+    split = QSplitter(Qt.Orientation.Vertical)
+    split.addWidget(text)
+    split.addWidget(branches)
+    split.setStretchFactor(0, 4)
+    split.setStretchFactor(1, 1)
+    split.setChildrenCollapsible(False)
+    return split
+
+
 def arrange(banner: QWidget, text: QWidget, distribution: QWidget, step_panels: list[QWidget],
             controls: QWidget) -> QWidget:
     """Text and chances side by side on top, the step's story full width below them, the controls

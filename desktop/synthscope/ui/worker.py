@@ -1,6 +1,7 @@
 """The one worker thread that owns the Engine and Generator; the UI talks to it only through signals."""
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import time
@@ -18,7 +19,8 @@ from synthscope.engine import (ConfigError, Engine, EngineConfig, EngineError, L
 from synthscope.sampling import SamplerSettings
 from synthscope.engine.chat import format_chat
 from synthscope.engine.model import DEFAULT_CONTEXT
-from synthscope.session import Generator, RunRecord, Step, save_record
+from synthscope.session import Generator, RunRecord, Step
+from synthscope.session.exploration_io import save_exploration
 from synthscope.session.stopping import StopWatcher
 
 log = logging.getLogger(__name__)
@@ -36,6 +38,7 @@ class LoadedModel:
     note: str  # why, in one plain sentence
     device: str  # what computes it: the processor's or the GPU's name
     n_ctx: int  # tokens of text it can hold (the Context length setting, at most the model's own)
+    end_tokens: frozenset[int] = frozenset()  # the tokens that end a text or a turn
 
 
 def device_name(config: EngineConfig) -> str:
@@ -69,6 +72,9 @@ class RunRequest:
     ignore_end: bool = False  # write on past the model's end-of-text token
     stop_sequences: tuple[str, ...] = ()  # the run ends at the first token that completes one
     messages: tuple[dict[str, str], ...] | None = None  # a chat: the prompt is these in the template
+    # A branch: cut the run before step `index`, then write `token` there (a person's pick; None:
+    # the dice pick again, with the current settings) and go on with the same dice.
+    fork: tuple[int, int | None] | None = None
 
 
 class EngineWorker(QObject):
@@ -83,6 +89,9 @@ class EngineWorker(QObject):
     runFinished = Signal(str)  # "limit", "end", "stopped", "stop-sequence" or "error"
     stopSequenceMet = Signal(str)  # which one, just before runFinished("stop-sequence")
     undone = Signal(int)  # steps left
+    truncated = Signal(int)  # a branch starts: the run was cut to this many steps
+    followed = Signal(int)  # the run now follows the path it was given (its length)
+    proposed = Signal(object)  # (index, Step) the dice would write next, not written (manual mode)
     logitsReady = Signal(int, object)
     failed = Signal(str)
     saved = Signal(str)
@@ -96,6 +105,8 @@ class EngineWorker(QObject):
         self.closing = threading.Event()
         self.live_settings = SamplerSettings()  # replaced whole (never mutated), so reads are safe
         self.live_threads: int | None = None  # None: the count measured fastest
+        # (path, snapshot) of the latest autosave asked for: written between tokens or when idle.
+        self.pending_autosave: tuple[str, object] | None = None
 
     # -- model ------------------------------------------------------------------------------
     @Slot(str, bool, object)
@@ -126,16 +137,18 @@ class EngineWorker(QObject):
             self.loadFailed.emit(f"{Path(path).name} could not be opened because of an unexpected "
                                  f"problem: {exc}")
             return
-        vocab = []
+        vocab, ends = [], []
         for token in range(engine.n_vocab):
             vocab.append(engine.token_text(token))
+            if engine.is_end_of_generation(token):
+                ends.append(token)
             if token % 8192 == 0:
                 self.loadProgress.emit(1 - VOCAB_SHARE + VOCAB_SHARE * token / engine.n_vocab)
         self.engine = engine
         self.generator = Generator(engine, top_n=TOP_N)
         self.loadProgress.emit(1.0)
         self.loaded.emit(LoadedModel(Path(path), engine.facts, tuple(vocab), engine.config, engine.note,
-                                     device_name(engine.config), engine.n_ctx))
+                                     device_name(engine.config), engine.n_ctx, frozenset(ends)))
 
     def release(self) -> None:
         """Close the generator and engine (also called by the UI thread once this thread has ended)."""
@@ -173,6 +186,11 @@ class EngineWorker(QObject):
             record.stop_sequences = list(request.stop_sequences)
             self.runStarted.emit(RunStarted(record.prompt, np.array(record.prompt_tokens, dtype=np.int32),
                                             record.seed))
+        force = None
+        if request.fork is not None:
+            index, force = request.fork
+            generator.truncate(index)
+            self.truncated.emit(index)
         made: list[tuple[int, Step, bool]] = []
         last_sent = time.perf_counter()
         watcher = (StopWatcher(request.stop_sequences, generator.record.text)
@@ -184,7 +202,8 @@ class EngineWorker(QObject):
                 threads = self.live_threads or machine_threads
                 if threads != generator.engine.config.threads:
                     generator.engine.set_threads(threads)
-                step = generator.step_untraced(self.live_settings)
+                step = generator.step_untraced(self.live_settings, force)
+                force = None
                 is_end = generator.is_end(step)
                 made.append((generator.n_steps - 1, step, is_end))
                 if is_end and not request.ignore_end:
@@ -196,6 +215,8 @@ class EngineWorker(QObject):
                 if time.perf_counter() - last_sent >= SEND_SECONDS:
                     self._send(generator, made)
                     last_sent = time.perf_counter()
+                    if self.pending_autosave is not None:
+                        self.autosave()
             return "limit"
         finally:
             self._send(generator, made)
@@ -218,6 +239,35 @@ class EngineWorker(QObject):
                 self.generator.undo()
         self.undone.emit(self.generator.n_steps if self.generator else 0)  # always: the window waits
 
+    @Slot(object)
+    def follow(self, steps: list[Step]) -> None:
+        """Make the run follow another path of the exploration (re-decoded where it differs)."""
+        with self._reported("Switching branch"):
+            if self.generator is not None:
+                self.generator.follow(steps)
+        self.followed.emit(self.generator.n_steps if self.generator else 0)  # always: the window waits
+
+    @Slot(object)
+    def restore(self, session: object) -> None:
+        """Start the run of an opened session and follow its current path."""
+        prompt, seed, steps, pieces = session  # type: ignore[misc]
+        with self._reported("Opening the session"):
+            if self.generator is not None:
+                self.generator.start(prompt, seed=seed)
+                self.generator.record.pieces.update(pieces)
+                record = self.generator.record
+                self.runStarted.emit(RunStarted(record.prompt, np.array(record.prompt_tokens, dtype=np.int32),
+                                                record.seed))
+                self.generator.follow(steps)
+        self.followed.emit(self.generator.n_steps if self.generator else 0)
+
+    @Slot(object)
+    def peek(self, settings: SamplerSettings) -> None:
+        """What the dice would write next, for a person to accept or overrule (nothing is decoded)."""
+        with self._reported("Looking ahead"):
+            if self.generator is not None and self.generator.record.prompt_tokens:
+                self.proposed.emit((self.generator.n_steps, self.generator.peek(settings)))
+
     @Slot(int)
     def fetch_logits(self, index: int) -> None:
         if self.generator is None or not 0 <= index < self.generator.n_steps:
@@ -236,19 +286,35 @@ class EngineWorker(QObject):
             log.exception("%s failed", doing)
             self.failed.emit(f"{doing} stopped because of an unexpected problem: {exc}")
 
-    @Slot(str)
-    def save(self, path: str) -> None:
+    @Slot()
+    def autosave(self) -> None:
+        """Write the latest autosave asked for, if any (a newer request replaces an older one)."""
+        pending, self.pending_autosave = self.pending_autosave, None
+        if pending is not None:
+            path, snapshot = pending
+            if snapshot is None:  # nothing to keep: the window shows no run
+                Path(path).unlink(missing_ok=True)
+            else:
+                self.save(path, snapshot, True)
+
+    @Slot(str, object, bool)
+    def save(self, path: str, snapshot: object, quiet: bool) -> None:
+        """Write the session: the run's facts from here, the branches from the window's snapshot
+        (Exploration without its record). `quiet`: an autosave, which says nothing on success."""
         record: RunRecord | None = self.generator.record if self.generator else None
         if record is None or not record.prompt_tokens:
-            self.failed.emit("There is no run to save yet.")
+            if not quiet:
+                self.failed.emit("There is no run to save yet.")
             return
-        with self._reported("Saving the run"):
+        with self._reported("Saving the session"):
             try:
-                save_record(record, path)
+                exploration = dataclasses.replace(snapshot, record=record)  # type: ignore[type-var]
+                save_exploration(exploration, path)
             except OSError as exc:
-                self.failed.emit(f"The run could not be saved to {path}: {exc.strerror or exc}.")
+                self.failed.emit(f"The session could not be saved to {path}: {exc.strerror or exc}.")
             else:
-                self.saved.emit(path)
+                if not quiet:
+                    self.saved.emit(path)
 
 
 class WorkerHandle(QObject):
@@ -258,7 +324,11 @@ class WorkerHandle(QObject):
     _run = Signal(object)
     _undo = Signal()
     _fetch = Signal(int)
-    _save = Signal(str)
+    _save = Signal(str, object, bool)
+    _follow = Signal(object)
+    _restore = Signal(object)
+    _peek = Signal(object)
+    _autosave = Signal()
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -271,6 +341,10 @@ class WorkerHandle(QObject):
         self._undo.connect(self.worker.undo)
         self._fetch.connect(self.worker.fetch_logits)
         self._save.connect(self.worker.save)
+        self._follow.connect(self.worker.follow)
+        self._restore.connect(self.worker.restore)
+        self._peek.connect(self.worker.peek)
+        self._autosave.connect(self.worker.autosave)
         self.worker_thread.start()
 
     def load(self, path: str | Path, probe: bool = True,
@@ -298,8 +372,22 @@ class WorkerHandle(QObject):
     def fetch_logits(self, index: int) -> None:
         self._fetch.emit(index)
 
-    def save(self, path: str) -> None:
-        self._save.emit(path)
+    def save(self, path: str, snapshot: object, quiet: bool = False) -> None:
+        self._save.emit(path, snapshot, quiet)
+
+    def follow(self, steps: list[Step]) -> None:
+        self._follow.emit(list(steps))
+
+    def restore(self, prompt: str, seed: int, steps: list[Step], pieces: dict[int, bytes]) -> None:
+        self._restore.emit((prompt, seed, list(steps), dict(pieces)))
+
+    def peek(self, settings: SamplerSettings) -> None:
+        self._peek.emit(settings)
+
+    def autosave(self, path: str, snapshot: object | None) -> None:
+        """Written at the worker's next chance: between two tokens of a run, or at once when idle."""
+        self.worker.pending_autosave = (path, snapshot)
+        self._autosave.emit()
 
     def shutdown(self) -> None:
         """Stop after the current token, end the thread, then free llama.cpp from this thread."""
@@ -309,4 +397,7 @@ class WorkerHandle(QObject):
         self.worker.stop_event.set()
         self.worker_thread.quit()
         self.worker_thread.wait()
-        self.worker.release()
+        try:
+            self.worker.autosave()  # the last one asked for, now that the worker is still
+        finally:
+            self.worker.release()

@@ -1,0 +1,63 @@
+"""Where two paths of the same dice part, and why, in one plain paragraph."""
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from synthscope.sampling import SPECS, STAGE_NAMES
+from synthscope.sampling.trace import NOT_REMOVED
+from synthscope.session.record import Step
+
+STAGE_WORDS = {"penalties": "the repetition penalties", "top_k": "top-k", "typical_p": "typical-p",
+               "top_p": "top-p", "min_p": "min-p", "temperature": "temperature"}
+
+
+def first_difference(a: list[Step], b: list[Step], start: int = 0) -> int | None:
+    """The first index from `start` where the paths write different tokens (or one has ended);
+    None when they are the same."""
+    for index in range(start, min(len(a), len(b))):
+        if a[index].token_id != b[index].token_id:
+            return index
+    return None if len(a) == len(b) else min(len(a), len(b))
+
+
+def changed_settings(before: Step, after: Step) -> str:
+    """“temperature 0.8 → 1.5, top-p 0.95 → 0.5”, or "" when the settings are the same."""
+    parts = []
+    for spec in SPECS:
+        old, new = getattr(before.settings, spec.key), getattr(after.settings, spec.key)
+        if old != new:
+            parts.append(f"{spec.label.lower()} {old:g} → {new:g}")
+    return ", ".join(parts)
+
+
+def explain_divergence(original: list[Step], replay: list[Step], index: int,
+                       token_text: Callable[[int], str]) -> str:
+    """Why the replay wrote another token than the original at `index`, from the replay's trace."""
+    if index >= len(replay) or index >= len(original):
+        longer = "the replay" if len(replay) > len(original) else "the original"
+        return f"The two agree for {index} tokens; then {longer} goes on where the other one ended."
+    old, new = original[index], replay[index]
+    old_word, new_word = token_text(old.token_id), token_text(new.token_id)
+    text = (f"The replay first differs at token {index + 1}: it wrote ‘{new_word}’ (the model gave it "
+            f"{new.trace.chosen_p_raw:.0%}, {new.trace.chosen_p_final:.0%} after the samplers) where the "
+            f"original wrote ‘{old_word}’.")
+    rows = new.trace.candidates
+    found = rows[rows["token_id"] == old.token_id]
+    if new.chosen_by == "person":
+        text += " You picked it."
+    elif found.size == 0:
+        text += f" ‘{old_word}’ was not even among the replay's top candidates."
+    elif int(found[0]["removed_by"]) != NOT_REMOVED:
+        stage = STAGE_NAMES[int(found[0]["removed_by"])]
+        text += f" This time {STAGE_WORDS[stage]} removed ‘{old_word}’ before the draw."
+    else:
+        text += (f" ‘{old_word}’ still had {float(found[0]['p_final']):.0%} after the samplers, but the "
+                 f"same dice (landing at {new.u:.3f}) fell on ‘{new_word}’ under the new odds."
+                 if new.u is not None else
+                 f" With temperature 0 the top token always wins, and now that is ‘{new_word}’.")
+    changes = changed_settings(old, new)
+    if changes:
+        text += f" Settings changed: {changes}."
+    elif index > 0:
+        text += " The settings are the same: an earlier different token changed what the model expected."
+    return text

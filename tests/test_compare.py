@@ -1,0 +1,222 @@
+"""Runs side by side: alignment without Qt, and the compare window on the real SmolLM2 model."""
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import pytest  # noqa: E402
+from PySide6.QtCore import Qt  # noqa: E402
+from synthscope.engine import Engine, default_model_path, machine_choice, preferred_config  # noqa: E402
+from synthscope.sampling import SamplerSettings  # noqa: E402
+from synthscope.session import Generator  # noqa: E402
+from synthscope.session.compare import (MAX_SURPRISE_BITS, CompareSpec, agreement,  # noqa: E402
+                                        alignment_keys, column_label, differs_at, divergence_from_first,
+                                        first_divergence, labelled, surprise_bits)
+from synthscope.ui import theme  # noqa: E402
+from synthscope.ui.compare import CompareWindow  # noqa: E402
+from synthscope.ui.compare_worker import COMPARE_CONTEXT  # noqa: E402
+
+pytestmark = pytest.mark.qt_log_ignore("does not support propagateSizeHints", "does not support raise")
+PROMPT = "Once upon a time, in a small village by the sea,"
+WAIT_MS = 120_000  # generous: the suite may share the cores with other llama.cpp processes
+BASE = SamplerSettings()
+
+
+# -- alignment, without Qt -------------------------------------------------------------------
+def test_first_divergence_finds_the_first_differing_position() -> None:
+    assert first_divergence([[1, 2, 3], [1, 2, 3]]) is None
+    assert first_divergence([[1, 2, 3], [1, 5, 3], [1, 2, 3]]) == 1
+    assert first_divergence([[7, 2], [1, 2]]) == 0
+    assert first_divergence([[1, 2, 3], [1, 2, 3], [1, 2, 4]]) == 2
+    assert first_divergence([[1, 2, 3]]) is None
+    assert first_divergence([[], []]) is None
+
+
+def test_a_run_that_ended_early_diverges_there_unless_it_is_still_writing() -> None:
+    assert first_divergence([[1, 2], [1, 2, 3]]) == 2
+    assert first_divergence([[1, 2], [1, 2, 3]], finished=[True, False]) == 2
+    assert first_divergence([[1, 2], [1, 2, 3]], finished=[False, False]) is None
+    assert first_divergence([[1, 9], [1, 2, 3]], finished=[False, False]) == 1
+
+
+def test_agreement_flags_and_each_runs_own_parting_point() -> None:
+    runs = [[1, 2, 3, 4], [1, 2, 5], [1, 2, 3, 6]]
+    assert agreement(runs) == [True, True, False, False]
+    assert divergence_from_first(runs) == [None, 2, 3]
+    assert divergence_from_first([[1, 2], [1, 2, 3]], finished=[False, False]) == [None, None]
+    assert differs_at(runs, 2) == 1
+    assert differs_at(runs, 3) == 1  # column 2 has no token there
+    assert differs_at([[1], [1]], 0) is None
+
+
+def test_surprise_is_minus_log2_of_the_chance_and_capped() -> None:
+    assert surprise_bits(1.0) == 0.0
+    assert surprise_bits(0.5) == pytest.approx(1.0)
+    assert surprise_bits(0.125) == pytest.approx(3.0)
+    assert surprise_bits(0.0) == MAX_SURPRISE_BITS
+    assert surprise_bits(math.nan) == MAX_SURPRISE_BITS
+    assert surprise_bits(1e-300) == MAX_SURPRISE_BITS
+
+
+def test_labels_name_what_differs_from_the_first_column() -> None:
+    model = Path("/models/SmolLM2-135M-Instruct.Q4_1.gguf")
+    first = CompareSpec(model, 1, BASE)
+    assert column_label(CompareSpec(model, 1, BASE.with_changes(temperature=1.2)), first) == "Temperature 1.2"
+    assert column_label(CompareSpec(model, 42, BASE), first) == "Seed 42"
+    assert column_label(CompareSpec(model, 1, BASE.with_changes(top_p=0.5)), first) == "Top-p 0.5"
+    assert column_label(CompareSpec(Path("/m/gemma-3-270m.gguf"), 1, BASE), first) == "gemma-3-270m"
+    assert column_label(CompareSpec(model, 1, BASE, model_name="Gemma"), first) == "Same settings as column 1"
+    greedy = CompareSpec(model, 1, BASE.with_changes(temperature=0))
+    assert column_label(greedy, first) == "Temperature 0 (always the top token)"
+    both = column_label(CompareSpec(model, 3, BASE.with_changes(temperature=1.2)), first)
+    assert both == "Temperature 1.2 · Seed 3"
+    specs = labelled([first, CompareSpec(model, 2, BASE)])
+    assert [s.label for s in specs] == ["The reference for the other columns", "Seed 2"]
+
+
+def test_different_models_are_aligned_by_token_text() -> None:
+    ids, texts = [[1, 2], [1, 3]], [[" a", " b"], [" a", " b"]]
+    assert alignment_keys(["m.gguf", "m.gguf"], ids, texts) == ids
+    assert alignment_keys(["m.gguf", "n.gguf"], ids, texts) == texts
+
+
+# -- the window on the real model ------------------------------------------------------------
+@pytest.fixture
+def reference() -> Iterator[Generator]:
+    """An independent generator with the engine settings every column uses."""
+    with Engine.load(default_model_path(), n_ctx=COMPARE_CONTEXT, config=preferred_config(),
+                     probe=False) as engine:
+        generator = Generator(engine, top_n=5)
+        yield generator
+        generator.close()
+
+
+def alone(generator: Generator, spec: CompareSpec, max_tokens: int) -> list[int]:
+    generator.start(PROMPT, seed=spec.seed)
+    return [step.token_id for step in generator.generate(spec.settings, max_tokens)]
+
+
+def open_window(qtbot, qapp, specs: list[CompareSpec], max_tokens: int) -> CompareWindow:
+    machine_choice()  # the first check of this machine is not part of the waits
+    theme.apply(qapp)
+    win = CompareWindow(PROMPT, BASE, 42, default_model_path())
+    qtbot.addWidget(win)
+    win.resize(1400, 800)
+    win.show()
+    win.set_columns(specs)
+    win.max_tokens.setValue(max_tokens)
+    return win
+
+
+def run_to_end(qtbot, win: CompareWindow) -> None:
+    with qtbot.waitSignal(win.runFinished, timeout=WAIT_MS):
+        win.run_all()
+
+
+def tokens(win: CompareWindow) -> list[list[int]]:
+    return [[t.token_id for t in column.tokens] for column in win.columns]
+
+
+def test_two_columns_with_the_same_seed_and_settings_write_the_same_text(qtbot, qapp) -> None:
+    model = default_model_path()
+    win = open_window(qtbot, qapp, [CompareSpec(model, 42, BASE), CompareSpec(model, 42, BASE)], 16)
+    run_to_end(qtbot, win)
+    first, second = tokens(win)
+    assert len(first) == 16 and first == second
+    assert win.divergence() is None
+    assert all(column.view.first is None and column.view.own is None for column in win.columns)
+    assert win.summary.text() == "All 2 runs wrote the same 16 tokens."
+    assert win.columns[1].label.text() == "Same settings as column 1"
+    win.close()
+    assert not win.handle.worker_thread.isRunning()
+
+
+def test_three_columns_match_independent_runs_and_mark_where_they_part(qtbot, qapp, reference) -> None:
+    model = default_model_path()
+    specs = [CompareSpec(model, 42, BASE), CompareSpec(model, 42, BASE.with_changes(temperature=0.0)),
+             CompareSpec(model, 7, BASE)]
+    win = open_window(qtbot, qapp, specs, 16)
+    run_to_end(qtbot, win)
+    expected = [alone(reference, spec, 16) for spec in specs]
+    assert tokens(win) == expected
+    for column in win.columns:  # every token arrived once, in order, from the run that was asked for
+        assert [t.index for t in column.tokens] == list(range(len(column.tokens)))
+        assert column.view.generated_text() == "".join(t.text for t in column.tokens)
+    parting = first_divergence(expected)
+    assert parting is not None and win.divergence() == parting
+    own = divergence_from_first(expected)
+    for column, mine in zip(win.columns, own):
+        assert column.view.first == parting and column.view.own == mine
+        assert column.plot.parting.isVisible() and column.plot.parting.value() == parting + 1
+    other = differs_at(expected, parting)
+    assert f"then column {other + 1} picks" in win.summary.text() or "very first token" in win.summary.text()
+    assert [column.label.text() for column in win.columns][1:] == ["Temperature 0 (always the top token)",
+                                                                   "Seed 7"]
+
+    # Clicking a token in column 1 selects that position in every column.
+    view = win.columns[0].view
+    rect = view.token_rects(3)[0]
+    qtbot.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    assert win.selected == 3
+    for column in win.columns:
+        assert column.selected == 3 and column.view.selected == 3
+        assert column.plot.selected.isVisible() and column.plot.selected.value() == 4
+        assert column.readout.text().startswith("Token 4:")
+
+
+def test_a_new_run_replaces_the_old_one_and_stop_ends_it(qtbot, qapp, reference) -> None:
+    model = default_model_path()
+    specs = [CompareSpec(model, 3, BASE), CompareSpec(model, 4, BASE)]
+    win = open_window(qtbot, qapp, specs, 400)
+    win.run_all()
+    qtbot.waitUntil(lambda: len(win.columns[0].tokens) >= 3, timeout=WAIT_MS)
+    win.max_tokens.setValue(12)
+    run_to_end(qtbot, win)  # the first run's late tokens must not reach the columns
+    assert tokens(win) == [alone(reference, spec, 12) for spec in specs]
+    for column in win.columns:
+        assert [t.index for t in column.tokens] == list(range(12))
+
+    win.max_tokens.setValue(400)
+    win.run_all()
+    qtbot.waitUntil(lambda: len(win.columns[0].tokens) >= 3, timeout=WAIT_MS)
+    with qtbot.waitSignal(win.runFinished, timeout=WAIT_MS) as finished:
+        win.stop()
+    assert finished.args == ["stopped"]
+    assert all(column.ended in ("stopped", "end") for column in win.columns)
+    assert len(win.columns[0].tokens) < 400
+
+
+def test_closing_during_a_run_stops_the_thread_and_frees_the_engines(qtbot, qapp) -> None:
+    model = default_model_path()
+    win = open_window(qtbot, qapp, [CompareSpec(model, 1, BASE), CompareSpec(model, 2, BASE),
+                                    CompareSpec(model, 3, BASE)], 400)
+    win.run_all()
+    qtbot.waitUntil(lambda: len(win.columns[2].tokens) >= 2, timeout=WAIT_MS)
+    worker = win.handle.worker
+    assert worker.engine_count() == 3
+    win.close()
+    assert not win.handle.worker_thread.isRunning()
+    assert worker.engine_count() == 0
+    assert len(win.columns[0].tokens) < 400
+
+
+def test_columns_can_be_added_up_to_four_and_removed_down_to_two(qtbot, qapp) -> None:
+    model = default_model_path()
+    win = open_window(qtbot, qapp, [CompareSpec(model, 5, BASE), CompareSpec(model, 5, BASE)], 8)
+    assert not win.columns[0].remove_button.isVisibleTo(win)
+    third, fourth = win.add_column(), win.add_column()
+    assert third is not None and fourth is not None and win.add_column() is None
+    assert not win.add_button.isEnabled()
+    assert [spec.seed for spec in win.specs()] == [5, 5, 6, 7]
+    assert [column.title.text() for column in win.columns] == [f"Column {n}" for n in range(1, 5)]
+    fourth.temperature.setValue(1.2)
+    assert win.columns[3].label.text() == "Temperature 1.2 · Seed 7"
+    win.remove_column(0)
+    win.remove_column(0)
+    win.remove_column(0)  # two columns stay
+    assert len(win.columns) == 2 and win.columns[0] is third
+    assert win.columns[1].label.text() == "Temperature 1.2 · Seed 7"  # against the new column 1
