@@ -5,7 +5,8 @@
 Writes main-window.png (a run with one step selected), what-if.png (the same step re-sampled
 with other settings), hover-card.png (the card shown over a generated token), performance.png
 (the Performance section: threads, memory, attention, and how llama.cpp runs here), chat.png (two
-turns of a conversation in chat mode) and models.png (File → Models on this computer).
+turns of a conversation in chat mode), models.png (File → Models on this computer), branches.png
+(the branch tree after another token and a replay) and compare.png (three runs side by side).
 """
 from __future__ import annotations
 
@@ -53,6 +54,38 @@ def interesting_step(window: MainWindow) -> int:
     scored = [(s.trace.chosen_index > 0, min(s.trace.final_size, 8), s.trace.entropy_final, i)
               for i, s in enumerate(steps[3:], start=3)]
     return max(scored)[3]
+
+
+def branches_shot(app: QApplication, window: MainWindow, path: Path) -> None:
+    """Another token written at one step, then a replay of the rest at a higher temperature."""
+    base = window.controls.settings()
+    step = window.mirror.steps[6]
+    other = next(int(t) for t in step.trace.candidates["token_id"] if int(t) != step.token_id)
+    window.branch_from(6, other)
+    wait_until(app, lambda: window.state == "idle" and not window.pending)
+    window.controls.set_settings(base.with_changes(temperature=1.4))
+    window.branch_from(14, None)
+    wait_until(app, lambda: window.state == "idle" and not window.pending)
+    settle(app, window)
+    window.grab().save(str(path))
+    window.controls.set_settings(base)
+
+
+def compare_shot(app: QApplication, window: MainWindow, path: Path) -> None:
+    from synthscope.ui.compare import demo_compare
+
+    compare = demo_compare(window.mirror.prompt, window.controls.settings(), SEED, default_model_path(),
+                           ({"temperature": 0.0}, {"top_p": 0.5}), max_tokens=40)
+    compare.resize(1400, 800)
+    compare.show()
+    compare.run_all()
+    wait_until(app, lambda: not compare.running)
+    divergence = compare.divergence()
+    if divergence is not None:
+        compare.select(divergence)
+    settle(app, window)
+    compare.grab().save(str(path))
+    compare.close()
 
 
 def chat_shot(app: QApplication, window: MainWindow, path: Path) -> None:
@@ -127,6 +160,8 @@ def main(argv: list[str] | None = None) -> int:
     window.card.grab().save(str(args.out / "hover-card.png"))
     window.card.hide()
     window.performance.grab().save(str(args.out / "performance.png"))
+    branches_shot(app, window, args.out / "branches.png")
+    compare_shot(app, window, args.out / "compare.png")
     chat_shot(app, window, args.out / "chat.png")
     models_shot(app, window, args.out / "models.png")
     print(f"wrote {', '.join(p.name for p in sorted(args.out.glob('*.png')))} to {args.out} "

@@ -238,7 +238,10 @@ def test_an_autosaved_session_survives_a_killed_process(qtbot, tmp_path, engine_
     window = open_window(None, QSettings(settings, QSettings.Format.IniFormat))
     qtbot.addWidget(window)
     qtbot.waitUntil(lambda: window.state == "idle" and len(window.mirror) == 30, timeout=WAIT_MS)
+    qtbot.wait(1000)  # nothing else arrives afterwards to undo the restore
+    assert window.state == "idle" and window.commands.undo.isEnabled()
     assert tokens(window.mirror.steps) == tokens(saved.record.steps)
+    assert tokens(worker_generator(window).record.steps) == tokens(saved.record.steps)
     assert window.editor.generated_text() == saved.record.text
     window.autosave_enabled = False  # the test's own window must not rewrite it
     window.close()

@@ -92,6 +92,7 @@ class BranchesPanel(QFrame):
                            "another one there: the old text stays here as a branch.")
         self.hint.setObjectName("hint")
         self.hint.setWordWrap(True)
+        self.hint.setMinimumHeight(self.hint.fontMetrics().lineSpacing() * 2 + 4)  # wraps to two lines
         self.note = QLabel()  # after a replay: where and why it first differs
         self.note.setWordWrap(True)
         self.note.setFont(theme.font(theme.BASE_POINT_SIZE - 1))
@@ -136,7 +137,9 @@ class BranchesPanel(QFrame):
         self.tree.resizeColumnToContents(0)
         self.tree.setCurrentItem(items[tree.current])
         self._filling = False
-        self.hint.setVisible(len(tree.branches) == 1)
+        alone = len(tree.branches) == 1
+        self.hint.setVisible(alone)
+        self.tree.setVisible(not alone)  # a tree of one says nothing: the hint takes its place
         self.undo_button.setEnabled(tree.can_undo_delete)
         self.delete_button.setEnabled(tree.current != TRUNK)
 

@@ -53,12 +53,13 @@ class Branching(_Base):
     # -- the tree and its panel ---------------------------------------------------------------
     def show_tree(self) -> None:
         self.tree.set_path(self.mirror.steps)
-        grown = len(self.tree.branches) > 1 and self.branches_panel.tree.topLevelItemCount() == 1 \
-            and self.branches_panel.tree.topLevelItem(0).childCount() == 0
+        was_alone = self.branches_panel.tree.isHidden()
         self.branches_panel.show_tree(self.tree, self.token_text)
-        if grown:  # the first branch: give the tree room to be read
-            total = sum(self.text_split.sizes())
+        total = sum(self.text_split.sizes())
+        if was_alone and len(self.tree.branches) > 1:  # the first branch: room for the tree
             self.text_split.setSizes([total // 2, total - total // 2])
+        elif not was_alone and len(self.tree.branches) == 1:  # back to the hint alone
+            self.text_split.setSizes([total, 0])
         self.editor.set_fork_mark(self.tree.left_parent_at(self.tree.current))
         self.schedule_autosave()
 

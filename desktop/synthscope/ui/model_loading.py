@@ -79,7 +79,8 @@ class ModelLoading(_Base):
     def show_models(self, only_if_worth_it: bool = False) -> ModelPickerDialog:
         """File → Models on this computer. With `only_if_worth_it` (the first start) the dialog
         appears only once the scan has found more than the default model."""
-        current = str(self.model.path) if self.model is not None else None
+        path = self.model.path if self.model is not None else (self.model_source or (None,))[0]
+        current = str(path) if path is not None else None  # the one open, or being opened
         dialog = ModelPickerDialog(current, self)
         dialog.chosen.connect(self.open_model_file)
         if only_if_worth_it:

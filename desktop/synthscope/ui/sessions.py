@@ -40,12 +40,14 @@ def same_model(identity: ModelIdentity, path: Path) -> bool:
 class Sessions(_Base):
     """Mixed into MainWindow."""
 
-    opening: Exploration | None  # a session waiting for its model, or for the worker to follow it
+    opening: Exploration | None  # a session the worker is starting and following
+    waiting: Exploration | None  # a session waiting for its model to load
     autosave_enabled: bool
     locate_model: Callable[[ModelIdentity], str | None]  # asks where a missing model file went
 
     def _init_sessions(self) -> None:
         self.opening = None
+        self.waiting = None
         self.autosave_enabled = False
         self.locate_model = self._ask_where_the_model_is
         self.autosave_timer = QTimer(self)
@@ -87,7 +89,7 @@ class Sessions(_Base):
             self.autosave_timer.start()
 
     def autosave_now(self) -> None:
-        if self.autosave_enabled and self.model is not None and self.opening is None:
+        if self.autosave_enabled and self.model is not None and self.opening is None and self.waiting is None:
             self.handle.autosave(str(autosave_path()), self.snapshot())
 
     def restore_autosave(self) -> None:
@@ -134,7 +136,7 @@ class Sessions(_Base):
                     f"{identity.file_size / 1e6:,.0f} MB), not {model_file.name}. Its numbers cannot be "
                     "mixed with another model's: open that model's file to see it.")
             return False
-        self.opening = exploration
+        self.waiting = exploration
         self.load_model(model_file, probe=True)  # _loaded then restores it
         return True
 
@@ -151,8 +153,8 @@ class Sessions(_Base):
 
     def resume_opening(self) -> None:
         """Called when a model has loaded: restore the session that waited for it."""
-        if self.opening is not None:
-            exploration, self.opening = self.opening, None
+        if self.waiting is not None:
+            exploration, self.waiting = self.waiting, None
             if self.model is not None and same_model(exploration.record.model, self.model.path):
                 self._restore(exploration)
 
@@ -165,6 +167,7 @@ class Sessions(_Base):
                                              [Turn(t["role"], t["content"]) for t in chat.get("turns", [])],
                                              chat.get("asking"))
             self.chat_input.set_system_text(self.conversation.system)
+            self.chat_input.message.clear()
             self._show_conversation(replying=self.conversation.asking is not None)
         else:
             self.editor.set_prompt(record.prompt)

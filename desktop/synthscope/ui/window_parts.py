@@ -34,7 +34,12 @@ HELP_TEXT = (
     "lands somewhere; the token it lands on is written.</p>"
     "<p><b>What if?</b> While paused, move any setting: the panels show what the same dice would have "
     "picked with the new settings.</p>"
-    "<p><b>Keys:</b> Ctrl+Enter generate (or send) · Ctrl+T chat or raw text · Esc stop · "
+    "<p><b>Branches:</b> click a token to write another one there (the rest is written again with the "
+    "same dice) or to replay from it with the current settings. Every version stays in the Branches "
+    "panel; a blue flag marks where the shown one left its parent.</p>"
+    "<p><b>Keys:</b> Ctrl+Enter generate (or send) · Ctrl+T chat or raw text · Ctrl+P pick tokens "
+    "yourself · Ctrl+Shift+C compare runs · Ctrl+S save session · Ctrl+Shift+O open session · "
+    "Ctrl+M models on this computer · Esc stop · "
     "Space one token (unless the text, a button or a "
     "box has the keyboard focus) · Ctrl+Z undo the last token · Ctrl+L clear · Ctrl+plus/minus text "
     "size.</p>")
@@ -103,9 +108,10 @@ def with_branches(text: QWidget, branches: QWidget) -> QSplitter:
     split = QSplitter(Qt.Orientation.Vertical)
     split.addWidget(text)
     split.addWidget(branches)
-    split.setStretchFactor(0, 4)
-    split.setStretchFactor(1, 1)
+    split.setStretchFactor(0, 1)
+    split.setStretchFactor(1, 0)
     split.setChildrenCollapsible(False)
+    split.setSizes([10_000, 0])  # the branches panel at its smallest until there are branches
     return split
 
 
