@@ -57,7 +57,7 @@ class Branching(_Base):
         self.branches_panel.show_tree(self.tree, self.token_text)
         total = sum(self.text_split.sizes())
         if was_alone and len(self.tree.branches) > 1:  # the first branch: room for the tree
-            self.text_split.setSizes([total // 2, total - total // 2])
+            self.text_split.setSizes([total * 2 // 3, total - total * 2 // 3])
         elif not was_alone and len(self.tree.branches) == 1:  # back to the hint alone
             self.text_split.setSizes([total, 0])
         self.editor.set_fork_mark(self.tree.left_parent_at(self.tree.current))
