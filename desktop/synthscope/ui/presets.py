@@ -9,7 +9,6 @@ from PySide6.QtCore import QSettings, Qt, Signal
 from PySide6.QtGui import QStandardItemModel
 from PySide6.QtWidgets import (
     QComboBox,
-    QHBoxLayout,
     QInputDialog,
     QLabel,
     QMessageBox,
@@ -82,14 +81,8 @@ class PresetPicker(QWidget):
         label.setFont(theme.font(theme.BASE_POINT_SIZE, bold=True))
         label.setToolTip("Named sets of sampler settings. Pick one to move every slider at once.")
 
-        top = QHBoxLayout()
-        top.setContentsMargins(0, 0, 0, 0)
-        top.addWidget(label)
-        top.addWidget(self.combo, 1)
-        buttons = QHBoxLayout()
-        buttons.setContentsMargins(0, 0, 0, 0)
-        buttons.addWidget(self.save_button)
-        buttons.addWidget(self.delete_button)
+        top = theme.row(label, (self.combo, 1))
+        buttons = theme.row(self.save_button, self.delete_button)
         buttons.addStretch(1)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 2, 0, 2)

@@ -6,7 +6,6 @@ import json
 from PySide6.QtCore import QSettings, Qt, Signal
 from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import (
-    QHBoxLayout,
     QLabel,
     QLineEdit,
     QListWidget,
@@ -17,6 +16,7 @@ from PySide6.QtWidgets import (
 )
 
 from synthscope.session.stopping import StopSequenceError, check_stop_sequences, shown, unescape
+from synthscope.ui import theme
 
 STORE_KEY = "run/stop_sequences"
 HELP = ("Generation stops as soon as the model writes one of these, for example a full stop or a "
@@ -64,13 +64,8 @@ class StopSequencesBox(QWidget):
         self.hint = QLabel()
         self.hint.setObjectName("hint")
         self.hint.setWordWrap(True)
-        row = QHBoxLayout()
-        row.setContentsMargins(0, 0, 0, 0)
-        row.addWidget(title)
-        row.addWidget(self.entry, 1)
-        lower = QHBoxLayout()
-        lower.setContentsMargins(0, 0, 0, 0)
-        lower.addWidget(self.list, 1)
+        row = theme.row(title, (self.entry, 1))
+        lower = theme.row((self.list, 1))
         lower.addWidget(self.remove_button, 0, Qt.AlignmentFlag.AlignTop)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)

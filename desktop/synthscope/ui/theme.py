@@ -91,6 +91,16 @@ QProgressBar::chunk {{ background: {ACCENT}; border-radius: 4px; }}
 """
 
 
+def row(*items: QWidget | tuple[QWidget, int]) -> QHBoxLayout:
+    """Widgets side by side without margins; (widget, stretch) gives one a share of the room."""
+    layout = QHBoxLayout()
+    layout.setContentsMargins(0, 0, 0, 0)
+    for item in items:
+        widget, stretch = item if isinstance(item, tuple) else (item, 0)
+        layout.addWidget(widget, stretch)
+    return layout
+
+
 def panel(frame: QFrame, title: str, trailing: QWidget | None = None) -> tuple[QVBoxLayout, QLabel]:
     """Give `frame` the panel look and a layout that starts with its title (and `trailing` beside it)."""
     frame.setObjectName("panel")

@@ -103,14 +103,19 @@ def text_panel(editor: TokenTextView, chat_input: QWidget) -> tuple[QFrame, QLab
     return panel, title
 
 
+def _split(orientation: Qt.Orientation, first: QWidget, second: QWidget,
+           stretch: tuple[int, int]) -> QSplitter:
+    split = QSplitter(orientation)
+    for index, widget in enumerate((first, second)):
+        split.addWidget(widget)
+        split.setStretchFactor(index, stretch[index])
+    split.setChildrenCollapsible(False)
+    return split
+
+
 def with_branches(text: QWidget, branches: QWidget) -> QSplitter:
     """The text above, the branch tree below it (small until there are branches)."""
-    split = QSplitter(Qt.Orientation.Vertical)
-    split.addWidget(text)
-    split.addWidget(branches)
-    split.setStretchFactor(0, 1)
-    split.setStretchFactor(1, 0)
-    split.setChildrenCollapsible(False)
+    split = _split(Qt.Orientation.Vertical, text, branches, (1, 0))
     split.setSizes([10_000, 0])  # the branches panel at its smallest until there are branches
     return split
 
@@ -119,12 +124,7 @@ def arrange(banner: QWidget, text: QWidget, distribution: QWidget, step_panels: 
             controls: QWidget) -> QWidget:
     """Text and chances side by side on top, the step's story full width below them, the controls
     in their own scrolling column on the right, and the banner above everything."""
-    top = QSplitter(Qt.Orientation.Horizontal)
-    top.addWidget(text)
-    top.addWidget(distribution)
-    top.setStretchFactor(0, 3)
-    top.setStretchFactor(1, 2)
-    top.setChildrenCollapsible(False)
+    top = _split(Qt.Orientation.Horizontal, text, distribution, (3, 2))
     # A layout, not a splitter, below: the step panels always get the height their words need.
     left = QWidget()
     left_layout = QVBoxLayout(left)
