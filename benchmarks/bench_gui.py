@@ -165,6 +165,7 @@ def main() -> None:
     window.show()
     window.load_model(path, probe=False)
     wait_until(app, lambda: window.state == "idle")
+    window.set_chat_mode(False)  # raw text, as the baselines (an instruct model opens in chat mode)
     meter = StallMeter()
     speeds: dict[str, list[float]] = {"bare (best)": [], "headless": [], "window": []}
     stalls: list[float] = []
