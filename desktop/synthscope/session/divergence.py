@@ -5,6 +5,7 @@ from collections.abc import Callable
 
 from synthscope.sampling import SPECS, STAGE_NAMES
 from synthscope.sampling.trace import NOT_REMOVED
+from synthscope.session.compare import first_divergence
 from synthscope.session.record import Step
 
 STAGE_WORDS = {"penalties": "the repetition penalties", "top_k": "top-k", "typical_p": "typical-p",
@@ -14,10 +15,8 @@ STAGE_WORDS = {"penalties": "the repetition penalties", "top_k": "top-k", "typic
 def first_difference(a: list[Step], b: list[Step], start: int = 0) -> int | None:
     """The first index from `start` where the paths write different tokens (or one has ended);
     None when they are the same."""
-    for index in range(start, min(len(a), len(b))):
-        if a[index].token_id != b[index].token_id:
-            return index
-    return None if len(a) == len(b) else min(len(a), len(b))
+    found = first_divergence([[s.token_id for s in a[start:]], [s.token_id for s in b[start:]]])
+    return None if found is None else start + found
 
 
 def changed_settings(before: Step, after: Step) -> str:

@@ -14,6 +14,7 @@ from typing import Any
 from synthscope.engine import Engine, EngineConfig, preferred_config
 from synthscope.sampling import SamplerSettings, SettingsError
 from synthscope.sampling.settings import SPEC_BY_KEY
+from synthscope.session.compare import first_divergence
 from synthscope.session.record import ModelIdentity, RunRecord, Step
 from synthscope.session.runner import Generator
 from synthscope.session.stopping import StopWatcher, check_stop_sequences
@@ -137,7 +138,4 @@ def replay(engine: Engine, original: RunRecord, overrides: Mapping[str, Any] | N
 def diverged_at(a_tokens: Sequence[int], b_tokens: Sequence[int]) -> int | None:
     """The first index where the two token sequences differ; where one is a prefix of the other,
     the first index only the longer one has; None when they are the same."""
-    for index, (a, b) in enumerate(zip(a_tokens, b_tokens)):
-        if a != b:
-            return index
-    return None if len(a_tokens) == len(b_tokens) else min(len(a_tokens), len(b_tokens))
+    return first_divergence([list(a_tokens), list(b_tokens)])
