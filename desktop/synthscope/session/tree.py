@@ -26,10 +26,6 @@ class Branch:
     fork_at: int  # the index of the first step that is this branch's own
     steps: list[Step] = field(default_factory=list)  # the whole path, from the first token
 
-    @property
-    def own_steps(self) -> list[Step]:
-        return self.steps[self.fork_at:]
-
 
 @dataclass
 class Removed:

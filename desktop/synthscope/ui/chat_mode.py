@@ -1,7 +1,6 @@
 """The main window's chat mode: a conversation in the model's own template, every reply instrumented."""
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from synthscope.session.chat import Conversation
@@ -154,6 +153,3 @@ class ChatMode(_Base):
 
     def mode_samples(self) -> list[tuple[str, str]]:
         return [(s.title, s.text) for s in sample_prompts("chat" if self.chatting else "raw")]
-
-    def model_name(self) -> str:
-        return Path(self.model.path).name if self.model else ""
