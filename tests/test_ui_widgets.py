@@ -57,11 +57,11 @@ def test_stage_words_say_what_each_stage_did() -> None:
     top_p = view.trace.stage("top_p")
     words = describe_stage(top_p, view.settings)
     assert words.headline == f"kept {top_p.kept} of 12"
-    assert words.detail == f"removed {percent(top_p.removed_mass)} of the probability"
+    assert words.detail == f"removed {percent(top_p.removed_mass)} of the total chance"
     assert describe_stage(view.trace.stage("typical_p"), view.settings).idle
     greedy, _ = synthetic(SamplerSettings(temperature=0.0))
     assert describe_stage(greedy.trace.stage("temperature"), greedy.settings).headline == \
-        "always the top token"
+        "always the top word"
 
 
 def shown_panel(qtbot, view, width: int, height: int) -> DistributionPanel:
@@ -140,7 +140,8 @@ def test_a_what_if_keeps_the_runs_pick_in_view_below_the_list(qtbot) -> None:
     assert "(was picked)" in rows[-1].value_text()
     panel = shown_panel(qtbot, what_if, 500, 400)
     assert any(r.was_picked for r in panel.rows)
-    assert panel.title.text().endswith(f"the top {sum(r.rank >= 0 for r in panel.rows)}")
+    assert panel.title.text().endswith(f"the {sum(r.rank >= 0 for r in panel.rows)} likeliest, "
+                                       "plus the run's pick")
 
 
 def test_fewer_rows_in_a_short_panel(qtbot) -> None:
@@ -196,7 +197,7 @@ def test_slider_and_number_box_agree_and_reset_restores_defaults(qtbot) -> None:
     assert panel.settings().temperature == pytest.approx(1.37)
     assert panel.controls["temperature"].slider.value() == panel.controls["temperature"].to_position(1.37)
     panel.controls["top_p"].box.setValue(1.0)
-    assert panel.controls["top_p"].tag.text() == "(off)"
+    assert panel.controls["top_p"].tag.text() == "off (1 = no limit)"
     panel.reset()
     assert panel.settings() == SamplerSettings()
 

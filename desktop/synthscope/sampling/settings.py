@@ -23,26 +23,30 @@ class SettingSpec:
 
 SPECS: tuple[SettingSpec, ...] = (
     SettingSpec("temperature", float, 0.8, 0.0, 5.0, "Temperature",
-                "Divides every score before the draw. Low values make the likeliest word win almost "
-                "always; high values flatten the odds. 0 means always take the top word.", 1.0),
+                "How adventurous the model is. Low (calm) lets the likeliest word win almost every "
+                "time; high (wild) gives unlikely words more of a chance. 0 always takes the top word.", 1.0),
     SettingSpec("top_k", int, 40, 0, 1000, "Top-k",
-                "Keep only this many of the likeliest words. 0 turns it off.", 0),
+                "Only this many of the likeliest words stay in the game; every other word is crossed "
+                "out. 0 = no limit.", 0),
     SettingSpec("top_p", float, 0.95, 0.0, 1.0, "Top-p",
-                "Keep the likeliest words until together they cover this share of the probability. "
-                "1 turns it off.", 1.0),
+                "Keeps the likeliest words until their chances add up to this share (0.95 = 95%) and "
+                "crosses out the long tail of unlikely words. 1 = no limit.", 1.0),
     SettingSpec("min_p", float, 0.05, 0.0, 1.0, "Min-p",
-                "Drop words less likely than this fraction of the top word's chance. 0 turns it off.", 0.0),
+                "Crosses out every word whose chance is below this fraction of the favourite's chance "
+                "(0.05 = a twentieth). 0 = no limit.", 0.0),
     SettingSpec("typical_p", float, 1.0, 0.0, 1.0, "Typical-p",
-                "Keep the words whose surprise is closest to the average surprise, up to this share "
-                "of the probability. 1 turns it off.", 1.0),
+                "Keeps the words about as surprising as a typical word here, crossing out ones that are "
+                "too obvious or too strange, up to this share of the chance. 1 = no limit.", 1.0),
     SettingSpec("repeat_penalty", float, 1.0, 0.1, 3.0, "Repeat penalty",
-                "Makes words that already appeared recently less likely. 1 turns it off.", 1.0),
+                "Makes words that were already written recently less likely, so the text repeats "
+                "itself less. 1 = no change; 1.1 = a small penalty.", 1.0),
     SettingSpec("repeat_last_n", int, 64, 0, 4096, "Penalty window",
-                "How many of the latest tokens (prompt included) the penalties look back over.", 0),
+                "How many of the latest word pieces (your prompt included) the penalties look back at.", 0),
     SettingSpec("frequency_penalty", float, 0.0, -2.0, 2.0, "Frequency penalty",
-                "Lowers a word's score by this much for every time it appeared in the window.", 0.0),
+                "Lowers a word's score a bit more for every time it was already written. "
+                "0 = no change.", 0.0),
     SettingSpec("presence_penalty", float, 0.0, -2.0, 2.0, "Presence penalty",
-                "Lowers a word's score by this much once if it appeared in the window at all.", 0.0),
+                "Lowers a word's score once if it was already written at all. 0 = no change.", 0.0),
 )
 SPEC_BY_KEY = {spec.key: spec for spec in SPECS}
 MIN_TEMPERATURE = 0.001

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -39,6 +40,9 @@ class StepTrace:
     entropy_final: float
     chosen_logit: float
     chosen_p_raw: float
+    # Each candidate's chance after every stage: shape (len(STAGE_NAMES), len(candidates)), float32,
+    # 0 where a stage removed it. None for traces saved before it was recorded.
+    stage_p: np.ndarray | None = None
 
     def stage(self, name: str) -> StageTrace:
         return self.stages[STAGE_NAMES.index(name)]
@@ -112,7 +116,7 @@ def build_trace(result: ChainResult, top_n: int = 10) -> StepTrace:
             removed = max(0.0, 1.0 - math.exp(lse(after.logits) - lse(before.logits)))
         changed = 0
         if step.active and step.name == "penalties":
-            changed = int(np.count_nonzero(after.logits != before.logits))
+            changed = _penalised_lse(raw, after.logits, lse_raw, lse_cache)
         elif step.active and step.name == "temperature" and after.size == before.size:
             changed = after.size
         stage_traces.append(StageTrace(step.name, step.active, before.size, after.size, removed,
@@ -133,13 +137,49 @@ def build_trace(result: ChainResult, top_n: int = 10) -> StepTrace:
                               _final_probs_of(top, top_ids, result), removed_by)),
                      dtype=CANDIDATE_DTYPE)
 
+    stage_p = _stage_chances(result, top, top_ids, cands["p_final"], lse)
     final = np.zeros(min(result.final.size, FINAL_LIMIT), dtype=FINAL_DTYPE)
     final["token_id"] = result.final.ids[:FINAL_LIMIT]
     final["p"] = result.final_probs[:FINAL_LIMIT]
     chosen_logit = float(raw[result.token_id])
     return StepTrace(tuple(stage_traces), cands, final, result.final.size, result.chosen_index,
                      entropy_raw, _entropy_of(result.final_probs), chosen_logit,
-                     math.exp(chosen_logit - lse_raw))
+                     math.exp(chosen_logit - lse_raw), stage_p)
+
+
+def _penalised_lse(raw: np.ndarray, after: np.ndarray, lse_raw: float, cache: dict[int, float]) -> int:
+    """The penalties change a few dozen scores: their log-sum-exp follows from the raw one and
+    those few, instead of another pass over the whole vocabulary."""
+    changed = np.flatnonzero(after != raw)
+    rest = 1.0 - math.fsum(np.exp(raw[changed].astype(np.float64) - lse_raw).tolist())
+    if rest > 1e-6:  # otherwise the repeated tokens held nearly everything: sum it all again
+        added = math.fsum(np.exp(after[changed].astype(np.float64) - lse_raw).tolist())
+        cache[id(after)] = lse_raw + math.log(rest + added)
+    return int(changed.size)
+
+
+def _stage_chances(result: ChainResult, top: np.ndarray, top_ids: list[int], final: np.ndarray,
+                   lse: Callable[[np.ndarray], float]) -> np.ndarray:
+    """Each top token's chance after every stage (softmax of the stage's output; 0 if removed);
+    the last stage's row is the draw's own distribution."""
+    every = result.stages[0].before.ids  # the whole vocabulary in id order
+    out = np.zeros((len(result.stages), len(top_ids)), dtype=np.float32)
+    out[-1] = final
+    for row, step in enumerate(result.stages[:-1]):
+        after = step.after
+        if after.ids is every:
+            logits = after.logits[top].astype(np.float64)
+            out[row] = np.exp(logits - lse(after.logits))
+            continue
+        total = lse(after.logits)
+        if after.size > SMALL:
+            found = _member(top, after.ids)
+            values = _lookup(top, after.ids, after.logits).astype(np.float64)
+            out[row] = np.where(found, np.exp(values - total), 0.0)
+        else:
+            scores = dict(zip(after.ids.tolist(), after.logits.tolist()))
+            out[row] = [math.exp(scores[t] - total) if t in scores else 0.0 for t in top_ids]
+    return out
 
 
 # Right after a decode the caches are cold and every call into numpy costs ~10 µs, more than

@@ -88,7 +88,7 @@ class BranchesPanel(QFrame):
         self.tree.itemClicked.connect(self._clicked)
         self.tree.itemChanged.connect(self._edited)
         self.tree.deletePressed.connect(self._delete_selected)
-        self.hint = QLabel("What else could it have written? Click a token in the text to write "
+        self.hint = QLabel("What else could it have written? Click a word in the text to write "
                            "another one there: the old text stays here as a branch.")
         self.hint.setObjectName("hint")
         self.hint.setWordWrap(True)

@@ -21,20 +21,30 @@ from synthscope.sampling import SPECS, SamplerSettings, SettingSpec, new_seed
 from synthscope.sampling.dice import MAX_SEED
 from synthscope.ui import theme
 from synthscope.ui.presets import PresetPicker
+from synthscope.ui.wording import JARGON
 
 SLIDER_STEPS = 1000
 # Settings whose useful values crowd near the bottom of their range get a curved slider.
 CURVES = {"temperature": 2.0, "top_k": 2.5, "repeat_last_n": 2.5}
 DECIMALS = {"min_p": 3, "typical_p": 3, "top_p": 3}
-SECTIONS = {"temperature": "How bold", "top_k": "Which tokens may be picked", "repeat_penalty": "Repetition"}
+SECTIONS = {"temperature": "How bold", "top_k": "Which words may be picked", "repeat_penalty": "Repetition"}
 DEFAULT_MAX_TOKENS = 60
+SIMPLE_KEYS = ("temperature", "top_p")  # what the simple view shows; the rest is one click away
+OFF_MEANING = {"top_k": "no limit", "top_p": "no limit", "min_p": "no limit", "typical_p": "no limit",
+               "repeat_penalty": "no change", "frequency_penalty": "no change",
+               "presence_penalty": "no change", "repeat_last_n": "looks back at nothing"}
+SEED_HELP = ("The seed is the starting number for the dice. The same seed and the same settings give the "
+             "same text again; another seed gives other rolls. A new run (after Clear, or after you edit "
+             "the text) uses the seed shown here.")
 
 
 def tag_for(spec: SettingSpec, value: float) -> str:
-    """A word or two after the label saying what the current value means."""
+    """A few words after the label saying what the current value means: 'off (0 = no limit)'."""
     if spec.key == "temperature":
-        return "always the top word" if value == 0 else ("unchanged" if value == 1 else "")
-    return "off" if spec.off_value is not None and value == spec.off_value else ""
+        return "always the top word" if value == 0 else ("off (1 = no change)" if value == 1 else "")
+    if spec.off_value is not None and value == spec.off_value:
+        return f"off ({spec.off_value:g} = {OFF_MEANING.get(spec.key, 'no change')})"
+    return ""
 
 
 class SettingControl(QWidget):
@@ -81,6 +91,12 @@ class SettingControl(QWidget):
         layout.setSpacing(2)
         layout.addLayout(top)
         layout.addWidget(self.slider)
+        if spec.key == "temperature":  # the slider's ends in words: calm on the left, wild on the right
+            ends = [QLabel(text) for text in ("◀ calm: the likeliest word", "wild: surprises ▶")]
+            for end in ends:
+                end.setObjectName("hint")
+                end.setFont(theme.font(theme.BASE_POINT_SIZE - 2))
+            layout.addLayout(theme.row(ends[0], (QWidget(), 1), ends[1]))
         self.slider.valueChanged.connect(self._slider_moved)
         self.box.valueChanged.connect(self._box_changed)
         self.set_value(spec.default, emit=False)
@@ -137,8 +153,7 @@ class SettingControl(QWidget):
         self.slider.blockSignals(False)
 
     def _sync_tag(self) -> None:
-        tag = tag_for(self.spec, self.value())
-        self.tag.setText(f"({tag})" if tag else "")
+        self.tag.setText(tag_for(self.spec, self.value()))
 
 
 class ControlsPanel(QFrame):
@@ -158,11 +173,23 @@ class ControlsPanel(QFrame):
         self.presets = PresetPicker(self.settings, self._as_shown)
         self.presets.chosen.connect(lambda preset: self.set_settings(preset.settings))
         layout.addWidget(self.presets)
+        self.show_all = QCheckBox("Show all settings")
+        self.show_all.setToolTip("Off: only temperature and top-p, the two that matter most. On: every "
+                                 "sampler. Hidden settings keep working with the values they have.")
+        self.hidden_note = QLabel()
+        self.hidden_note.setObjectName("hint")
+        self.hidden_note.setWordWrap(True)
+        layout.addWidget(self.show_all)
+        layout.addWidget(self.hidden_note)
+        self.sections: dict[str, QLabel] = {}
         for spec in SPECS:
             if spec.key in SECTIONS:
-                layout.addWidget(self._section(SECTIONS[spec.key]))
+                self.sections[spec.key] = self._section(SECTIONS[spec.key])
+                layout.addWidget(self.sections[spec.key])
             layout.addWidget(self.controls[spec.key])
             self.controls[spec.key].changed.connect(self._changed)
+        self.show_all.toggled.connect(self._show_all)
+        self._show_all(False)  # a first start shows the simple view
         layout.addWidget(self._section("Dice and length"))
         layout.addLayout(self._run_controls())
         layout.addStretch(1)
@@ -186,20 +213,18 @@ class ControlsPanel(QFrame):
             "On: every new run throws fresh dice, so the text differs each time.\n"
             "Off: the seed stays fixed, so the same settings give the same text again.")
         self.roll_button = QPushButton("Roll")
-        self.roll_button.setToolTip("Pick a new random seed now.")
+        self.roll_button.setToolTip(JARGON["roll"])
         self.roll_button.clicked.connect(lambda: self.seed_box.setValue(new_seed()))
-        seed_help = ("The seed decides every roll of the dice. The same seed and settings give the "
-                     "same text; a different seed gives different rolls. A new seed is used when a "
-                     "new run starts (after Clear, or after you edit the text).")
+        seed_help = SEED_HELP
         self.seed_box.setToolTip(seed_help)
         self.max_tokens = QSpinBox()
         self.max_tokens.setRange(1, 2048)
         self.max_tokens.setValue(DEFAULT_MAX_TOKENS)
         self.max_tokens.setAlignment(Qt.AlignmentFlag.AlignRight)
-        self.max_tokens.setToolTip("How many tokens Generate writes before it stops by itself.")
+        self.max_tokens.setToolTip("How many word pieces (tokens) Generate writes before it stops by itself.")
         self.ignore_end = QCheckBox("Keep going past the end")
         self.ignore_end.setToolTip(
-            "Off: generation stops when the model picks its end-of-text token.\n"
+            "Off: writing stops when the model picks its end-of-text mark.\n"
             "On: it writes on regardless, up to Max tokens.")
         grid = QGridLayout()
         grid.setContentsMargins(0, 0, 0, 0)
@@ -209,14 +234,36 @@ class ControlsPanel(QFrame):
         grid.addWidget(self.seed_box, 0, 1)
         grid.addWidget(self.roll_button, 0, 2)
         grid.addWidget(self.new_seed_each_run, 1, 0, 1, 3)
-        grid.addWidget(QLabel("Max tokens"), 2, 0)
+        length = QLabel("Max tokens")
+        length.setToolTip("How many word pieces (tokens) Generate writes before it stops by itself.")
+        grid.addWidget(length, 2, 0)
         grid.addWidget(self.max_tokens, 2, 1)
         grid.addWidget(self.ignore_end, 3, 0, 1, 3)
         grid.setColumnStretch(1, 1)
         return grid
 
+    def _show_all(self, on: bool) -> None:
+        for key, control in self.controls.items():
+            control.setVisible(on or key in SIMPLE_KEYS)
+        self.sections["repeat_penalty"].setVisible(on)
+        self._note_hidden()
+
+    def _note_hidden(self) -> None:
+        """In the simple view, say which hidden samplers are still at work."""
+        if self.show_all.isChecked():
+            self.hidden_note.hide()
+            return
+        settings = self.settings()
+        working = [f"{spec.label.lower()} {settings.to_dict()[spec.key]:g}" for spec in SPECS
+                   if spec.key not in SIMPLE_KEYS and spec.key != "repeat_last_n"
+                   and spec.off_value is not None and settings.to_dict()[spec.key] != spec.off_value]
+        self.hidden_note.setText("Also at work: " + ", ".join(working) if working
+                                 else "The other samplers are off.")
+        self.hidden_note.show()
+
     def _changed(self, _key: str, _value: object) -> None:
         self.presets.follow(self.settings())
+        self._note_hidden()
         self.settingsChanged.emit()
 
     def _as_shown(self, settings: SamplerSettings) -> SamplerSettings:
@@ -234,6 +281,7 @@ class ControlsPanel(QFrame):
         for key, value in settings.to_dict().items():
             self.controls[key].set_value(value, emit=False)
         self.presets.follow(self.settings())
+        self._note_hidden()
         self.settingsChanged.emit()
 
     def reset(self) -> None:
@@ -255,6 +303,7 @@ class ControlsPanel(QFrame):
         store.setValue("run/new_seed_each_run", self.new_seed_each_run.isChecked())
         store.setValue("run/max_tokens", self.max_tokens.value())
         store.setValue("run/ignore_end", self.ignore_end.isChecked())
+        store.setValue("view/show_all_settings", self.show_all.isChecked())
         self.presets.save(store)
 
     def restore(self, store: QSettings) -> None:
@@ -278,5 +327,5 @@ class ControlsPanel(QFrame):
                 continue
         # An ini file gives back "true"; a macOS property list gives back True.
         for key, check in (("run/new_seed_each_run", self.new_seed_each_run),
-                           ("run/ignore_end", self.ignore_end)):
+                           ("run/ignore_end", self.ignore_end), ("view/show_all_settings", self.show_all)):
             check.setChecked(str(store.value(key, False)).lower() == "true")

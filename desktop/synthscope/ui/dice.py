@@ -46,11 +46,13 @@ class DiceBar(QWidget):
         self.u: float | None = None
         self.winner = ""
         self.token_text: Callable[[int], str] = lambda token: f"#{token}"
-        self.setMinimumHeight(96)
+        self.unlabelled: list[Segment] = []  # slices too thin for their name: listed in the tooltip
+        self.setMinimumHeight(112)
+        self.setMouseTracking(True)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
 
     def sizeHint(self) -> QSize:  # noqa: N802
-        return QSize(600, 96)
+        return QSize(600, 112)
 
     def set_state(self, segments: list[Segment], u: float | None, winner: str = "") -> None:
         self.segments, self.u, self.winner = segments, u, winner
@@ -67,6 +69,7 @@ class DiceBar(QWidget):
         p.setFont(theme.font(theme.BASE_POINT_SIZE - 1, mono=True))
         metrics = p.fontMetrics()
         kept = 0
+        self.unlabelled = []
         for seg in self.segments:
             rect = QRectF(left + seg.start * width, bar.top(), (seg.end - seg.start) * width, bar.height())
             if seg.chosen:
@@ -80,10 +83,13 @@ class DiceBar(QWidget):
             p.setBrush(colour)
             p.drawRect(rect)
             text = "others" if seg.token_id is None else visible(self.token_text(seg.token_id))
-            text = metrics.elidedText(text, Qt.TextElideMode.ElideRight, int(rect.width()) - 6)
-            if rect.width() > 24 and text not in ("", "…"):
+            # A whole name or none: a cut-off "de…" reads as a word of its own.
+            if metrics.horizontalAdvance(text) <= rect.width() - 6:
                 p.setPen(QColor("white"))
                 p.drawText(rect, Qt.AlignmentFlag.AlignCenter, text)
+            else:
+                self.unlabelled.append(seg)
+        self._small_note(p, bar)
         p.setFont(theme.font(theme.BASE_POINT_SIZE - 2))
         p.setPen(QColor(theme.MUTED))
         for tick in (0.0, 0.25, 0.5, 0.75, 1.0):
@@ -105,12 +111,34 @@ class DiceBar(QWidget):
         tip.closeSubpath()
         p.fillPath(tip, QColor(theme.INK))
         p.setFont(theme.font(theme.BASE_POINT_SIZE - 1, bold=True))
-        label = f"dice {self.u:.3f}" + (f" → {elide(self.winner, 16)}" if self.winner else "")
+        label = f"the dice landed at {self.u:.3f}" + (f" → {elide(self.winner, 16)}" if self.winner else "")
         w = p.fontMetrics().horizontalAdvance(label) + 8
         lx = min(max(x + 10, self.MARGIN), self.width() - self.MARGIN - w)
         if lx < x < lx + w:
             lx = x - 10 - w
         p.drawText(QRectF(lx, 0, w, 18), Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, label)
+
+
+    def _small_note(self, p: QPainter, bar: QRectF) -> None:
+        """'+N small ones' under the bar's right end; hovering the bar lists them."""
+        if not self.unlabelled:
+            self.setToolTip(DICE_HELP)
+            return
+        n = len(self.unlabelled)
+        p.setFont(theme.font(theme.BASE_POINT_SIZE - 2))
+        p.setPen(QColor(theme.MUTED))
+        note = f"+{n} thin slice{'s' if n > 1 else ''} without a name (hover to list)"
+        p.drawText(QRectF(bar.left(), bar.bottom() + 26, bar.width(), 18),
+                   Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, note)
+        names = [("others" if s.token_id is None else visible(self.token_text(s.token_id)))
+                 + f" {percent(s.end - s.start)}" for s in self.unlabelled[:24]]
+        more = f", … {n - 24} more" if n > 24 else ""
+        self.setToolTip(f"{DICE_HELP}<br><b>Thin slices:</b> {html(', '.join(names))}{more}")
+
+
+DICE_HELP = ("Every word that is left gets a slice of a line from 0 to 1, as wide as its chance. The dice "
+             "is a random number on that line; the slice it lands in is the word that gets written. The "
+             "seed decides the dice, so the same seed gives the same landings.")
 
 
 class DicePanel(QFrame):
@@ -119,6 +147,7 @@ class DicePanel(QFrame):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         layout, self.title = theme.panel(self, "The dice")
+        self.title.setToolTip(DICE_HELP)
         layout.setSpacing(4)
         self.bar = DiceBar()
         self.explanation = QLabel()
@@ -133,7 +162,7 @@ class DicePanel(QFrame):
 
     def clear(self) -> None:
         self.bar.set_state([], None)
-        self.explanation.setText("Each token is picked by a roll of the dice, weighted by the chances.")
+        self.explanation.setText("Each word is picked by a roll of the dice, weighted by the chances.")
 
     def show_step(self, view: StepView) -> None:
         segments = segments_for(view)
@@ -148,10 +177,10 @@ class DicePanel(QFrame):
         chosen = next((s for s in segments if s.chosen), None)
         span = f" (it covers {chosen.start:.2f}–{chosen.end:.2f})" if chosen else ""
         share = percent(chosen.end - chosen.start) if chosen else "?"
-        text = (f"The dice landed at <b>{view.u:.3f}</b>, inside <b>{html(elide(name, 24))}</b>{span}, "
-                f"so it won. It had a {share} chance.")
+        text = (f"The dice landed at <b>{view.u:.3f}</b> on a line from 0 to 1, inside "
+                f"<b>{html(elide(name, 24))}</b>{span}, so it was written. It had a {share} chance.")
         if view.is_what_if:
             was = visible(self.bar.token_text(view.recorded_token_id or 0))
-            text += (f" <b>Same dice, different token:</b> the run picked {html(was)}."
-                     if view.changes_pick else " Same dice, same token as the run.")
+            text += (f" <b>Same dice, different word:</b> the run picked {html(was)}."
+                     if view.changes_pick else " Same dice, same word as the run.")
         self.explanation.setText(text)

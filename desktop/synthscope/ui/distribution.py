@@ -8,11 +8,13 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QResizeEvent
-from PySide6.QtWidgets import QFrame, QLabel, QWidget
+from PySide6.QtWidgets import QFrame, QLabel, QPushButton, QSizePolicy, QWidget
 
 from synthscope.sampling import STAGE_NAMES
+from synthscope.sampling.explain import penalty_change
 from synthscope.ui import theme
 from synthscope.ui.run_model import StepView
+from synthscope.ui.stage_view import StageTable
 from synthscope.ui.wording import STAGE_LABELS, elide, percent, visible
 
 _SEP = "\x1f"  # tick strings carry their row number so each label can be styled on its own
@@ -36,14 +38,19 @@ class Row:
     removed_by: str | None
     chosen: bool
     was_picked: bool  # in a what-if: the token the run really picked
+    p_penalty: float | None = None  # its chance after the repetition penalty, when that lowered it
 
     def value_text(self, compact: bool = False) -> str:
-        """'8.9%  removed by top-k' or '14% → 55%  chosen'; shorter words when space is tight."""
+        """'8.9%  removed by top-k' or '14% → 55%  chosen'; '7.0% ↓0.8%' when the repetition penalty
+        lowered it first; shorter words when space is tight."""
+        raw = percent(self.p_raw)
+        if self.p_penalty is not None:
+            raw += f" ↓{percent(self.p_penalty)}"
         if self.removed_by:
-            return f"{percent(self.p_raw)}  {'✗' if compact else 'removed by'} {self.removed_by.lower()}"
+            return f"{raw}  {'✗' if compact else 'removed by'} {self.removed_by.lower()}"
         # The final chance of a winner far down the draw's order is not in the trace: say nothing.
         final = f" → {percent(self.p_final)}" if self.p_final == self.p_final else ""
-        text = f"{percent(self.p_raw)}{final}"
+        text = f"{raw}{final}"
         if self.chosen:
             return text + "  chosen"
         return text + ("  (was picked)" if not compact else "  (was)") if self.was_picked else text
@@ -53,12 +60,14 @@ def rows_for(view: StepView, token_text: Callable[[int], str], limit: int | None
     """The first `limit` candidates in raw order; below them the chosen token when it ranks lower,
     and in a what-if the token the run picked (when it is among the traced candidates)."""
     cands = view.trace.candidates
+    lowered = penalty_change(view.trace)
 
     def row(c: np.void, rank: int) -> Row:
         stage, token = int(c["removed_by"]), int(c["token_id"])
         return Row(token, rank, visible(token_text(token)), float(c["p_raw"]), float(c["p_final"]),
                    STAGE_LABELS[STAGE_NAMES[stage]] if stage >= 0 else None,
-                   token == view.token_id, token == view.recorded_token_id)
+                   token == view.token_id, token == view.recorded_token_id,
+                   lowered[token][1] if token in lowered else None)
 
     top = cands[:limit]
     rows = [row(c, rank) for rank, c in enumerate(top)]
@@ -70,6 +79,29 @@ def rows_for(view: StepView, token_text: Callable[[int], str], limit: int | None
     if view.is_what_if and picked not in listed and picked != view.token_id:
         rows += [row(c, -1) for c in cands[len(top):] if int(c["token_id"]) == picked]
     return rows
+
+
+def title_text(view: StepView, rows: list[Row]) -> str:
+    """'Chances for word 10: the 15 likeliest, plus the chosen one' — the count matches the rows."""
+    what = "What if: chances" if view.is_what_if else "Chances"
+    shown = sum(row.rank >= 0 for row in rows)
+    extra = [("the chosen one" if row.chosen else "the run's pick") for row in rows if row.rank < 0]
+    plus = "".join(f", plus {e}" for e in extra)
+    return f"{what} for word {view.index + 1}: the {shown} likeliest{plus}"
+
+
+def legend_text(what_if: bool = False, penalty: bool = False) -> str:
+    """The key above the bars; the what-if mark and the penalty arrow only when they appear."""
+    # &nbsp; inside each item: a narrow panel wraps between items, never inside one.
+    items = [f"<span style='color:{theme.RAW}'>■</span>&nbsp;model's&nbsp;chance",
+             f"<span style='color:{theme.ACCENT}'>■</span>&nbsp;after&nbsp;samplers",
+             f"<span style='color:{theme.CHOSEN}'>■</span>&nbsp;▶&nbsp;chosen",
+             f"<span style='color:{theme.FAINT}'>■</span>&nbsp;✗&nbsp;removed"]
+    if penalty:
+        items.append("↓&nbsp;lowered&nbsp;by&nbsp;the&nbsp;repetition&nbsp;penalty")
+    if what_if:
+        items.append("◇&nbsp;what&nbsp;the&nbsp;run&nbsp;really&nbsp;wrote")
+    return " &nbsp; ".join(items)
 
 
 class _RowAxis(pg.AxisItem):
@@ -125,21 +157,25 @@ class DistributionPanel(QFrame):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        layout, self.title = theme.panel(self, "Next-token chances")
+        self.stage_button = QPushButton("Stage by stage")
+        self.stage_button.setCheckable(True)
+        self.stage_button.setToolTip("Follow each word through the samplers: its chance after every "
+                                     "stage, so you can see which one lowered it or crossed it out.")
+        layout, self.title = theme.panel(self, "Chances for the next word", self.stage_button)
+        # The title wraps rather than widen the panel: the text beside it keeps its room.
+        self.title.setWordWrap(True)
+        self.title.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
         self.token_text: Callable[[int], str] = lambda token: f"#{token}"
         self.rows: list[Row] = []
         self.view: StepView | None = None
         self._limit, self._compact = 0, False
         self._ranges: tuple[tuple[float, float], tuple[float, float]] | None = None
-        self.legend = QLabel(
-            # &nbsp; inside each item: a narrow panel wraps between items, never inside one.
-            f"<span style='color:{theme.RAW}'>■</span>&nbsp;model's&nbsp;chance &nbsp; "
-            f"<span style='color:{theme.ACCENT}'>■</span>&nbsp;after&nbsp;samplers &nbsp; "
-            f"<span style='color:{theme.CHOSEN}'>■</span>&nbsp;chosen &nbsp; "
-            f"<span style='color:{theme.FAINT}'>■</span>&nbsp;✗&nbsp;removed")
+        self.legend = QLabel(legend_text())
         self.legend.setObjectName("hint")
         self.legend.setWordWrap(True)
-        self.empty = QLabel("Generate or step to see the chances of every possible next token.")
+        self.legend.setToolTip("The pale bar is the model's own chance; the dark bar the chance after "
+                               "the samplers, which the dice use. ␣ stands for a space.")
+        self.empty = QLabel("Generate or step to see the chances of every possible next word.")
         self.empty.setObjectName("hint")
         self.empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.empty.setWordWrap(True)
@@ -163,17 +199,27 @@ class DistributionPanel(QFrame):
         item.addItem(self.final_bars)
         self.plot.setMinimumHeight(180)
 
+        self.stages = StageTable()
         layout.addWidget(self.legend)
         layout.addWidget(self.plot, 1)
+        layout.addWidget(self.stages, 1)
         layout.addWidget(self.empty, 1)
         self.plot.hide()
+        self.stages.hide()
+        self.stage_button.toggled.connect(self._show_stages)
 
     def clear(self) -> None:
         self.rows = []
         self.view = None
-        self.title.setText("Next-token chances")
+        self.title.setText("Chances for the next word")
         self.plot.hide()
+        self.stages.hide()
         self.empty.show()
+
+    def _show_stages(self, on: bool) -> None:
+        self.stage_button.setText("Back to the bars" if on else "Stage by stage")
+        if self.view is not None:
+            self.show_step(self.view)
 
     def row_limit(self) -> int:
         """As many rows as fit legibly: a short window shows fewer, a tall one all of them."""
@@ -191,9 +237,17 @@ class DistributionPanel(QFrame):
         self._limit, self._compact = self.row_limit(), self.width() < COMPACT_BELOW
         rows = rows_for(view, self.token_text, self._limit)
         self.rows = rows
-        what = "What if: chances" if view.is_what_if else "Chances"
-        shown = sum(row.rank >= 0 for row in rows)
-        self.title.setText(f"{what} for token {view.index + 1} — the top {shown}")
+        self.title.setText(title_text(view, rows))
+        self.legend.setText(legend_text(view.is_what_if, any(r.p_penalty is not None for r in rows)))
+        self.stages.token_text = self.token_text
+        self.legend.setVisible(not self.stage_button.isChecked())  # the key is for the bars
+        if self.stage_button.isChecked():
+            self.stages.show_step(view, self._limit)
+            self.empty.hide()
+            self.plot.hide()
+            self.stages.show()
+            return
+        self.stages.hide()
         n = len(rows)
         ys = np.arange(n, dtype=float)
         raw = np.array([r.p_raw for r in rows])

@@ -8,6 +8,7 @@ from PySide6.QtWidgets import QFileDialog
 
 from synthscope.ui.model_info import ModelInfoDialog
 from synthscope.ui.model_picker import ModelPickerDialog, worth_offering
+from synthscope.ui.wording import model_help
 from synthscope.ui.worker import LoadedModel
 
 if TYPE_CHECKING:
@@ -120,7 +121,8 @@ class ModelLoading(_Base):
         self.progress_holder.setVisible(False)
         facts = model.facts
         self.model_label.setText(f"{model.path.stem} · {facts.parameters / 1e6:,.0f}M parameters")
-        self.model_label.setToolTip(facts.summary + f"\n{model.path}")
+        self.model_label.setToolTip(model_help(model.path.stem, facts.parameters) + "\n\n" + facts.summary
+                                    + f"\n{model.path}")
         self.setWindowTitle(f"Synthscope — {model.path.stem}")
         self.performance.show_engine(model.config, model.note, model.device, model.n_ctx)
         self.engine_label.setText(f"Runs with {model.config.describe()}  ")

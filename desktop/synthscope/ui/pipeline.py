@@ -11,16 +11,21 @@ from synthscope.ui.run_model import StepView
 from synthscope.ui.wording import STAGE_LABELS, StageWords, describe_stage
 
 _HELP = {
-    "penalties": "Penalties lower the scores of words that already appeared. "
-                 + SPEC_BY_KEY["repeat_penalty"].help,
+    "penalties": SPEC_BY_KEY["repeat_penalty"].help,
     "temperature": SPEC_BY_KEY["temperature"].help,
 }
+STRIP_HELP = ("The samplers run one after another, left to right. Each one may cross words out or change "
+              "their chances; then the dice pick from what is left.")
 
 
-def _box_style(idle: bool) -> str:
-    if idle:
+def _box_style(idle: bool, off: bool = False) -> str:
+    if off:  # switched off: greyed and dashed
         return (f"QFrame#stage {{ background: {theme.BACKGROUND}; border: 1px dashed {theme.BORDER};"
                 f" border-radius: 8px; }} QLabel {{ color: {theme.FAINT}; }}")
+    if idle:  # it ran but removed nothing: a thin solid frame, readable text
+        return (f"QFrame#stage {{ background: {theme.PANEL}; border: 1px solid {theme.BORDER};"
+                f" border-radius: 8px; }} QLabel {{ color: {theme.INK}; }}"
+                f" QLabel#detail {{ color: {theme.MUTED}; }}")
     return (f"QFrame#stage {{ background: {theme.PANEL}; border: 2px solid {theme.ACCENT};"
             f" border-radius: 8px; }} QLabel {{ color: {theme.INK}; }}"
             f" QLabel#detail {{ color: {theme.MUTED}; }}")
@@ -34,6 +39,7 @@ class StageBox(QFrame):
         self.name = name
         self.help = _HELP.get(name) or SPEC_BY_KEY[name].help
         self.idle: bool | None = None
+        self.off: bool | None = None
         self.setObjectName("stage")
         self.title = QLabel()
         self.title.setFont(theme.font(theme.BASE_POINT_SIZE - 1, bold=True))
@@ -62,11 +68,11 @@ class StageBox(QFrame):
     def set_words(self, words: StageWords, was: str | None = None) -> None:
         self.title.setText(words.title)
         self.headline.setText(words.headline)
-        self.detail.setText(words.detail if was is None else f"{words.detail} · was {was}")
+        self.detail.setText(words.detail if was is None else f"{words.detail} · before your change: {was}")
         self.setToolTip(f"<b>{words.sentence}</b><br>{self.help}")
-        if words.idle != self.idle:
-            self.idle = words.idle
-            self.setStyleSheet(_box_style(words.idle))
+        if (words.idle, words.off) != (self.idle, self.off):
+            self.idle, self.off = words.idle, words.off
+            self.setStyleSheet(_box_style(words.idle, words.off))
 
 
 def _short(was: str, now: str) -> str:
@@ -81,6 +87,7 @@ class PipelineStrip(QFrame):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         layout, self.title = theme.panel(self, "What the samplers did")
+        self.title.setToolTip(STRIP_HELP)
         self.boxes = {name: StageBox(name) for name in STAGE_NAMES}
         row = QHBoxLayout()
         row.setSpacing(3)
@@ -96,7 +103,7 @@ class PipelineStrip(QFrame):
 
     def clear(self) -> None:
         for box in self.boxes.values():
-            box.set_words(StageWords(STAGE_LABELS[box.name], "—", "waiting for a token", True))
+            box.set_words(StageWords(STAGE_LABELS[box.name], "—", "waiting for a word piece", True))
 
     def show_step(self, view: StepView, recorded: StepView | None = None) -> None:
         for stage in view.trace.stages:

@@ -50,9 +50,9 @@ class StepView(_Base):
         start, before = self.run_clock
         made, seconds = len(self.mirror) - before, time.perf_counter() - start
         if self.state == "running" and made > 1 and seconds > 0:
-            self.speed_label.setText(f"{len(self.mirror)} tokens · {made / seconds:.0f} tokens/s")
+            self.speed_label.setText(f"{len(self.mirror)} word pieces · {made / seconds:.0f} per second")
         else:
-            self.speed_label.setText(f"{len(self.mirror)} tokens" if len(self.mirror) else "")
+            self.speed_label.setText(f"{len(self.mirror)} word pieces" if len(self.mirror) else "")
 
     def _refresh_panels(self) -> None:
         index = self.shown_index()

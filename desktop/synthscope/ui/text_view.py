@@ -347,14 +347,17 @@ class _Programmatic:
 
 
 def legend() -> QLabel:
-    """The shading key: which colour means how likely the model thought the token was."""
+    """The shading key: which colour stands for which chance of the written word piece."""
     swatches = " ".join(  # plain spaces between swatches, so the legend can wrap between them
         f"<span style='background:{colour}; color:{theme.INK}'>&nbsp;{html(label)}&nbsp;</span>"
         for _, colour, label in theme.PROBABILITY_BANDS)
-    label = QLabel(f"How sure the model was: {swatches}")
+    label = QLabel(f"Chance the model gave each word: {swatches} &nbsp; "
+                   "<b>␣</b>&nbsp;=&nbsp;a&nbsp;space")
     label.setObjectName("hint")
     label.setWordWrap(True)
-    label.setToolTip("Each generated token is shaded by the chance the model gave it before the "
-                     "samplers ran. Reddish tokens were surprising picks. Hover a token to see its "
-                     "rivals; click it to inspect that step.")
+    label.setToolTip("Each written word piece (token) is shaded by the chance the model gave it before "
+                     "the samplers ran: yellow ones were surprises, blue ones were expected. The one "
+                     "framed in orange-red is shown in the panels. Hover a word to see its rivals; click "
+                     "it to look at that step. In the panels, ␣ stands for a space: many word pieces "
+                     "start with one.")
     return label

@@ -25,20 +25,22 @@ FAINT = "#A9B0B8"
 BORDER = "#D6DAE0"
 ACCENT = "#2F5E9E"  # the draw's odds, buttons
 RAW = "#AFC0D6"  # the model's own odds
-CHOSEN = "#D9822B"  # the winning token, everywhere
+CHOSEN = "#C45200"  # the winning token, everywhere (vermillion: no chance band uses it)
 REMOVED = "#E1E3E7"
 WARNING_BG = "#FFF4D6"
 WARNING_INK = "#6B4A00"
 WHATIF_BG = "#E7F0FB"
 WHATIF_INK = "#1D3F6E"
 
-# Shading of generated tokens by the probability they had: surprising tokens stand out.
+# Shading of generated tokens by the chance the model gave them: yellow (a surprise) to blue (expected).
+# A sequential yellow–green–blue scale whose neighbours stay apart for red-green and blue-yellow colour
+# blindness (tests/test_explanations.py simulates both), light enough for dark text on a projector.
 PROBABILITY_BANDS: tuple[tuple[float, str, str], ...] = (
-    (0.05, "#F2A7A0", "<5%"),
-    (0.20, "#F7C98F", "5–20%"),
-    (0.50, "#F3E08A", "20–50%"),
-    (0.90, "#C5E3B4", "50–90%"),
-    (1.01, "#E4F1DE", "≥90%"),
+    (0.05, "#FFE55C", "<5%"),
+    (0.20, "#C8E07A", "5–20%"),
+    (0.50, "#8FD0A0", "20–50%"),
+    (0.90, "#72ACD9", "50–90%"),
+    (1.01, "#9794EC", "≥90%"),
 )
 
 

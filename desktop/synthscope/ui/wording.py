@@ -3,10 +3,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from synthscope.sampling import SamplerSettings, StageTrace
+from synthscope.sampling import SamplerSettings, StageTrace, explain
 
 STAGE_LABELS = {
-    "penalties": "Penalties",
+    "penalties": "Repetition penalty",
     "top_k": "Top-k",
     "typical_p": "Typical-p",
     "top_p": "Top-p",
@@ -29,18 +29,7 @@ def elide(text: str, limit: int = 18) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def percent(p: float) -> str:
-    if p != p:  # NaN: not known
-        return "?"
-    if p <= 0.0:
-        return "0%"
-    if p < 0.001:
-        return "<0.1%"
-    if p < 0.1:
-        return f"{p * 100:.1f}%"
-    if p > 0.995 and p < 1.0:
-        return ">99%"
-    return f"{p * 100:.0f}%"
+percent = explain.percent
 
 
 def number(n: int) -> str:
@@ -51,19 +40,33 @@ def setting_value(value: float) -> str:
     return f"{value:g}"
 
 
+# What "off" means for each stage, said once so nobody has to guess whether off is 0 or 1.
+OFF_WORDS = {
+    "top_k": "off (0 = no limit): every word may be picked",
+    "top_p": "off (1 = no limit): every word may be picked",
+    "typical_p": "off (1 = no limit): every word may be picked",
+    "min_p": "off (0 = no limit): every word may be picked",
+    "temperature": "off (1 = no change): the odds stay as they are",
+}
+WORD_PIECE_HELP = ("A word piece (a token) is what the model writes in one go: a whole word, part of a "
+                   "longer word, a space plus a word (␣ marks that space), or a punctuation mark.")
+
+
 @dataclass(frozen=True)
 class StageWords:
-    """What one stage box says: a title, a headline with numbers, a detail line, and idleness."""
+    """What one stage box says: a title, a headline with numbers, a detail line, and idleness.
+
+    `off` tells a stage that is switched off from one that ran but removed nothing (both are idle)."""
 
     title: str
     headline: str
     detail: str
     idle: bool
+    off: bool = False
 
     @property
     def sentence(self) -> str:
-        label = self.title.split(" ")[0]
-        return f"{label} {self.headline} — {self.detail}"
+        return f"{self.title}: {self.headline} — {self.detail}"
 
 
 def describe_stage(stage: StageTrace, settings: SamplerSettings) -> StageWords:
@@ -75,41 +78,62 @@ def describe_stage(stage: StageTrace, settings: SamplerSettings) -> StageWords:
     value = getattr(settings, stage.name)
     title = f"{label} {setting_value(value)}"
     if settings.greedy:
-        return StageWords(title, "skipped", "temperature 0 takes the top token", True)
+        return StageWords(title, "skipped", "temperature 0 takes the top word", True, True)
     if not stage.active:
-        return StageWords(title, "off", "keeps every token", True)
+        return StageWords(title, "off", OFF_WORDS[stage.name], True, True)
     if stage.kept >= stage.n_in:
-        return StageWords(title, f"kept all {number(stage.n_in)}", "removed nothing", True)
+        return StageWords(title, "removed nothing", f"all {number(stage.n_in)} words passed", True)
     return StageWords(title, f"kept {number(stage.kept)} of {number(stage.n_in)}",
-                      f"removed {percent(stage.removed_mass)} of the probability", False)
+                      f"removed {percent(stage.removed_mass)} of the total chance", False)
 
 
 def _penalties(stage: StageTrace, settings: SamplerSettings) -> StageWords:
     parts = []
     if settings.repeat_penalty != 1.0:
-        parts.append(f"×{setting_value(settings.repeat_penalty)}")
+        parts.append(setting_value(settings.repeat_penalty))
     if settings.frequency_penalty != 0.0:
-        parts.append(f"freq {setting_value(settings.frequency_penalty)}")
+        parts.append(f"frequency {setting_value(settings.frequency_penalty)}")
     if settings.presence_penalty != 0.0:
-        parts.append(f"pres {setting_value(settings.presence_penalty)}")
-    title = f"Penalties {', '.join(parts)}" if parts else "Penalties"
+        parts.append(f"presence {setting_value(settings.presence_penalty)}")
+    title = f"Repetition penalty {', '.join(parts)}" if parts else "Repetition penalty"
     if not stage.active:
-        detail = "nothing to look back at" if parts else "repeats are not punished"
-        return StageWords(title, "off", detail, True)
+        detail = ("nothing written yet to look back at" if parts
+                  else "off (1 = no change): repeats are not punished")
+        return StageWords(title, "off", detail, True, not parts)
     if stage.changed == 0:
         return StageWords(title, "changed nothing", "nothing was repeated", True)
-    words = "token" if stage.changed == 1 else "tokens"
-    return StageWords(title, f"lowered {number(stage.changed)} {words}",
-                      f"seen in the last {number(settings.repeat_last_n)} tokens", False)
+    words = "repeat" if stage.changed == 1 else "repeats"
+    return StageWords(title, f"made {number(stage.changed)} {words} less likely",
+                      f"they appeared in the last {number(settings.repeat_last_n)} word pieces", False)
 
 
 def _temperature(stage: StageTrace, settings: SamplerSettings) -> StageWords:
     t = settings.temperature
     title = f"Temperature {setting_value(t)}"
     if settings.greedy:
-        return StageWords(title, "always the top token", "no dice are thrown", False)
+        return StageWords(title, "always the top word", "0: no dice are thrown", False)
     if not stage.active:
-        return StageWords(title, "odds unchanged", "scores divided by 1", True)
+        return StageWords(title, "odds unchanged", OFF_WORDS["temperature"], True, True)
     if t < 1.0:
-        return StageWords(title, "sharper odds", f"scores ÷ {setting_value(t)}: likely tokens gain", False)
-    return StageWords(title, "flatter odds", f"scores ÷ {setting_value(t)}: rare tokens gain", False)
+        return StageWords(title, "sharper odds", f"{setting_value(t)} sharpens: likely words gain", False)
+    return StageWords(title, "flatter odds", f"{setting_value(t)} flattens: unlikely words gain", False)
+
+
+# One sentence for each bit of jargon the window shows, for tooltips (a 14-year-old should follow).
+JARGON = {
+    "parameters": "Parameters are the numbers the model learned from lots of text: 135M means 135 million of "
+                  "them (big chat models have hundreds of billions).",
+    "quantisation": "Q4_1, Q8_0 and the like say how squeezed the model's numbers are: Q4 keeps about 4 bits "
+                    "per number, so the file is small and fast but a little less exact.",
+    "tokens_per_second": "How many word pieces (tokens) the model writes per second on this computer.",
+    "seed": "The seed is the starting number for the dice: the same seed and settings give the same text.",
+    "roll": "Roll picks a new random seed, so the next run throws different dice.",
+}
+
+
+def model_help(name: str, parameters: int) -> str:
+    """The model label's tooltip: what its size and its Q-code mean."""
+    lines = [f"{name}: a model with {parameters / 1e6:,.0f} million parameters. {JARGON['parameters']}"]
+    if any(part.upper().startswith(("Q", "IQ", "F16", "BF16")) for part in name.replace("-", ".").split(".")):
+        lines.append(JARGON["quantisation"])
+    return "\n".join(lines)
