@@ -38,6 +38,10 @@ class Actions:
     chat_mode: QAction
     manual: QAction
     compare: QAction
+    presentation: QAction  # -- for a room (ui/workshop.py) --
+    leave_presentation: QAction  # Esc while presenting (it has the key only then)
+    guess: QAction
+    shortcuts: QAction
 
     @property
     def run_actions(self) -> tuple[QAction, ...]:
@@ -94,6 +98,14 @@ def build_actions(window: QMainWindow) -> Actions:
         compare=_action(window, "Compare runs side by side…", "The same prompt written two to four "
                         "times with other settings, seeds or models, token by token",
                         QKeySequence("Ctrl+Shift+C")),
+        presentation=_checkable(_action(window, "Presentation mode", "Full screen and large type, only "
+                                        "the text, the chances, the dice, temperature and top-p; Esc "
+                                        "leaves it", QKeySequence(Qt.Key.Key_F11))),
+        leave_presentation=_action(window, "Leave presentation mode", "Back to every panel"),
+        guess=_checkable(_action(window, "Guess mode", "On: Step first shows the chances so the room can "
+                                 "guess, the next Step rolls the dice", QKeySequence("Ctrl+G"))),
+        shortcuts=_action(window, "Keyboard shortcuts", "Every key Synthscope answers to",
+                          QKeySequence("F1")),
     )
 
 
@@ -123,7 +135,7 @@ def build_menus(window: QMainWindow, actions: Actions, recent_models: QMenu) -> 
     run_menu = bar.addMenu("&Run")
     run_menu.addActions(list(actions.run_actions))
     run_menu.addSeparator()
-    run_menu.addActions([actions.chat_mode, actions.manual])
+    run_menu.addActions([actions.chat_mode, actions.manual, actions.guess])
     run_menu.addSeparator()
     run_menu.addAction(actions.compare)
     prompts_menu = bar.addMenu("&Prompts")
@@ -138,10 +150,15 @@ def build_menus(window: QMainWindow, actions: Actions, recent_models: QMenu) -> 
 
     prompts_menu.aboutToShow.connect(fill_prompts)
     fill_prompts()
+    demos_menu = bar.addMenu("&Demos")  # resources/demos, read at each opening
+    demos_menu.aboutToShow.connect(lambda: window.fill_demos_menu(demos_menu))
+    window.fill_demos_menu(demos_menu)
     view_menu = bar.addMenu("&View")
     view_menu.addActions([actions.bigger_text, actions.smaller_text])
+    view_menu.addSeparator()
+    view_menu.addAction(actions.presentation)
     help_menu = bar.addMenu("&Help")
-    help_menu.addActions([actions.about, actions.about_app])
+    help_menu.addActions([actions.about, actions.shortcuts, actions.about_app])
 
 
 def build_toolbar(window: QMainWindow, actions: Actions, trailing: list[QWidget]) -> list[QAction]:

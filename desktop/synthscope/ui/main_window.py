@@ -31,14 +31,14 @@ from synthscope.ui.sessions import Sessions, autosave_path
 from synthscope.ui.step_view import StepView
 from synthscope.ui.stop_sequences import StopSequencesBox
 from synthscope.ui.text_view import Piece, TokenTextView
-from synthscope.ui.window_parts import (HELP_TEXT, ErrorBanner, about_text, arrange, text_panel,
-                                        with_branches)
+from synthscope.ui.window_parts import HELP_TEXT, ErrorBanner, about_text, arrange, text_panel, with_branches
 from synthscope.ui.worker import LoadedModel, RunRequest, RunStarted, StepMessage, WorkerHandle
+from synthscope.ui.workshop import Workshop
 
 SAMPLE_PROMPT = "Once upon a time, in a small village by the sea, there lived"
 
 
-class MainWindow(Branching, Sessions, ChatMode, ModelLoading, StepView, QMainWindow):
+class MainWindow(Workshop, Branching, Sessions, ChatMode, ModelLoading, StepView, QMainWindow):
     """States: 'no-model', 'loading', 'idle', 'running', 'busy' (an undo in flight; a what-if's fetch
     of old scores leaves the window idle)."""
 
@@ -68,6 +68,7 @@ class MainWindow(Branching, Sessions, ChatMode, ModelLoading, StepView, QMainWin
         self._connect_worker()
         self._init_sessions()
         self._init_branching()
+        self._init_workshop()  # presentation mode, guess mode, demos, shortcuts
         if store is not None:
             self.controls.restore(store)
             self.performance.restore(store)

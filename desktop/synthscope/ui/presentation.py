@@ -1,0 +1,213 @@
+"""Presentation mode: full screen, large type, only the text, the chances, the dice and the two
+settings a room plays with; Esc or F11 puts every panel and font back as it was."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtGui import QAction, QFont, QKeySequence
+from PySide6.QtWidgets import QApplication, QLabel, QPushButton, QScrollArea, QSplitter, QToolBar, QWidget
+
+from synthscope.ui import theme
+from synthscope.ui.big_view import big
+
+if TYPE_CHECKING:
+    from synthscope.ui.main_window import MainWindow
+
+    _Base = MainWindow
+else:
+    _Base = object
+
+TEXT_POINTS = 28  # the text, in presentation mode
+SHOWN_SETTINGS = ("temperature", "top_p")
+QWIDGETSIZE_MAX = 16_777_215
+
+
+def presentation_style() -> str:
+    """The window's own style sheet while presenting: every panel font ×1.5 (it wins over setFont)."""
+    size, title = big(theme.BASE_POINT_SIZE), big(theme.BASE_POINT_SIZE)
+    return (f"QLabel, QPushButton, QCheckBox, QAbstractSpinBox, QComboBox {{ font-size: {size}pt; }}"
+            f"QToolButton {{ font-size: {size}pt; padding: 8px 18px; }}"
+            f"QLabel#panelTitle {{ font-size: {title}pt; }}"
+            f"QLabel#hint {{ font-size: {big(theme.BASE_POINT_SIZE - 3)}pt; }}"
+            f"QAbstractSpinBox {{ min-width: 100px; }}")
+
+
+@dataclass
+class Saved:
+    """What presentation mode changed, exactly as it was before."""
+
+    window_state: Qt.WindowState
+    style_sheet: str
+    fonts: dict[QWidget, QFont]
+    hidden: list[QWidget] = field(default_factory=list)  # widgets that were visible and were hidden
+    stop_keys: list[QKeySequence] = field(default_factory=list)
+    dice_height: tuple[int, int] = (0, QWIDGETSIZE_MAX)
+    unwrapped: list[QLabel] = field(default_factory=list)  # titles that wrap while presenting
+    split_sizes: list[int] = field(default_factory=list)  # text | chances
+    column_width: int = 0  # the settings column's least width
+    hidden_actions: list[QAction] = field(default_factory=list)  # the model's name in the tool bar
+    plot_width: int = 0  # the chances plot's least width (the large-type cover hides the plot)
+
+
+class Presentation(_Base):
+    """Mixed into MainWindow through Workshop."""
+
+    presenting: Saved | None
+
+    def _init_presentation(self) -> None:
+        self.presenting = None
+        self.commands.presentation.toggled.connect(self.set_presentation)
+        self.commands.leave_presentation.triggered.connect(self._escape_in_presentation)
+
+    def advanced_widgets(self) -> list[QWidget]:
+        """Everything presentation mode hides: the step header, the stage strip, the branches, the
+        other settings, stop sequences, performance and the status bar."""
+        shown = [self.controls.controls[key] for key in SHOWN_SETTINGS]
+        keep = {*shown, *self.controls.findChildren(QLabel, "panelTitle"),
+                getattr(self.controls, "hidden_note", None)}  # "also at work: …" stays
+        direct = self.controls.findChildren(QWidget, options=Qt.FindChildOption.FindDirectChildrenOnly)
+        others = [w for w in direct if w not in keep and not w.isWindow()]
+        # Their hints (the words beside and under a slider) make the column too wide for 1280 px.
+        hints = [label for control in shown for label in control.findChildren(QLabel, "hint")]
+        explanation = getattr(self.dice, "explanation", None)  # under the cover, which says it in large type
+        chat_extras = [getattr(self.chat_input, name, None) for name in ("system_toggle", "system")]
+        covered = [self.header, *([explanation] if isinstance(explanation, QWidget) else []),
+                   *(w for w in chat_extras if isinstance(w, QWidget)),  # the instructions for the model
+                   *self.distribution.findChildren(QPushButton)]  # e.g. "Stage by stage"
+        return [*covered, self.pipeline, self.branches_panel, self.stops.parentWidget() or self.stops,
+                self.performance, self.statusBar(), *others, *hints]  # the menus stay: Demos is one
+
+    def set_presentation(self, on: bool, full_screen: bool = True) -> None:
+        """On: large type, full screen (unless `full_screen` is False, as in tests and screenshots)."""
+        if on == (self.presenting is not None):
+            return
+        if on:
+            self._enter_presentation(full_screen)
+        else:
+            self._leave_presentation()
+        action = self.commands.presentation
+        if action.isChecked() != on:
+            action.blockSignals(True)
+            action.setChecked(on)
+            action.blockSignals(False)
+
+    def _enter_presentation(self, full_screen: bool) -> None:
+        fonts = {w: QFont(w.font()) for w in (self.editor, self.chat_input.message)}
+        saved = Saved(self.windowState(), self.styleSheet(), fonts,
+                      stop_keys=self.commands.stop.shortcuts(),
+                      dice_height=(self.dice.bar.minimumHeight(), self.dice.bar.maximumHeight()))
+        for widget in self.advanced_widgets():
+            if widget.isVisibleTo(widget.parentWidget() or widget):
+                saved.hidden.append(widget)
+                widget.hide()
+        toolbar = self.findChild(QToolBar)
+        for action in toolbar.actions() if toolbar else []:
+            if toolbar.widgetForAction(action) is self.model_label and action.isVisible():
+                saved.hidden_actions.append(action)  # a tool bar shows its widgets through their actions
+                action.setVisible(False)
+        self.presenting = saved
+        self.setStyleSheet(presentation_style())
+        for label in self.findChildren(QLabel, "panelTitle"):
+            if not label.wordWrap():
+                saved.unwrapped.append(label)
+                label.setWordWrap(True)
+        top = self.text_split.parentWidget()
+        if isinstance(top, QSplitter):
+            saved.split_sizes = top.sizes()
+        saved.plot_width = self.distribution.plot.minimumWidth()
+        self.distribution.plot.setMinimumWidth(1)  # under the cover: its labels must not widen the window
+        column = self.settings_column()
+        if column is not None:
+            saved.column_width = column.minimumWidth()
+            column.setMinimumWidth(self.controls.minimumSizeHint().width()
+                                   + column.verticalScrollBar().sizeHint().width() + 4)
+        self.editor.setFont(theme.font(TEXT_POINTS))
+        self.chat_input.message.setFont(theme.font(big(theme.BASE_POINT_SIZE)))
+        self.dice.bar.setFixedHeight(big(theme.BASE_POINT_SIZE) * 10)
+        # Esc leaves presentation mode (and still stops a run): Stop gives the key up meanwhile.
+        self.commands.stop.setShortcuts([])
+        self.commands.leave_presentation.setShortcut(QKeySequence(Qt.Key.Key_Escape))
+        if full_screen:
+            self.showFullScreen()
+            QTimer.singleShot(200, self.balance_presentation)  # once the window has its new size
+        self.balance_presentation()
+        self._refresh_panels()
+
+    def _leave_presentation(self) -> None:
+        saved, self.presenting = self.presenting, None
+        assert saved is not None
+        self.commands.leave_presentation.setShortcuts([])
+        self.commands.stop.setShortcuts(saved.stop_keys)
+        self.setStyleSheet(saved.style_sheet)
+        for widget, font in saved.fonts.items():
+            widget.setFont(font)
+        self.dice.bar.setMinimumHeight(saved.dice_height[0])
+        self.dice.bar.setMaximumHeight(saved.dice_height[1])
+        for widget in saved.hidden:
+            widget.show()
+        for action in saved.hidden_actions:
+            action.setVisible(True)
+        for label in saved.unwrapped:
+            label.setWordWrap(False)
+        top = self.text_split.parentWidget()
+        if isinstance(top, QSplitter) and saved.split_sizes:
+            top.setSizes(saved.split_sizes)
+        self.distribution.plot.setMinimumWidth(saved.plot_width)
+        column = self.settings_column()
+        if column is not None:
+            column.setMinimumWidth(saved.column_width)
+        if self.windowState() != saved.window_state:
+            self.setWindowState(saved.window_state)
+        self._refresh_panels()
+
+    def balance_presentation(self) -> None:
+        """Text and chances share the top row half and half."""
+        top = self.text_split.parentWidget()
+        if self.presenting is not None and isinstance(top, QSplitter):
+            total = sum(top.sizes())
+            top.setSizes([total // 2, total - total // 2])
+
+    def settings_column(self) -> QScrollArea | None:
+        """The scroll area that holds the sampler settings (and the panels below them)."""
+        widget = self.controls.parentWidget()
+        while widget is not None and not isinstance(widget, QScrollArea):
+            widget = widget.parentWidget()
+        return widget
+
+    def _escape_in_presentation(self) -> None:
+        if self.state == "running":
+            self.stop()
+        else:
+            self.set_presentation(False)
+
+    def sync_big_panels(self) -> None:
+        """After every panel refresh: the large-type covers follow the step on show (guess mode owns
+        them while a guess is on show)."""
+        if self.guess_refreshed():
+            return
+        view = self.inspector.view
+        if self.presenting is not None and view is not None:
+            self.chances_cover.show_view(view, reveal=True)
+            self.dice_cover.show_view(view, reveal=True)
+        else:
+            self.chances_cover.hide()
+            self.dice_cover.hide()
+
+
+def presentation_shot(window: MainWindow, path: str | Path, size: tuple[int, int] = (1280, 720)) -> None:
+    """Save `window` in presentation mode at `size` (not full screen) to `path`, then leave it."""
+    was = window.size()
+    window.set_presentation(True, full_screen=False)
+    QApplication.processEvents()  # the smaller least size first: a resize cannot go below the old one
+    window.resize(*size)
+    for _ in range(5):
+        QApplication.processEvents()
+    window.balance_presentation()
+    window._refresh_panels()
+    QApplication.processEvents()
+    window.grab().save(str(path))
+    window.set_presentation(False)
+    window.resize(was)

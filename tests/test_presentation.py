@@ -1,0 +1,263 @@
+"""For a room: presentation mode, guess mode, the demo presets and Help → Shortcuts, in the real window
+with the real SmolLM2 model."""
+from __future__ import annotations
+
+import os
+import re
+from collections import Counter
+from collections.abc import Iterator
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import pytest  # noqa: E402
+from PySide6.QtCore import QRect  # noqa: E402
+from PySide6.QtGui import QKeySequence  # noqa: E402
+from PySide6.QtWidgets import QLabel, QWidget  # noqa: E402
+from synthscope.sampling import SamplerSettings  # noqa: E402
+from synthscope.ui.big_view import HOLD_MS, REVEAL_MS  # noqa: E402
+from synthscope.ui.main_window import MainWindow  # noqa: E402
+from synthscope.ui.presentation import TEXT_POINTS, presentation_shot  # noqa: E402
+from synthscope.ui.resources import demos, load_demo, resources_dir  # noqa: E402
+from synthscope.ui.shortcuts import OTHER_KEYS, ShortcutsDialog, key_text  # noqa: E402
+from window_helpers import WAIT_MS, loaded_window  # noqa: E402
+
+pytestmark = pytest.mark.qt_log_ignore("does not support propagateSizeHints", "does not support raise")
+
+
+@pytest.fixture
+def window(qtbot, qapp) -> Iterator[MainWindow]:
+    win = loaded_window(qtbot, qapp, seed=42)
+    yield win
+    for other in getattr(win, "compare_windows", []):
+        other.close()
+    win.close()
+
+
+def idle(qtbot, win: MainWindow) -> None:
+    qtbot.waitUntil(lambda: win.state == "idle" and not win.pending and not win.revealing, timeout=WAIT_MS)
+
+
+def inside_window(win: MainWindow, widget: QWidget) -> bool:
+    """Whether all of `widget` is on show: inside the window and not clipped by a scroll area."""
+    top_left = widget.mapTo(win, widget.rect().topLeft())
+    whole = QRect(top_left, widget.size())
+    return win.rect().contains(whole) and widget.visibleRegion().boundingRect() == widget.rect()
+
+
+# -- presentation mode ----------------------------------------------------------------------------
+def test_presentation_mode_shows_only_the_essentials_in_large_type_and_leaving_restores_all(
+        qtbot, window: MainWindow) -> None:
+    window.commands.generate.trigger()
+    idle(qtbot, window)
+    advanced = window.advanced_widgets()
+    before = {w: w.isVisibleTo(window) for w in advanced + [window.distribution, window.dice]}
+    fonts = (window.editor.font().pointSize(), window.header.label.font().pointSize(),
+             window.controls.controls["temperature"].label.font().pointSize())
+    stop_keys = window.commands.stop.shortcuts()
+    window.set_presentation(True, full_screen=False)
+    qtbot.wait(50)
+    window.resize(1280, 720)
+    qtbot.wait(50)
+    window.balance_presentation()
+    qtbot.wait(50)
+    assert (window.width(), window.height()) == (1280, 720)
+    assert window.commands.presentation.isChecked()
+    for widget in (window.pipeline, window.branches_panel, window.performance, window.statusBar(),
+                   window.controls.presets, window.controls.controls["top_k"], window.controls.seed_box):
+        assert not widget.isVisibleTo(window)
+    assert window.editor.font().pointSize() >= 28 and TEXT_POINTS >= 28
+    assert window.header.label.font().pointSize() >= round(fonts[1] * 1.25)
+    assert window.controls.controls["temperature"].label.font().pointSize() >= round(fonts[2] * 1.5)
+    assert window.chances_cover.isVisible() and window.dice_cover.isVisible()
+    settings = window.controls.controls
+    essentials = [window.editor, window.chances_cover, window.dice_cover, settings["temperature"],
+                  settings["top_p"]]
+    for widget in essentials:  # nothing essential cut off at 1280×720
+        assert widget.isVisible() and inside_window(window, widget), widget
+    assert window.dice_cover.height() >= 150 and window.chances_cover.height() >= 200
+    window.commands.leave_presentation.trigger()  # Esc
+    assert window.presenting is None and not window.commands.presentation.isChecked()
+    assert {w: w.isVisibleTo(window) for w in before} == before
+    assert (window.editor.font().pointSize(), window.header.label.font().pointSize(),
+            window.controls.controls["temperature"].label.font().pointSize()) == fonts
+    assert window.commands.stop.shortcuts() == stop_keys
+    assert not window.commands.leave_presentation.shortcuts()
+    assert not window.chances_cover.isVisible() and not window.dice_cover.isVisible()
+
+
+def test_f11_enters_full_screen_and_again_leaves_it(qtbot, window: MainWindow) -> None:
+    assert window.commands.presentation.shortcut() == QKeySequence("F11")
+    window.commands.presentation.trigger()
+    assert window.presenting is not None and window.isFullScreen()
+    window.commands.presentation.trigger()
+    assert window.presenting is None and not window.isFullScreen()
+    assert window.statusBar().isVisible() and window.pipeline.isVisible()
+    window.commands.presentation.trigger()
+    window.close()  # closing leaves it first: the saved geometry is the ordinary one
+    assert window.presenting is None and not window.isFullScreen()
+
+
+def test_presentation_shot_saves_a_picture_and_leaves_the_mode(qtbot, window: MainWindow, tmp_path) -> None:
+    window.commands.generate.trigger()
+    idle(qtbot, window)
+    path = tmp_path / "presentation.png"
+    presentation_shot(window, path)
+    assert path.stat().st_size > 10_000 and window.presenting is None
+
+
+# -- guess mode -----------------------------------------------------------------------------------
+def test_guess_mode_pauses_on_the_chances_and_the_next_press_writes_the_proposed_token(
+        qtbot, window: MainWindow) -> None:
+    assert REVEAL_MS + HOLD_MS <= 1500
+    window.commands.guess.setChecked(True)
+    for index in range(3):
+        window.commands.step.trigger()
+        qtbot.waitUntil(lambda: window.guess is not None, timeout=WAIT_MS)
+        idle(qtbot, window)
+        assert len(window.mirror) == index  # paused: nothing written yet
+        assert len(window.editor.marked) == 0 or index > 0
+        guessed_index, proposed = window.guess
+        assert guessed_index == index
+        cover = window.chances_cover
+        assert cover.isVisible() and not cover.reveal and window.dice_cover.isVisible()
+        assert cover.view is not None and cover.view.trace is proposed.trace  # the proposed chances
+        assert "what will the model write next" in window.header.label.text()
+        window.commands.step.trigger()  # reveal: the dice land, the token is written
+        assert window.revealing and window.dice_cover.reveal
+        idle(qtbot, window)
+        assert len(window.mirror) == index + 1
+        written = window.mirror.steps[index]
+        assert written.token_id == proposed.token_id and written.u == proposed.u  # the same dice
+        assert written.chosen_by == "dice"
+        assert window.guess is None and not window.chances_cover.isVisible()
+
+
+def test_guess_mode_in_a_chat_sends_the_message_then_guesses_the_reply(qtbot, window: MainWindow) -> None:
+    demo = next(d for d in demos() if d.mode == "chat")
+    assert window.apply_demo(demo)
+    window.commands.guess.setChecked(True)
+    window.commands.step.trigger()
+    qtbot.waitUntil(lambda: window.guess is not None, timeout=WAIT_MS)
+    assert len(window.mirror) == 0 and window.conversation.asking == demo.prompt
+    proposed = window.guess[1]
+    window.commands.step.trigger()
+    idle(qtbot, window)
+    assert [s.token_id for s in window.mirror.steps] == [proposed.token_id]
+
+
+def test_esc_in_presentation_mode_stops_a_run_before_it_leaves(qtbot, window: MainWindow) -> None:
+    window.set_presentation(True, full_screen=False)
+    window.controls.max_tokens.setValue(400)
+    window.commands.generate.trigger()
+    qtbot.waitUntil(lambda: len(window.mirror) > 0 or bool(window.pending), timeout=WAIT_MS)
+    window.commands.leave_presentation.trigger()
+    idle(qtbot, window)
+    assert window.presenting is not None and len(window.mirror) < 400  # stopped, still presenting
+    window.commands.leave_presentation.trigger()
+    assert window.presenting is None
+
+
+def test_a_guess_follows_the_temperature_and_leaving_guess_mode_uncovers(qtbot, window: MainWindow) -> None:
+    window.commands.guess.setChecked(True)
+    window.commands.step.trigger()
+    qtbot.waitUntil(lambda: window.guess is not None, timeout=WAIT_MS)
+    first = window.guess[1]
+    window.controls.controls["temperature"].set_value(2.0)
+    qtbot.waitUntil(lambda: window.guess is not None and window.guess[1].settings.temperature == 2.0,
+                    timeout=WAIT_MS)
+    assert window.guess[1].trace.entropy_final > first.trace.entropy_final
+    window.commands.guess.setChecked(False)
+    assert window.guess is None and not window.chances_cover.isVisible() and len(window.mirror) == 0
+
+
+# -- demos ----------------------------------------------------------------------------------------
+def test_every_demo_file_is_complete() -> None:
+    found = demos()
+    assert len(found) >= 5
+    for demo in found:
+        assert demo.title and demo.prompt and demo.what_to_look_for and demo.mode in ("raw", "chat")
+        SamplerSettings.from_dict({**SamplerSettings().to_dict(), **demo.settings})  # valid keys, values
+        assert 1 <= demo.max_tokens <= 200
+        assert len(re.findall(r"[.!?](\s|$)", demo.what_to_look_for)) <= 3  # one or two plain sentences
+    folder = resources_dir()
+    assert folder is not None and load_demo(sorted((folder / "demos").glob("*.json"))[0]) == found[0]
+    kinds = {(d.settings.get("temperature"), d.settings.get("top_p")) for d in found}
+    assert any(t == 0.0 for t, _ in kinds) and any(t == 2.0 for t, _ in kinds)
+    assert any(d.compare and {d.settings["top_p"], *(v["top_p"] for v in d.compare)} == {0.5, 1.0}
+               for d in found)
+
+
+def test_each_demo_applies_prompt_mode_settings_dice_and_what_to_look_for(qtbot, window: MainWindow) -> None:
+    menu_titles = []
+    demos_menu = next(a.menu() for a in window.menuBar().actions() if a.text() == "&Demos")
+    demos_menu.aboutToShow.emit()
+    menu_titles = [a.text() for a in demos_menu.actions()]
+    for number, demo in enumerate(demos(), 1):
+        assert f"{number}. {demo.title}" in menu_titles
+        assert window.apply_demo(demo)
+        assert window.chatting == (demo.mode == "chat")
+        if window.chatting:
+            assert window.chat_input.message_text() == demo.prompt and not window.conversation.started
+        else:
+            assert window.editor.toPlainText() == demo.prompt and len(window.mirror) == 0
+        expected = SamplerSettings.from_dict({**SamplerSettings().to_dict(), **demo.settings})
+        assert window.controls.settings() == expected
+        assert window.controls.seed() == demo.seed and not window.controls.new_seed_each_run.isChecked()
+        assert window.controls.max_tokens.value() == demo.max_tokens
+        assert window.controls.ignore_end.isChecked() == demo.ignore_end
+        words = demo.what_to_look_for.split(",")[0]
+        assert words in window.header.label.text() and words in window.statusBar().currentMessage()
+        if demo.compare:
+            compare = window.compare_windows[-1]
+            assert [c.spec().settings.top_p for c in compare.columns] == [0.5, 1.0]
+            compare.stop()
+            compare.close()
+        window.commands.step.trigger()  # each demo writes from its prompt
+        idle(qtbot, window)
+        assert len(window.mirror) == 1
+
+
+def test_the_greedy_demo_falls_into_a_loop(qtbot, window: MainWindow) -> None:
+    demo = next(d for d in demos() if d.settings.get("temperature") == 0.0)
+    assert window.apply_demo(demo)
+    window.commands.generate.trigger()
+    idle(qtbot, window)
+    assert len(window.mirror) == demo.max_tokens <= 60
+    words = window.editor.generated_text().split()
+    grams = Counter(tuple(words[i:i + 4]) for i in range(len(words) - 3))
+    gram, count = grams.most_common(1)[0]
+    assert count >= 3, f"no repeated 4-word sequence in {' '.join(words)!r}"
+
+
+def test_the_hot_demo_writes_surprising_tokens(qtbot, window: MainWindow) -> None:
+    demo = next(d for d in demos() if d.settings.get("temperature") == 2.0)
+    assert window.apply_demo(demo)
+    window.commands.generate.trigger()
+    idle(qtbot, window)
+    surprising = sum(step.trace.chosen_p_raw < 0.05 for step in window.mirror.steps)
+    assert surprising >= len(window.mirror) // 2  # most tokens are ones the model itself found unlikely
+
+
+# -- shortcuts ------------------------------------------------------------------------------------
+def test_the_shortcuts_dialog_lists_every_key(qtbot, window: MainWindow) -> None:
+    window.commands.shortcuts.trigger()
+    dialog = window.shortcuts_dialog
+    assert isinstance(dialog, ShortcutsDialog) and dialog.isVisible()
+    shown = [(dialog.table.item(r, 0).text(), dialog.table.item(r, 1).text())
+             for r in range(dialog.table.rowCount())]
+    keys = {k for k, _ in shown}
+    with_keys = [a for a in window.actions() if not a.shortcut().isEmpty()]
+    assert len(with_keys) >= 15
+    for action in with_keys:
+        assert key_text(action) in keys, action.text()
+    for key, _ in OTHER_KEYS:
+        assert any(key == k or k.startswith(key) for k in keys)
+    assert {"Space", "Enter", "Esc", "F11"} <= {k for k in keys} | {"Esc"}
+    dialog.close()
+
+
+def test_shortcuts_list_labels_are_words(window: MainWindow) -> None:
+    dialog = ShortcutsDialog(window)
+    assert all(isinstance(w, QLabel) is False for w in [dialog.table])
+    assert all(what and not what.startswith(("▶", "■", "+1", "↶", "✕")) for _, what in dialog.rows)
+    dialog.close()
