@@ -1,0 +1,108 @@
+"""`synthscope --smoke-test`: the real window, offscreen, loads the default model and writes a few tokens."""
+from __future__ import annotations
+
+import logging
+import re
+import sys
+import time
+from pathlib import Path
+
+from PySide6.QtCore import QEventLoop, QMessageLogContext, QtMsgType, QTimer, qInstallMessageHandler
+
+from synthscope.engine import ModelLoadError, default_model_path
+from synthscope.ui.app import create_application
+from synthscope.ui.main_window import MainWindow
+
+PROMPT = "The capital of France is"
+MAX_TOKENS = 8
+LOAD_TIMEOUT_S = 180  # the first start also checks how llama.cpp runs on this machine
+RUN_TIMEOUT_S = 60
+# What the offscreen platform cannot do (a real windowing system can): not worth a line on stderr.
+OFFSCREEN_LIMITS = ("does not support propagateSizeHints", "does not support raise",
+                    "does not support grabbing the keyboard")
+
+
+class SmokeTestFailed(Exception):
+    """One plain sentence saying what did not work."""
+
+
+def cpu_backend() -> str:
+    """The llama.cpp CPU backend this process has loaded: with run-time dispatch
+    (GGML_CPU_ALL_VARIANTS) the variant picked for this CPU, e.g. `haswell (libggml-cpu-haswell.so)`;
+    otherwise the one `libggml-cpu` library, built for a single kind of CPU."""
+    try:
+        maps = Path("/proc/self/maps").read_text(errors="replace")
+    except OSError:
+        return "unknown (no /proc/self/maps)"
+    names = sorted({Path(line.split(maxsplit=5)[-1]).name for line in maps.splitlines()
+                    if "libggml-cpu" in line and len(line.split(maxsplit=5)) == 6})
+    variants = [re.match(r"libggml-cpu-([\w.]+?)\.(so|dylib|dll)", name) for name in names]
+    if names and all(variants):
+        return ", ".join(f"{match[1]} ({name})" for match, name in zip(variants, names))
+    return ", ".join(f"{name} (one build, no run-time choice)" for name in names) or "none found"
+
+
+def wait_for_state(window: MainWindow, states: tuple[str, ...], timeout_s: float) -> str:
+    """Run Qt's event loop until the window reaches one of `states` or `timeout_s` passes."""
+    if window.state not in states:
+        loop = QEventLoop()
+
+        def changed(state: str) -> None:
+            if state in states:
+                loop.quit()
+
+        window.stateChanged.connect(changed)
+        QTimer.singleShot(int(timeout_s * 1000), loop.quit)
+        loop.exec()
+        window.stateChanged.disconnect(changed)
+    return window.state
+
+
+def smoke_test(window: MainWindow) -> str:
+    """Load the default model into `window`, write MAX_TOKENS tokens; the report line, or raise."""
+    try:
+        path = default_model_path()
+    except ModelLoadError as exc:
+        raise SmokeTestFailed(str(exc)) from exc
+    window.load_model(path, probe=False)
+    if wait_for_state(window, ("idle", "no-model"), LOAD_TIMEOUT_S) != "idle" or window.model is None:
+        reason = window.banner.text.text() if window.state == "no-model" else \
+            f"it was still loading after {LOAD_TIMEOUT_S} s"
+        raise SmokeTestFailed(f"The default model {path.name} did not load: {reason}")
+    window.set_chat_mode(False)  # the default model opens in chat mode; raw text is simpler
+    window.editor.set_prompt(PROMPT)
+    window.controls.max_tokens.setValue(MAX_TOKENS)
+    start = time.perf_counter()
+    window.generate()
+    if wait_for_state(window, ("idle",), RUN_TIMEOUT_S) != "idle":
+        raise SmokeTestFailed(f"No answer from {path.name} within {RUN_TIMEOUT_S} s")
+    seconds = time.perf_counter() - start
+    tokens = len(window.mirror)
+    if tokens == 0:
+        problem = window.banner.text.text() or "no reason given"
+        raise SmokeTestFailed(f"{path.name} loaded but wrote no tokens ({problem})")
+    return (f"Smoke test passed: {path.name} wrote {tokens} tokens in {seconds:.2f} s "
+            f"({tokens / seconds:.1f} tokens/s); llama.cpp CPU backend: {cpu_backend()}")
+
+
+def _qt_message(kind: QtMsgType, _context: QMessageLogContext, message: str) -> None:
+    if not any(limit in message for limit in OFFSCREEN_LIMITS):
+        print(message, file=sys.stderr, flush=True)
+
+
+def run_smoke_test() -> int:
+    """0 and a report line on stdout, or 1 and one plain sentence on stderr."""
+    logging.basicConfig(level=logging.WARNING, format="%(message)s")
+    qInstallMessageHandler(_qt_message)
+    create_application()
+    window = MainWindow()
+    window.show()
+    try:
+        print(smoke_test(window), flush=True)
+        code = 0
+    except SmokeTestFailed as exc:
+        print(f"Smoke test failed: {exc}", file=sys.stderr, flush=True)
+        code = 1
+    finally:
+        window.close()
+    return code
