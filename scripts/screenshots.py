@@ -6,7 +6,8 @@ Writes main-window.png (a run with one step selected), what-if.png (the same ste
 with other settings), hover-card.png (the card shown over a generated token), performance.png
 (the Performance section: threads, memory, attention, and how llama.cpp runs here), chat.png (two
 turns of a conversation in chat mode), models.png (File → Models on this computer), branches.png
-(the branch tree after another token and a replay) and compare.png (three runs side by side).
+(the branch tree after another token and a replay), compare.png (three runs side by side) and
+presentation.png (presentation mode at 1280×720).
 """
 from __future__ import annotations
 
@@ -162,6 +163,9 @@ def main(argv: list[str] | None = None) -> int:
     window.performance.grab().save(str(args.out / "performance.png"))
     branches_shot(app, window, args.out / "branches.png")
     compare_shot(app, window, args.out / "compare.png")
+    from synthscope.ui.presentation import presentation_shot
+
+    presentation_shot(window, args.out / "presentation.png")
     chat_shot(app, window, args.out / "chat.png")
     models_shot(app, window, args.out / "models.png")
     print(f"wrote {', '.join(p.name for p in sorted(args.out.glob('*.png')))} to {args.out} "

@@ -14,6 +14,7 @@ from synthscope.ui.main_window import MainWindow
 from synthscope.ui.text_view import END_MARK, ROLE_NAMES, chat_end_mark
 from window_helpers import WAIT_MS, loaded_window, worker_generator
 
+STORY = "Tell me a long story about a fruit."  # long: the reply is cut by Max tokens, not ended
 pytestmark = pytest.mark.qt_log_ignore("does not support propagateSizeHints", "does not support raise")
 
 
@@ -71,7 +72,7 @@ def test_a_reply_uses_the_models_template_and_shows_roles_not_markup(
 
 def test_later_turns_keep_the_earlier_ones_in_the_context(qtbot, window: MainWindow, template_prompt) -> None:
     window.controls.max_tokens.setValue(12)
-    send(qtbot, window, "Name a fruit.")
+    send(qtbot, window, STORY)
     first_reply = window.reply_text()
     assert first_reply and len(window.mirror) == 12  # cut off by Max tokens
     send(qtbot, window, "")  # an empty box goes on with the reply
@@ -80,13 +81,13 @@ def test_later_turns_keep_the_earlier_ones_in_the_context(qtbot, window: MainWin
     send(qtbot, window, "And a vegetable?")
     record = worker_generator(window).record
     assert record.prompt == template_prompt([
-        {"role": "user", "content": "Name a fruit."}, {"role": "assistant", "content": first_reply},
+        {"role": "user", "content": STORY}, {"role": "assistant", "content": first_reply},
         {"role": "user", "content": "And a vegetable?"}])
     shown = window.editor.toPlainText()
-    assert shown.index("Name a fruit.") < shown.index(first_reply) < shown.index("And a vegetable?")
+    assert shown.index(STORY) < shown.index(first_reply) < shown.index("And a vegetable?")
     window.clear()  # New chat
     assert not window.conversation.started and len(window.mirror) == 0
-    assert "Name a fruit." not in window.editor.toPlainText()
+    assert STORY not in window.editor.toPlainText()
 
 
 def test_prompts_fit_the_mode_and_each_mode_keeps_its_own_text(qtbot, window: MainWindow) -> None:
