@@ -4,7 +4,8 @@
 
 Writes main-window.png (a run with one step selected), what-if.png (the same step re-sampled
 with other settings), hover-card.png (the card shown over a generated token), performance.png
-(the Performance section: threads, memory, attention, and how llama.cpp runs here), chat.png (two
+(the Performance section: threads, memory, attention, and how llama.cpp runs here),
+stage-by-stage.png (each candidate's chance after every sampler), chat.png (two
 turns of a conversation in chat mode), models.png (File → Models on this computer), branches.png
 (the branch tree after another token and a replay), compare.png (three runs side by side) and
 presentation.png (presentation mode at 1280×720).
@@ -161,6 +162,10 @@ def main(argv: list[str] | None = None) -> int:
     window.card.grab().save(str(args.out / "hover-card.png"))
     window.card.hide()
     window.performance.grab().save(str(args.out / "performance.png"))
+    window.distribution.stage_button.click()  # the same step, candidate by candidate through the stages
+    settle(app, window)
+    window.distribution.grab().save(str(args.out / "stage-by-stage.png"))
+    window.distribution.stage_button.click()
     branches_shot(app, window, args.out / "branches.png")
     compare_shot(app, window, args.out / "compare.png")
     from synthscope.ui.presentation import presentation_shot

@@ -32,6 +32,7 @@ from synthscope.ui.step_view import StepView
 from synthscope.ui.stop_sequences import StopSequencesBox
 from synthscope.ui.text_view import Piece, TokenTextView
 from synthscope.ui.window_parts import HELP_TEXT, ErrorBanner, about_text, arrange, text_panel, with_branches
+from synthscope.ui.wording import JARGON
 from synthscope.ui.worker import LoadedModel, RunRequest, RunStarted, StepMessage, WorkerHandle
 from synthscope.ui.workshop import Workshop
 
@@ -122,10 +123,10 @@ class MainWindow(Workshop, Branching, Sessions, ChatMode, ModelLoading, StepView
                           engine_column(self.controls, self.stops, self.performance))
         self.setCentralWidget(central)
         self.speed_label = QLabel()
-        # A fixed width: a label that grows with its text re-lays out the status bar, and with it
-        # the whole window is repainted at every refresh while tokens stream.
+        self.speed_label.setToolTip(JARGON["tokens_per_second"])
+        # A fixed width: a growing label would re-lay out (and repaint) the window at every refresh.
         self.speed_label.setMinimumWidth(self.speed_label.fontMetrics().horizontalAdvance(
-            "99999 tokens · 999 tokens/s  "))
+            "99999 word pieces · 999 per second  "))
         self.engine_label = QLabel()  # how llama.cpp runs; the tooltip says why
         self.engine_label.setObjectName("hint")
         self.statusBar().addPermanentWidget(self.engine_label)
@@ -370,12 +371,6 @@ class MainWindow(Workshop, Branching, Sessions, ChatMode, ModelLoading, StepView
             self._update_actions()
 
     # -- files, view, closing -----------------------------------------------------------------
-    def _set_text_size(self, size: int) -> None:
-        size = min(max(size, 10), 40)
-        self.editor.setFont(theme.font(size))
-        if self.store is not None:
-            self.store.setValue("view/text_size", size)
-
     def event(self, e: QEvent) -> bool:
         if focus_keeps_space(e):
             e.accept()  # claimed: Qt then delivers Space to the focused widget, not the Step shortcut

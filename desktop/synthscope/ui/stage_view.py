@@ -40,12 +40,13 @@ MARKS = {"lower": "↓", "higher": "", "same": "", "removed": "✗"}
 
 
 def cell_text(row: StageRow, column: int) -> str:
-    """What one cell says: the chance with a mark for what the stage did, 'removed', or nothing after that."""
+    """What one cell says: the chance with a mark for what the stage did, ✗ where it was removed, or
+    nothing after that."""
     if row.removed_at is not None and column > row.removed_at:
         return ""
     effect = row.effect(column)
     if effect == "removed":
-        return "✗ removed"
+        return "✗"  # the caption says what ✗ means; a word would not fit a narrow panel
     return MARKS[effect] + percent(row.chances[column])
 
 
@@ -74,8 +75,11 @@ class StageTable(QWidget):
             item.setToolTip("The likeliest next words." if name == "word" else HEADER_HELP[name])
             self.table.setHorizontalHeaderItem(column, item)
         header = self.table.horizontalHeader()
-        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        header.setStretchLastSection(True)
+        # The stages share the width left by the words: the whole row is seen without scrolling.
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
+        header.setMinimumSectionSize(20)
+        self.table.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.table.setTextElideMode(Qt.TextElideMode.ElideNone)
         self.table.verticalHeader().setDefaultSectionSize(theme.font().pointSize() * 2 + 2)
         self.empty = QLabel("This step was recorded without the chances after each stage.")

@@ -94,3 +94,9 @@ class StepView(_Base):
     def _hovered(self, index: int, where: QPoint) -> None:
         if index < len(self.mirror):
             self.card.show_for(self.mirror.recorded(index), where)
+
+    def _set_text_size(self, size: int) -> None:
+        size = min(max(size, 10), 40)
+        self.editor.setFont(theme.font(size))
+        if self.store is not None:
+            self.store.setValue("view/text_size", size)
