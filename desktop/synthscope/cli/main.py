@@ -35,7 +35,8 @@ class _Parser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="synthscope", description="Watch a small language model write.",
                      epilog="Without a command, synthscope opens the window "
-                            "(synthscope --model PATH opens it on another GGUF file).")
+                            "(synthscope --model PATH opens it on another GGUF file; "
+                            "synthscope --smoke-test checks an install: it writes 8 tokens offscreen).")
     parser.add_argument("--version", action="version", version=f"synthscope {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     trace = commands.add_parser("trace", help="generate from a prompt and write every step's trace "

@@ -120,9 +120,12 @@ def _llama_build() -> str:
 
 
 def _ggml_library() -> ctypes.CDLL | None:
-    """libggml beside libllama (it holds the backend registry); None where it cannot be found."""
+    """libggml beside libllama (it holds the backend registry); None where it cannot be found.
+    The soname (libggml.so.0) first: that is the copy libllama loaded. A wheel may also ship
+    libggml.so as a separate file, and opening it would load a second libggml with an empty
+    registry."""
     folder = Path(getattr(llama_cpp.llama_cpp._lib, "_name", "") or "").parent
-    for name in ("libggml.so", "libggml.dylib", "ggml.dll", "libggml-base.so"):
+    for name in ("libggml.so.0", "libggml.so", "libggml.dylib", "ggml.dll", "libggml-base.so"):
         candidate = folder / name
         if candidate.exists():
             try:
