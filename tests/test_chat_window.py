@@ -15,7 +15,6 @@ from synthscope.ui.text_view import END_MARK, ROLE_NAMES, chat_end_mark
 from window_helpers import WAIT_MS, loaded_window, worker_generator
 
 STORY = "Tell me a long story about a fruit."  # long: the reply is cut by Max tokens, not ended
-pytestmark = pytest.mark.qt_log_ignore("does not support propagateSizeHints", "does not support raise")
 
 
 @pytest.fixture

@@ -20,7 +20,6 @@ from synthscope.ui import theme  # noqa: E402
 from synthscope.ui.compare import CompareWindow  # noqa: E402
 from synthscope.ui.compare_worker import COMPARE_CONTEXT  # noqa: E402
 
-pytestmark = pytest.mark.qt_log_ignore("does not support propagateSizeHints", "does not support raise")
 PROMPT = "Once upon a time, in a small village by the sea,"
 WAIT_MS = 120_000  # generous: the suite may share the cores with other llama.cpp processes
 BASE = SamplerSettings()

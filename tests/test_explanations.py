@@ -30,7 +30,6 @@ from synthscope.ui.run_model import StepView  # noqa: E402
 from synthscope.ui.stage_view import StageTable, cell_text  # noqa: E402
 from synthscope.ui.wording import percent  # noqa: E402
 
-pytestmark = pytest.mark.qt_log_ignore("does not support propagateSizeHints", "does not support raise")
 PROMPT = "The cat sat on the mat. The cat sat on the"
 SETTINGS = (SamplerSettings(), SamplerSettings(repeat_penalty=1.3, top_k=20, top_p=0.9, min_p=0.02),
             SamplerSettings(temperature=1.5, top_k=0, top_p=0.8, typical_p=0.9, min_p=0.0,

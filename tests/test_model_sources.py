@@ -16,7 +16,6 @@ from synthscope.ui.main_window import MainWindow  # noqa: E402
 from synthscope.ui.model_sources import RECENT_LIMIT, RecentModels  # noqa: E402
 from window_helpers import WAIT_MS, loaded_window  # noqa: E402
 
-pytestmark = pytest.mark.qt_log_ignore("does not support propagateSizeHints", "does not support raise")
 
 
 def drop(widget, mime: QMimeData) -> bool:

@@ -26,7 +26,6 @@ from synthscope.ui.main_window import MainWindow  # noqa: E402
 from synthscope.ui.performance import AUTOMATIC  # noqa: E402
 from window_helpers import WAIT_MS, loaded_window, worker_generator  # noqa: E402
 
-pytestmark = pytest.mark.qt_log_ignore("does not support propagateSizeHints", "does not support raise")
 
 
 def n_threads(engine: Engine) -> int:

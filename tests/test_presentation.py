@@ -21,7 +21,6 @@ from synthscope.ui.resources import demos, load_demo, resources_dir  # noqa: E40
 from synthscope.ui.shortcuts import OTHER_KEYS, ShortcutsDialog, key_text  # noqa: E402
 from window_helpers import WAIT_MS, loaded_window  # noqa: E402
 
-pytestmark = pytest.mark.qt_log_ignore("does not support propagateSizeHints", "does not support raise")
 
 
 @pytest.fixture

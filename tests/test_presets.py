@@ -22,7 +22,6 @@ from synthscope.sampling.presets import (  # noqa: E402
 from synthscope.ui.controls import ControlsPanel  # noqa: E402
 from synthscope.ui.presets import SELECTED_KEY, USER_KEY, SaveResult  # noqa: E402
 
-pytestmark = pytest.mark.qt_log_ignore("does not support propagateSizeHints")
 MINE = SamplerSettings(temperature=0.7, top_k=12, top_p=0.8, min_p=0.1, repeat_penalty=1.2)
 
 

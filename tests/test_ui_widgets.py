@@ -17,8 +17,6 @@ from synthscope.ui.run_model import LogitsCache, RunMirror, StepView  # noqa: E4
 from synthscope.ui.text_view import END_MARK, Piece, TokenTextView  # noqa: E402
 from synthscope.ui.wording import describe_stage, percent, visible  # noqa: E402
 
-# The offscreen platform cannot do these window-manager requests; real platforms can.
-pytestmark = pytest.mark.qt_log_ignore("does not support propagateSizeHints", "does not support raise")
 N_VOCAB = 4096
 
 

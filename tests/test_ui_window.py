@@ -18,8 +18,6 @@ from synthscope.ui.text_view import END_MARK  # noqa: E402
 from synthscope.ui.wording import describe_stage  # noqa: E402
 from window_helpers import WAIT_MS, loaded_window, worker_generator  # noqa: E402
 
-# The offscreen platform cannot do these window-manager requests; real platforms can.
-pytestmark = pytest.mark.qt_log_ignore("does not support propagateSizeHints", "does not support raise")
 
 
 @pytest.fixture
