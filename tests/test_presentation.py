@@ -164,9 +164,12 @@ def test_a_guess_follows_the_temperature_and_leaving_guess_mode_uncovers(qtbot, 
     window.controls.controls["temperature"].set_value(2.0)
     qtbot.waitUntil(lambda: window.guess is not None and window.guess[1].settings.temperature == 2.0,
                     timeout=WAIT_MS)
-    assert window.guess[1].trace.entropy_final > first.trace.entropy_final
+    hotter = window.guess[1].trace
+    assert hotter.entropy_final > first.trace.entropy_final, (first.trace.final_size, hotter.final_size)
     window.commands.guess.setChecked(False)
-    assert window.guess is None and not window.chances_cover.isVisible() and len(window.mirror) == 0
+    assert window.guess is None
+    assert not window.chances_cover.isVisible()
+    assert len(window.mirror) == 0
 
 
 # -- demos ----------------------------------------------------------------------------------------

@@ -44,13 +44,18 @@ COLUMNS = (
     ("Context", "How much text the model was trained to keep in view at once."),
 )
 TABLE_POINT_SIZE = theme.BASE_POINT_SIZE - 1  # eight columns side by side
-STYLE = (f"QTableWidget {{ background: {theme.PANEL}; alternate-background-color: #FAFAF8; "
-               f"font-size: {TABLE_POINT_SIZE}pt; border: 1px solid {theme.BORDER}; border-radius: 6px; "
-               f"selection-background-color: #CFE0F5; selection-color: {theme.INK}; outline: 0; }} "
-               f"QTableWidget::item {{ padding-left: 4px; padding-right: 10px; }} "
-               f"QHeaderView::section {{ background: {theme.BACKGROUND}; color: {theme.INK}; "
-               f"font-size: {TABLE_POINT_SIZE}pt; border: none; border-bottom: 1px solid {theme.BORDER}; "
-               f"padding: 4px 4px 4px 8px; }} QPushButton:default {{ border-color: {theme.ACCENT}; }}")
+
+
+def table_style() -> str:
+    return (f"QTableWidget {{ background: {theme.PANEL}; alternate-background-color: {theme.BACKGROUND}; "
+            f"font-size: {TABLE_POINT_SIZE}pt; border: 1px solid {theme.BORDER}; border-radius: 6px; "
+            f"selection-background-color: {theme.WHATIF_BG}; selection-color: {theme.INK}; outline: 0; }} "
+            f"QTableWidget::item {{ padding-left: 4px; padding-right: 10px; }} "
+            f"QHeaderView::section {{ background: {theme.BACKGROUND}; color: {theme.INK}; "
+            f"font-size: {TABLE_POINT_SIZE}pt; border: none; border-bottom: 1px solid {theme.BORDER}; "
+            f"padding: 4px 4px 4px 8px; }} QPushButton:default {{ border-color: {theme.ACCENT}; }}")
+
+
 NAME_WIDTH = 340  # at most, for the name column, when the dialog widens to show every column whole
 OPEN_NOW = "▶ "  # before the name of the model open now
 LOOKING = "Looking for models…"
@@ -149,7 +154,7 @@ class ModelPickerDialog(QDialog):
         self.table.setWordWrap(False)
         self.table.setTextElideMode(Qt.TextElideMode.ElideMiddle)
         self.table.verticalHeader().setVisible(False)
-        self.setStyleSheet(STYLE)
+        self.setStyleSheet(table_style())
         heading = self.table.horizontalHeader()
         heading.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         heading.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)

@@ -116,7 +116,8 @@ class TokenTextView(QPlainTextEdit):
         cursor = QTextCursor(self.document())
         cursor.movePosition(QTextCursor.MoveOperation.End)
         fmt, end_fmt = QTextCharFormat(), QTextCharFormat()
-        end_fmt.setForeground(QColor(theme.MUTED))
+        fmt.setForeground(QColor(theme.BAND_INK))  # on a light band in either palette
+        end_fmt.setForeground(QColor(theme.MUTED if theme.INK == theme.BAND_INK else theme.BAND_INK))
         end_fmt.setFontItalic(True)
         with self._editing():
             cursor.beginEditBlock()
@@ -349,7 +350,7 @@ class _Programmatic:
 def legend() -> QLabel:
     """The shading key: which colour stands for which chance of the written word piece."""
     swatches = " ".join(  # plain spaces between swatches, so the legend can wrap between them
-        f"<span style='background:{colour}; color:{theme.INK}'>&nbsp;{html(label)}&nbsp;</span>"
+        f"<span style='background:{colour}; color:{theme.BAND_INK}'>&nbsp;{html(label)}&nbsp;</span>"
         for _, colour, label in theme.PROBABILITY_BANDS)
     label = QLabel(f"Chance the model gave each word: {swatches} &nbsp; "
                    "<b>␣</b>&nbsp;=&nbsp;a&nbsp;space")

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import pyqtgraph as pg
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QFont, QPalette
 from PySide6.QtWidgets import QApplication, QFrame, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
@@ -31,6 +32,18 @@ WARNING_BG = "#FFF4D6"
 WARNING_INK = "#6B4A00"
 WHATIF_BG = "#E7F0FB"
 WHATIF_INK = "#1D3F6E"
+SELECTION = "#CFE0F5"
+BAND_INK = "#1F2933"  # text on a chance band: the bands are light in either palette
+
+LIGHT = {name: globals()[name] for name in (
+    "BACKGROUND", "PANEL", "INK", "MUTED", "FAINT", "BORDER", "ACCENT", "RAW", "CHOSEN", "REMOVED",
+    "WARNING_BG", "WARNING_INK", "WHATIF_BG", "WHATIF_INK", "SELECTION")}
+# For a computer set to dark: the same roles, light ink on dark panels. The chance bands stay light
+# (with BAND_INK on them), so the shading reads the same and keeps its colour-blind-safe steps.
+DARK = {"BACKGROUND": "#181B20", "PANEL": "#22272E", "INK": "#E6EAEE", "MUTED": "#A4AEB9",
+        "FAINT": "#6C7682", "BORDER": "#3A434D", "ACCENT": "#5C93DA", "RAW": "#7E94B1",
+        "CHOSEN": "#F07A3A", "REMOVED": "#3A4149", "WARNING_BG": "#4A3C14", "WARNING_INK": "#FFE3A3",
+        "WHATIF_BG": "#1F3553", "WHATIF_INK": "#D2E4FF", "SELECTION": "#2E4E78"}
 
 # Shading of generated tokens by the chance the model gave them: yellow (a surprise) to blue (expected).
 # A sequential yellow–green–blue scale whose neighbours stay apart for red-green and blue-yellow colour
@@ -58,7 +71,8 @@ def font(point_size: int = BASE_POINT_SIZE, bold: bool = False, mono: bool = Fal
     return result
 
 
-STYLE_SHEET = f"""
+def style_sheet() -> str:
+    return f"""
 QMainWindow, QWidget#central {{ background: {BACKGROUND}; }}
 QToolTip {{ background: {PANEL}; color: {INK}; border: 1px solid {BORDER}; padding: 6px;
             font-size: {BASE_POINT_SIZE}pt; }}
@@ -81,7 +95,7 @@ QToolButton:disabled {{ color: {FAINT}; background: {BACKGROUND}; }}
 QToolButton#primary {{ background: {ACCENT}; color: white; border-color: {ACCENT}; font-weight: bold; }}
 QToolButton#primary:disabled {{ background: {FAINT}; border-color: {FAINT}; }}
 QPlainTextEdit {{ background: {PANEL}; color: {INK}; border: 1px solid {BORDER}; border-radius: 8px;
-                  padding: 8px; selection-background-color: #CFE0F5; selection-color: {INK}; }}
+                  padding: 8px; selection-background-color: {SELECTION}; selection-color: {INK}; }}
 QSlider::groove:horizontal {{ height: 6px; background: {BORDER}; border-radius: 3px; }}
 QSlider::sub-page:horizontal {{ background: {RAW}; border-radius: 3px; }}
 QSlider::handle:horizontal {{ background: {ACCENT}; width: 16px; margin: -6px 0; border-radius: 8px; }}
@@ -91,6 +105,15 @@ QProgressBar {{ border: 1px solid {BORDER}; border-radius: 5px; background: {PAN
                 min-height: 18px; }}
 QProgressBar::chunk {{ background: {ACCENT}; border-radius: 4px; }}
 """
+
+
+def use_palette(dark: bool) -> None:
+    """Switch every colour role to the dark or the light palette (before any window is built)."""
+    globals().update(DARK if dark else LIGHT)
+
+
+def system_is_dark(app: QApplication) -> bool:
+    return app.styleHints().colorScheme() == Qt.ColorScheme.Dark
 
 
 def row(*items: QWidget | tuple[QWidget, int]) -> QHBoxLayout:
@@ -121,8 +144,10 @@ def panel(frame: QFrame, title: str, trailing: QWidget | None = None) -> tuple[Q
     return layout, label
 
 
-def apply(app: QApplication) -> None:
-    """Give the whole application the calm palette, large fonts and plot defaults."""
+def apply(app: QApplication, dark: bool | None = None) -> None:
+    """Give the whole application the calm palette (dark when the computer is set to dark, unless
+    `dark` says otherwise), large fonts and plot defaults."""
+    use_palette(system_is_dark(app) if dark is None else dark)
     app.setFont(font())
     palette = app.palette()
     palette.setColor(QPalette.ColorRole.Window, QColor(BACKGROUND))
@@ -131,6 +156,10 @@ def apply(app: QApplication) -> None:
     palette.setColor(QPalette.ColorRole.Text, QColor(INK))
     palette.setColor(QPalette.ColorRole.ToolTipBase, QColor(PANEL))
     palette.setColor(QPalette.ColorRole.ToolTipText, QColor(INK))
+    palette.setColor(QPalette.ColorRole.Button, QColor(PANEL))
+    palette.setColor(QPalette.ColorRole.ButtonText, QColor(INK))
+    palette.setColor(QPalette.ColorRole.PlaceholderText, QColor(MUTED))
+    palette.setColor(QPalette.ColorRole.AlternateBase, QColor(BACKGROUND))
     app.setPalette(palette)
-    app.setStyleSheet(STYLE_SHEET)
+    app.setStyleSheet(style_sheet())
     pg.setConfigOptions(antialias=True, background=PANEL, foreground=INK)
