@@ -12,7 +12,7 @@ complete_traces()) fills them in first.
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 
 import numpy as np
@@ -25,6 +25,12 @@ from synthscope.session.stopping import StopWatcher
 
 LOGITS_BUDGET = 64 << 20  # bytes of full logits kept for recent steps (what-if without re-decoding)
 TRACE_BATCH = 16  # generate() fills in traces at least this often
+
+
+def mentioned_tokens(step: Step) -> list[int]:
+    """The chosen token, the candidates and the draw's list: every token a step's record names."""
+    trace = step.trace
+    return [step.token_id, *trace.candidates["token_id"].tolist(), *trace.final["token_id"].tolist()]
 
 
 class Generator:
@@ -116,10 +122,7 @@ class Generator:
         step = Step(result.token_id, piece, self._assembler.feed(piece), result.u, settings,
                     None, "dice" if force is None else "person")  # type: ignore[arg-type]
         self._untraced.append((step, work))
-        raw.flags.writeable = False  # shared with readers by shared_logits(), never copied
-        self._logits[index] = raw
-        while len(self._logits) > self._max_cached:
-            self._logits.popitem(last=False)
+        self._keep_logits(index, raw)
         self._history[position] = result.token_id
         record.steps.append(step)
         return step
@@ -132,9 +135,7 @@ class Generator:
         result = run_chain(self.engine.logits(), settings, self._history[:position],
                            None if settings.greedy else self._dice.u(index))
         trace = build_trace(result, self.top_n)
-        for token in trace.candidates["token_id"].tolist():
-            if token not in self._record.pieces:
-                self._record.pieces[token] = self.engine.token_bytes(token)
+        self._remember_pieces(trace.candidates["token_id"].tolist())
         piece = self.engine.token_bytes(result.token_id)
         text = piece.decode("utf-8", errors="replace")
         return Step(result.token_id, piece, text, result.u, settings, trace)
@@ -143,7 +144,6 @@ class Generator:
         """Fill in the traces of the steps made by step_untraced() since the last call. If one
         cannot be made, it and the steps after it are taken back before the error goes on, so no
         step is ever without its trace."""
-        pieces = self._record.pieces
         for done, (step, work) in enumerate(self._untraced):
             try:
                 step.trace = work.result() if isinstance(work, Future) else build_trace(work, self.top_n)
@@ -152,11 +152,22 @@ class Generator:
                 self._untraced.clear()
                 self._truncate(self.n_steps - failed)
                 raise
-            for token in (step.token_id, *step.trace.candidates["token_id"].tolist(),
-                          *step.trace.final["token_id"].tolist()):
-                if token not in pieces:
-                    pieces[token] = self.engine.token_bytes(token)
+            self._remember_pieces(mentioned_tokens(step))
         self._untraced.clear()
+
+    def _remember_pieces(self, tokens: Iterable[int]) -> None:
+        """The bytes of every token the record mentions, for its JSON."""
+        pieces = self._record.pieces
+        for token in tokens:
+            if token not in pieces:
+                pieces[token] = self.engine.token_bytes(token)
+
+    def _keep_logits(self, index: int, raw: np.ndarray) -> None:
+        """Keep step `index`'s logits (newest kept, oldest dropped past the budget)."""
+        raw.flags.writeable = False  # shared with readers by shared_logits(), never copied
+        self._logits[index] = raw
+        while len(self._logits) > self._max_cached:
+            self._logits.popitem(last=False)
 
     @property
     def overlaps(self) -> bool:
@@ -228,17 +239,11 @@ class Generator:
                                   "tokens; raise the Context length setting to open it.")
             raw = self.engine.logits().copy()
             self.engine.decode([step.token_id])
-            raw.flags.writeable = False
-            self._logits[index] = raw
+            self._keep_logits(index, raw)
             self._history[prompt_length + index] = step.token_id
             self._assembler.feed(step.token_bytes)
             record.steps.append(step)
-            for token in (step.token_id, *step.trace.candidates["token_id"].tolist(),
-                          *step.trace.final["token_id"].tolist()):
-                if token not in record.pieces:
-                    record.pieces[token] = self.engine.token_bytes(token)
-        while len(self._logits) > self._max_cached:
-            self._logits.popitem(last=False)
+            self._remember_pieces(mentioned_tokens(step))
         return shared
 
     # -- what-if support --------------------------------------------------------------------
