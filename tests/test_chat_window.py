@@ -12,7 +12,7 @@ from synthscope.engine.baseline import bare_llama
 from synthscope.sampling import SamplerSettings
 from synthscope.ui.main_window import MainWindow
 from synthscope.ui.text_view import END_MARK, ROLE_NAMES, chat_end_mark
-from window_helpers import WAIT_MS, loaded_window, worker_generator
+from window_helpers import WAIT_MS, loaded_window, machine_choice, worker_generator
 
 STORY = "Tell me a long story about a fruit."  # long: the reply is cut by Max tokens, not ended
 
@@ -66,6 +66,10 @@ def test_a_reply_uses_the_models_template_and_shows_roles_not_markup(
     assert shown.endswith(chat_end_mark(last.trace.chosen_p_raw))
     assert "(its chance: " in shown and "Paris" in window.reply_text()
     assert window.chat_input.message_text() == ""  # sent
+    window.select_step(len(record.steps) - 1)  # the end of turn is named in words in every panel
+    panels = [window.header.label.text(), window.header.why.text(), window.dice.explanation.text(),
+              " ".join(row.label for row in window.distribution.rows)]
+    assert all("■ stop here" in text and "im_end" not in text for text in panels), panels
     assert "finished its reply" in window.statusBar().currentMessage()
 
 
@@ -171,25 +175,30 @@ def test_stop_sequences_and_the_instructions_survive_a_restart(qtbot, tmp_path) 
     again.close()
 
 
-def test_the_first_start_offers_the_models_found_only_once(qtbot, tmp_path, gemma_path) -> None:
+def test_the_first_start_opens_ready_and_notes_the_other_models_once(qtbot, tmp_path, gemma_path) -> None:
     from PySide6.QtCore import QSettings
+    from PySide6.QtWidgets import QApplication, QDialog
 
     from synthscope.ui.app import open_window
-    from synthscope.ui.model_picker import worth_offering
 
+    machine_choice()  # the first check of this machine is not part of the wait for the window
     store = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
     win = open_window(None, store)
     qtbot.addWidget(win)
-    dialog = win.models_dialog
-    qtbot.waitUntil(lambda: bool(dialog.found), timeout=WAIT_MS)
-    assert worth_offering(dialog.found)  # Gemma 3 is installed beside the default model
-    qtbot.waitUntil(dialog.isVisible, timeout=WAIT_MS)
-    assert any(found.path == str(gemma_path) for found in dialog.found)
-    dialog.close()
+    note = win.models_note
+    qtbot.waitUntil(note.isVisible, timeout=WAIT_MS)  # Gemma 3 is installed beside the default model
+    assert any(model.path == str(gemma_path) for model in note.others)
+    assert "gemma" in note.text.text().lower() and "nothing else is opened" in note.text.text()
     qtbot.waitUntil(lambda: win.state == "idle", timeout=WAIT_MS)
+    # Ready on the default model with a sample question, and no dialog in the way.
+    assert win.model is not None and win.chatting and win.chat_input.message_text().strip()
+    assert not [w for w in QApplication.topLevelWidgets() if isinstance(w, QDialog) and w.isVisible()]
+    note.see_button.click()  # "See them…" opens the picker and puts the note away
+    assert win.models_dialog.isVisible() and not note.isVisible()
+    win.models_dialog.close()
     win.close()
     again = open_window(None, store)
     qtbot.addWidget(again)
-    assert getattr(again, "models_dialog", None) is None
     qtbot.waitUntil(lambda: again.state == "idle", timeout=WAIT_MS)
+    assert again.models_note.job is None and not again.models_note.isVisible()
     again.close()

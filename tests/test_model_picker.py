@@ -168,9 +168,9 @@ def test_a_stale_scan_never_replaces_a_newer_one(qtbot, smollm_path: Path) -> No
     assert first_started.wait(WAIT_MS / 1000) and dialog.status.text() == LOOKING
     dialog.again_button.click()
     qtbot.waitUntil(lambda: dialog.table.rowCount() == 1, timeout=WAIT_MS)
-    with qtbot.waitSignal(dialog.scanned, timeout=WAIT_MS) as late:
+    with qtbot.waitSignal(dialog.job.scanned, timeout=WAIT_MS) as late:
         release.set()
-    assert late.args[0] == 1 and dialog.generation == 2
+    assert late.args[0] == 1 and dialog.job.generation == 2
     assert list(rows(dialog)) == ["HuggingFaceTB/SmolLM2-GGUF/smol"]
     assert dialog.status.text().startswith("1 model found")
 

@@ -16,7 +16,7 @@ from synthscope.ui.main_window import MainWindow
 
 log = logging.getLogger(__name__)
 DEFAULT_SIZE = (1600, 1000)
-OFFERED_KEY = "models/offered"  # the model picker was offered at the first start
+OFFERED_KEY = "models/offered"  # the first start's note about the other models found was offered
 # The engine worker runs Python between decodes; with Python's default 5 ms switch interval it can
 # wait that long for the GIL behind a repaint while llama.cpp's cores sit idle.
 SWITCH_INTERVAL_S = 0.001
@@ -60,7 +60,7 @@ def open_window(model: str | None, store: QSettings | None = None) -> MainWindow
             window.show_load_error(str(exc))
     if store is not None and str(store.value(OFFERED_KEY, "false")).lower() != "true":
         store.setValue(OFFERED_KEY, True)
-        window.show_models(only_if_worth_it=True)  # first start: only when there is a choice
+        window.models_note.look()  # a note in the window, never a dialog: it opens ready to write
     return window
 
 

@@ -22,6 +22,7 @@ from synthscope.ui.hover_card import HoverCard
 from synthscope.ui.inspector import Inspector, StepHeader
 from synthscope.ui.model_loading import ModelLoading
 from synthscope.ui.model_sources import ModelDropTarget, RecentModels
+from synthscope.ui.models_found import ModelsFoundNote
 from synthscope.ui.performance import PerformancePanel, engine_column
 from synthscope.ui.pipeline import PipelineStrip
 from synthscope.ui.resources import icon_path
@@ -32,7 +33,7 @@ from synthscope.ui.step_view import StepView
 from synthscope.ui.stop_sequences import StopSequencesBox
 from synthscope.ui.text_view import Piece, TokenTextView
 from synthscope.ui.window_parts import HELP_TEXT, ErrorBanner, about_text, arrange, text_panel, with_branches
-from synthscope.ui.wording import JARGON
+from synthscope.ui.wording import JARGON, STOP_WORDS
 from synthscope.ui.worker import LoadedModel, RunRequest, RunStarted, StepMessage, WorkerHandle
 from synthscope.ui.workshop import Workshop
 
@@ -97,6 +98,8 @@ class MainWindow(Workshop, Branching, Sessions, ChatMode, ModelLoading, StepView
 
         self.banner = ErrorBanner()
         self.banner.open_button.clicked.connect(self.open_model_dialog)
+        self.models_note = ModelsFoundNote()
+        self.models_note.seeRequested.connect(self.show_models)
         self.editor = TokenTextView()
         self.editor.set_prompt(prompt)
         self.chat_input = ChatInput()
@@ -118,7 +121,7 @@ class MainWindow(Workshop, Branching, Sessions, ChatMode, ModelLoading, StepView
         text, self.text_title = text_panel(self.editor, self.chat_input)
         self.branches_panel = BranchesPanel()
         self.text_split = with_branches(text, self.branches_panel)
-        central = arrange(self.banner, self.text_split, self.distribution,
+        central = arrange([self.banner, self.models_note], self.text_split, self.distribution,
                           [self.header, self.pipeline, self.dice],
                           engine_column(self.controls, self.stops, self.performance))
         self.setCentralWidget(central)
@@ -145,7 +148,7 @@ class MainWindow(Workshop, Branching, Sessions, ChatMode, ModelLoading, StepView
         a.clear.triggered.connect(self.clear)
         a.open_model.triggered.connect(self.open_model_dialog)
         a.model_info.triggered.connect(self.show_model_info)
-        a.models.triggered.connect(lambda: self.show_models())
+        a.models.triggered.connect(self.show_models)
         a.save_run.triggered.connect(self.save_session_dialog)
         a.open_session.triggered.connect(self.open_session_dialog)
         a.compare.triggered.connect(self.open_compare)
@@ -190,6 +193,9 @@ class MainWindow(Workshop, Branching, Sessions, ChatMode, ModelLoading, StepView
 
     # -- state --------------------------------------------------------------------------------
     def token_text(self, token: int) -> str:
+        """What a token is called on screen; the end-of-text/turn tokens get plain words, not markup."""
+        if self.model is not None and token in self.model.end_tokens:
+            return STOP_WORDS
         vocab = self.model.vocab if self.model else ()
         return vocab[token] if 0 <= token < len(vocab) else f"#{token}"
 

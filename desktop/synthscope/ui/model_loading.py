@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from PySide6.QtWidgets import QFileDialog
 
 from synthscope.ui.model_info import ModelInfoDialog
-from synthscope.ui.model_picker import ModelPickerDialog, worth_offering
+from synthscope.ui.model_picker import ModelPickerDialog
 from synthscope.ui.wording import model_help
 from synthscope.ui.worker import LoadedModel
 
@@ -77,18 +77,13 @@ class ModelLoading(_Base):
         self.load_model(path, probe=True)
         return True
 
-    def show_models(self, only_if_worth_it: bool = False) -> ModelPickerDialog:
-        """File → Models on this computer. With `only_if_worth_it` (the first start) the dialog
-        appears only once the scan has found more than the default model."""
+    def show_models(self) -> ModelPickerDialog:
+        """File → Models on this computer (a window of its own; the main window stays usable)."""
         path = self.model.path if self.model is not None else (self.model_source or (None,))[0]
         current = str(path) if path is not None else None  # the one open, or being opened
         dialog = ModelPickerDialog(current, self)
         dialog.chosen.connect(self.open_model_file)
-        if only_if_worth_it:
-            dialog.scanned.connect(lambda _generation, result: dialog.show() if isinstance(result, list)
-                                   and worth_offering(result) else None)
-        else:
-            dialog.show()
+        dialog.show()
         self.models_dialog = dialog  # kept for tests, and so it is not collected while shown
         return dialog
 

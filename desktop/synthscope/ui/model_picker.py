@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import os
-import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -26,6 +25,8 @@ from synthscope.engine.default_model import default_model_path
 from synthscope.engine.discovery import SOURCES, FoundModel, discover
 from synthscope.engine.errors import ModelLoadError
 from synthscope.ui import theme
+from synthscope.ui.model_scan import ModelScan
+from synthscope.ui.models_found import other_models
 
 PLACES = {"project": "Synthscope folder", "user": "Your models folder",
           "huggingface": "Hugging Face", "lmstudio": "LM Studio", "ollama": "Ollama",
@@ -81,11 +82,7 @@ def parameters_text(count: int | None) -> str:
 
 def worth_offering(found: list[FoundModel]) -> bool:
     """True when something besides the default model can be opened: then the picker is worth a look."""
-    try:
-        default: str | None = os.path.realpath(default_model_path())
-    except ModelLoadError:
-        default = None
-    return any(model.error is None and os.path.realpath(model.path) != default for model in found)
+    return bool(other_models(found))
 
 
 def searched_folders() -> list[tuple[str, Path]]:
@@ -119,15 +116,13 @@ class ModelPickerDialog(QDialog):
     `chosen` with the file's path. Nothing is loaded here."""
 
     chosen = Signal(str)
-    scanned = Signal(int, object)  # (generation, list[FoundModel] or an error message), queued here
 
     def __init__(self, current_path: str | None = None, parent: QWidget | None = None,
                  scan: Callable[[], list[FoundModel]] = discover) -> None:
         super().__init__(parent)
         self.setWindowTitle("Models on this computer")
         self.current = os.path.realpath(current_path) if current_path else None
-        self.scan = scan
-        self.generation = 0
+        self.job = ModelScan(scan, self)
         self.found: list[FoundModel] = []
         layout = QVBoxLayout(self)
         intro = QLabel("These are the language models Synthscope found on this computer. "
@@ -179,30 +174,16 @@ class ModelPickerDialog(QDialog):
         for widget in (intro, where, self.table, self.status, buttons):
             layout.addWidget(widget, 1 if widget is self.table else 0)
         self.open_button.setDefault(True)  # only once inside the dialog: else the dialog picks Close
-        self.scanned.connect(self._receive)
+        self.job.finished.connect(self._receive)
         self.resize(900, 480)
         self.look()
 
     def look(self) -> None:
         """Scan again on a thread of its own; a slower earlier scan can never overwrite this one."""
-        self.generation += 1
         self.status.setText(LOOKING)
-        threading.Thread(target=self._scan_in_thread, args=(self.generation,), daemon=True,
-                         name="synthscope-model-scan").start()
+        self.job.look()
 
-    def _scan_in_thread(self, generation: int) -> None:
-        try:
-            result: list[FoundModel] | str = list(self.scan())
-        except Exception as exc:  # noqa: BLE001 - shown in words; the dialog stays usable
-            result = f"Could not look for models: {exc}"
-        try:
-            self.scanned.emit(generation, result)
-        except RuntimeError:
-            pass  # the dialog was closed and deleted while the scan ran
-
-    def _receive(self, generation: int, result: list[FoundModel] | str) -> None:
-        if generation != self.generation:
-            return
+    def _receive(self, result: list[FoundModel] | str) -> None:
         if isinstance(result, str):
             self.status.setText(result)
             return

@@ -81,6 +81,8 @@ QLabel#panelTitle {{ color: {INK}; font-weight: bold; font-size: {BASE_POINT_SIZ
 QLabel#hint {{ color: {MUTED}; }}
 QFrame#banner {{ background: {WARNING_BG}; border: 1px solid #E8CF8A; border-radius: 8px; }}
 QFrame#banner QLabel {{ color: {WARNING_INK}; }}
+QFrame#notice {{ background: {WHATIF_BG}; border: 1px solid {BORDER}; border-radius: 8px; }}
+QFrame#notice QLabel {{ color: {WHATIF_INK}; }}
 QFrame#whatIf {{ background: {WHATIF_BG}; border: 1px solid #B9CFEA; border-radius: 8px; }}
 QFrame#whatIf QLabel {{ color: {WHATIF_INK}; }}
 QPushButton {{ padding: 6px 14px; border: 1px solid {BORDER}; border-radius: 6px; background: {PANEL};

@@ -122,10 +122,10 @@ def with_branches(text: QWidget, branches: QWidget) -> QSplitter:
     return split
 
 
-def arrange(banner: QWidget, text: QWidget, distribution: QWidget, step_panels: list[QWidget],
+def arrange(banners: list[QWidget], text: QWidget, distribution: QWidget, step_panels: list[QWidget],
             controls: QWidget) -> QWidget:
     """Text and chances side by side on top, the step's story full width below them, the controls
-    in their own scrolling column on the right, and the banner above everything."""
+    in their own scrolling column on the right, and the banners above everything."""
     top = _split(Qt.Orientation.Horizontal, text, distribution, (3, 2))
     # A layout, not a splitter, below: the step panels always get the height their words need.
     left = QWidget()
@@ -145,7 +145,8 @@ def arrange(banner: QWidget, text: QWidget, distribution: QWidget, step_panels: 
     central.setObjectName("central")
     layout = QVBoxLayout(central)
     layout.setContentsMargins(10, 4, 10, 6)
-    layout.addWidget(banner)
+    for banner in banners:
+        layout.addWidget(banner)
     columns = QHBoxLayout()
     columns.setSpacing(8)
     columns.addWidget(left, 1)
