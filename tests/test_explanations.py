@@ -120,6 +120,11 @@ def test_certainty_counts_equally_likely_words(real_steps) -> None:
     assert equally_likely(math.log(12)) == 12
     assert "about 12 equally likely words" in certainty_words(math.log(12))
     assert "1,000" in certainty_words(math.log(1000))
+    # One dominant word is said plainly: a count of "2 equally likely words" hides a 92% favourite.
+    top = float(trace.candidates["p_raw"][0])
+    plain = certainty_words(trace.entropy_raw, top)
+    assert ("very sure" in plain and percent(top) in plain) == (top >= 0.8 and n > 1)
+    assert "92%" in certainty_words(math.log(2), 0.92) and "very sure" not in certainty_words(math.log(12), 0.3)
 
 
 def test_rows_show_what_the_repetition_penalty_did(real_steps) -> None:

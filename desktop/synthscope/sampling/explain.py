@@ -34,9 +34,15 @@ def equally_likely(entropy: float) -> int:
     return max(1, round(math.exp(min(entropy, 30.0))))
 
 
-def certainty_words(entropy: float) -> str:
-    """The model's certainty at one step in words a 14-year-old can picture."""
+VERY_SURE = 0.8  # a favourite with at least this chance: "very sure" says more than a count of words
+
+
+def certainty_words(entropy: float, top_p: float | None = None) -> str:
+    """The model's certainty at one step in words a 14-year-old can picture; `top_p` is the model's own
+    chance for its favourite, which says it more plainly when one word dominates."""
     n = equally_likely(entropy)
+    if top_p is not None and top_p >= VERY_SURE and n > 1:
+        return f"the model was very sure: its favourite word had {percent(top_p)} before the samplers"
     if n <= 1:
         return "the model was sure: it was as if only one word could come next"
     if n >= 1000:
@@ -76,7 +82,7 @@ def why(trace: StepTrace, chosen_id: int, name: Callable[[int], str], greedy: bo
     fav_p = float(final["p"][best]) if final.size else 1.0
     chosen_p = trace.chosen_p_final
     if trace.chosen_index < 0:
-        sentence = (f"The favourite was ‘{name(fav_id)}’ ({percent(fav_p)}). You picked "
+        sentence = (f"After the samplers the favourite was ‘{name(fav_id)}’ ({percent(fav_p)}). You picked "
                     f"‘{name(chosen_id)}’ yourself; the samplers had removed it (the model gave it "
                     f"{percent(trace.chosen_p_raw)}).")
         return Why(fav_id, fav_p, chosen_id, 0.0, "your own pick", greedy, sentence)
@@ -93,10 +99,10 @@ def why(trace: StepTrace, chosen_id: int, name: Callable[[int], str], greedy: bo
     kind = _kind(bound, fav_p, rank)
     shown = percent(chosen_p) if known else f"under {percent(bound)}"
     if rank == 0:
-        sentence = f"The dice picked the favourite, ‘{name(chosen_id)}’ ({shown})."
+        sentence = f"The dice picked the favourite after the samplers, ‘{name(chosen_id)}’ ({shown})."
     else:
-        sentence = (f"The favourite was ‘{name(fav_id)}’ ({percent(fav_p)}). The dice picked "
-                    f"‘{name(chosen_id)}’, {kind} ({shown}).")
+        sentence = (f"After the samplers the favourite was ‘{name(fav_id)}’ ({percent(fav_p)}). The dice "
+                    f"picked ‘{name(chosen_id)}’, {kind} ({shown}).")
     return Why(fav_id, fav_p, chosen_id, chosen_p, kind, False, sentence)
 
 

@@ -104,7 +104,9 @@ class Inspector:
                 f"<b>{percent(trace.chosen_p_final)}</b>.")
         shown = view if view.is_what_if and not fetching else recorded
         reason = why(shown.trace, shown.token_id, lambda t: self.name(t, 20), shown.settings.greedy)
-        sure = certainty_words(shown.trace.entropy_raw)
+        candidates = shown.trace.candidates
+        sure = certainty_words(shown.trace.entropy_raw,
+                               float(candidates["p_raw"][0]) if candidates.size else None)
         self.header.why.setText(f"<b>Why?</b> {reason.sentence} <span style='color:{theme.MUTED}'>"
                                 f"How sure: {sure}.</span>")
         self.header.why.setAccessibleDescription(str(equally_likely(shown.trace.entropy_raw)))

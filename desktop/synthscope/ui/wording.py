@@ -16,8 +16,13 @@ STAGE_LABELS = {
 _VISIBLE = str.maketrans({" ": "␣", "\n": "↵", "\t": "⇥", "\r": "␍"})
 
 
+STOP_WORDS = "■ stop here"  # the end-of-text (or end-of-reply) token, wherever a token is named
+
+
 def visible(text: str) -> str:
     """Token text with its whitespace shown: a leading space is part of the word and matters."""
+    if text == STOP_WORDS:
+        return text  # plain words, not a token's own text
     return text.translate(_VISIBLE) if text else "∅"
 
 
