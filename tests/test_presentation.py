@@ -11,10 +11,12 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import pytest  # noqa: E402
 from PySide6.QtCore import QRect  # noqa: E402
-from PySide6.QtGui import QKeySequence  # noqa: E402
+from PySide6.QtGui import QColor, QFontInfo, QKeySequence, QPalette  # noqa: E402
 from PySide6.QtWidgets import QLabel, QWidget  # noqa: E402
 from synthscope.sampling import SamplerSettings  # noqa: E402
-from synthscope.ui.big_view import HOLD_MS, REVEAL_MS  # noqa: E402
+from synthscope.sampling.explain import penalty_change  # noqa: E402
+from synthscope.ui import theme  # noqa: E402
+from synthscope.ui.big_view import HOLD_MS, PENALTY_NOTE, REVEAL_MS, ChancesCover, secondary_ink  # noqa: E402
 from synthscope.ui.main_window import MainWindow  # noqa: E402
 from synthscope.ui.presentation import TEXT_POINTS, presentation_shot  # noqa: E402
 from synthscope.ui.resources import demos, load_demo, resources_dir  # noqa: E402
@@ -41,6 +43,40 @@ def inside_window(win: MainWindow, widget: QWidget) -> bool:
     top_left = widget.mapTo(win, widget.rect().topLeft())
     whole = QRect(top_left, widget.size())
     return win.rect().contains(whole) and widget.visibleRegion().boundingRect() == widget.rect()
+
+
+def present(qtbot, win: MainWindow, size: tuple[int, int] = (1280, 720)) -> None:
+    """Presentation mode at `size`, as a projector shows it (not full screen, as in the screenshots)."""
+    win.set_presentation(True, full_screen=False)
+    qtbot.wait(50)
+    win.resize(*size)
+    qtbot.wait(50)
+    win.balance_presentation()
+    qtbot.wait(100)
+
+
+def generate(qtbot, win: MainWindow, tokens: int, **settings: float) -> None:
+    win.controls.max_tokens.setValue(tokens)
+    win.controls.set_settings(SamplerSettings(**settings))
+    win.commands.generate.trigger()
+    idle(qtbot, win)
+
+
+def counted(win: MainWindow) -> int:
+    """The number in the Chances heading: 'the 5 likeliest'."""
+    found = re.search(r"the (\d+) likeliest", win.distribution.title.text())
+    assert found, win.distribution.title.text()
+    return int(found.group(1))
+
+
+def contrast(a: QColor, b: QColor) -> float:
+    """The WCAG contrast ratio of two colours."""
+    def luminance(c: QColor) -> float:
+        parts = [v / 255 for v in (c.red(), c.green(), c.blue())]
+        lin = [v / 12.92 if v <= 0.03928 else ((v + 0.055) / 1.055) ** 2.4 for v in parts]
+        return 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2]
+    hi, lo = sorted((luminance(a), luminance(b)), reverse=True)
+    return (hi + 0.05) / (lo + 0.05)
 
 
 # -- presentation mode ----------------------------------------------------------------------------
@@ -263,3 +299,111 @@ def test_shortcuts_list_labels_are_words(window: MainWindow) -> None:
     assert all(isinstance(w, QLabel) is False for w in [dialog.table])
     assert all(what and not what.startswith(("▶", "■", "+1", "↶", "✕")) for _, what in dialog.rows)
     dialog.close()
+
+
+# -- presentation mode at 1280×720: what the back of the room sees -----------------------------------
+def test_the_chances_heading_counts_the_rows_the_large_view_shows_and_they_fit(
+        qtbot, window: MainWindow) -> None:
+    generate(qtbot, window, 20)
+    window.select_step(10)
+    present(qtbot, window)
+    for size in ((1280, 720), (1600, 900), (1024, 768)):
+        window.resize(*size)
+        qtbot.wait(100)
+        cover = window.chances_cover
+        rows = cover.shown_rows()
+        assert rows and cover.isVisible()
+        assert counted(window) == sum(not r.extra for r in rows), size
+        needed = len(rows) * cover.row_height() + (cover.note_height() if cover.note(rows) else 0)
+        assert needed <= cover.height(), size  # every counted row is on show, none cut off
+    window.set_presentation(False)
+    assert counted(window) == sum(r.rank >= 0 for r in window.distribution.rows)  # the normal panel's own
+
+
+def test_entering_presentation_leaves_a_leftover_what_if_and_a_new_one_still_shows(
+        qtbot, window: MainWindow) -> None:
+    generate(qtbot, window, 20)
+    window.select_step(8)
+    recorded = window.mirror.steps[8].settings
+    window.controls.controls["temperature"].set_value(1.7)  # a what-if in the normal window
+    qtbot.waitUntil(lambda: window.inspector.view is not None and window.inspector.view.is_what_if,
+                    timeout=WAIT_MS)
+    present(qtbot, window)
+    qtbot.waitUntil(lambda: not window.refresh_timer.isActive(), timeout=WAIT_MS)
+    assert window.controls.settings() == recorded  # back to the run's settings
+    assert not window.inspector.view.is_what_if and not window.chances_cover.view.is_what_if
+    assert not window.distribution.title.text().startswith("What if")
+    window.controls.controls["temperature"].set_value(1.7)  # the room moves a setting: a fresh what-if
+    qtbot.waitUntil(lambda: window.chances_cover.view is not None and window.chances_cover.view.is_what_if,
+                    timeout=WAIT_MS)
+    assert window.distribution.title.text().startswith("What if")
+
+
+def test_the_large_view_marks_words_the_repetition_penalty_lowered(qtbot, window: MainWindow) -> None:
+    generate(qtbot, window, 40, repeat_penalty=1.3)
+    steps = window.mirror.steps
+    lowered = [i for i, st in enumerate(steps[:-1]) if any(
+        int(c["token_id"]) in penalty_change(st.trace) for c in st.trace.candidates[:2])]
+    plain = [i for i, st in enumerate(steps[:-1]) if not penalty_change(st.trace)]
+    assert lowered, "the penalty lowered none of the two likeliest words in 40 steps"
+    window.select_step(lowered[0])
+    present(qtbot, window)
+    rows = window.chances_cover.shown_rows()
+    marked = [r for r in rows if r.p_penalty is not None]
+    assert marked and all(r.p_penalty < r.p_raw for r in marked)
+    assert all("↓" in ChancesCover.value_text(r) for r in marked)
+    assert ChancesCover.value_text(rows[0]).count("%") >= 2
+    assert window.chances_cover.note(rows) == PENALTY_NOTE  # the key to ↓, under the rows
+    assert "↓" not in window.distribution.legend.text()  # said once, where the rows are
+    if plain:
+        window.select_step(plain[0])
+        qtbot.wait(100)
+        rows = window.chances_cover.shown_rows()
+        assert not window.chances_cover.note(rows)
+        assert all("↓" not in ChancesCover.value_text(r) for r in rows)
+
+
+def test_the_selected_step_is_scrolled_into_the_text_and_the_text_gets_a_full_column(
+        qtbot, window: MainWindow) -> None:
+    generate(qtbot, window, 80)
+    editor = window.editor
+
+    def on_show(index: int) -> bool:
+        rects = editor.token_rects(index)
+        return bool(rects) and all(editor.viewport().rect().contains(r) for r in rects)
+
+    window.select_step(70)
+    present(qtbot, window)
+    assert on_show(70)
+    # the text runs the full height beside the chances and the dice, no longer above the dice only
+    text_bottom = editor.mapTo(window, editor.rect().bottomRight())
+    chances_left = window.distribution.mapTo(window, window.distribution.rect().topLeft()).x()
+    dice_top = window.dice.mapTo(window, window.dice.rect().topLeft()).y()
+    assert text_bottom.x() < chances_left and text_bottom.y() > dice_top, (text_bottom, dice_top)
+    assert editor.height() > window.height() * 0.5, editor.height()
+    window.select_step(2)  # far above: the text scrolls back to it
+    qtbot.wait(50)
+    assert on_show(2)
+    window.set_presentation(False)
+    assert window.top_row() is window.text_split.parentWidget()  # the text is back beside the chances
+
+
+def test_secondary_text_in_presentation_is_large_and_dark(qtbot, window: MainWindow, qapp) -> None:
+    generate(qtbot, window, 10)
+    present(qtbot, window)
+    hints = [label for label in window.findChildren(QLabel, "hint") if label.isVisible() and label.text()]
+    assert window.distribution.legend in hints and window.controls.hidden_note in hints
+    panel = QColor(theme.PANEL)
+    for label in hints:
+        assert QFontInfo(label.font()).pixelSize() >= 23, label.text()[:40]  # ~24 px on a 96-dpi screen
+        assert contrast(label.palette().color(QPalette.ColorRole.WindowText), panel) >= 7, label.text()[:40]
+    assert contrast(QColor(secondary_ink()), panel) >= 7 > contrast(QColor(theme.MUTED), panel)
+    window.set_presentation(False)
+    assert QFontInfo(window.distribution.legend.font()).pixelSize() < 23  # the normal window as it was
+    was_dark = theme.PANEL == theme.DARK["PANEL"]
+    try:
+        for dark in (True, False):
+            theme.use_palette(dark)
+            assert contrast(QColor(secondary_ink()), QColor(theme.PANEL)) >= 7, dark
+    finally:
+        theme.use_palette(was_dark)

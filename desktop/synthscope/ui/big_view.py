@@ -7,11 +7,13 @@ from typing import NamedTuple
 
 from PySide6.QtCore import (QEasingCurve, QEvent, QObject, QPointF, QRectF, Qt, QTimer, QVariantAnimation,
                             Signal)
-from PySide6.QtGui import QColor, QPainter, QPainterPath, QPaintEvent, QPen
+from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPainterPath, QPaintEvent, QPen
 from PySide6.QtWidgets import QWidget
 
+from synthscope.sampling.explain import penalty_change
 from synthscope.ui import theme
 from synthscope.ui.dice import KEPT_TONES, Segment, segments_for
+from synthscope.ui.distribution import Row, title_text
 from synthscope.ui.run_model import StepView
 from synthscope.ui.wording import elide, percent, visible
 
@@ -19,11 +21,20 @@ SCALE = 1.5  # presentation mode's factor for every panel font
 REVEAL_MS = 1200  # the dice land, then the strip zooms into their slice
 HOLD_MS = 250  # the landed dice stay in view this long before the normal panels return
 MAX_ROWS = 10
+PENALTY_NOTE = "↓ lowered by the repetition penalty"
 
 
 def big(points: int) -> int:
     """`points` scaled for the back of a room."""
     return round(points * SCALE)
+
+
+def secondary_ink() -> str:
+    """Secondary text on a projector: half way between the ink and the muted grey, so it still reads
+    as secondary but keeps a contrast of at least 7:1 on the panel (the muted grey alone fades)."""
+    ink, muted = QColor(theme.INK), QColor(theme.MUTED)
+    return QColor((ink.red() + muted.red()) // 2, (ink.green() + muted.green()) // 2,
+                  (ink.blue() + muted.blue()) // 2).name()
 
 
 class Cover(QWidget):
@@ -59,6 +70,11 @@ class Cover(QWidget):
         self.show()
         self.update()
 
+    def clear(self) -> None:
+        """Hidden, with no step: nothing to report until the next show_view."""
+        self.view = None
+        self.hide()
+
     def _painter(self) -> QPainter:
         p = QPainter(self)
         p.setRenderHint(QPainter.RenderHint.Antialiasing)
@@ -71,15 +87,19 @@ class BigRow(NamedTuple):
     p_raw: float
     p_final: float  # 0 when removed
     removed: bool
+    p_penalty: float | None = None  # its chance after the repetition penalty, when that lowered it
+    extra: bool = False  # the winner, added below the likeliest because it ranks lower
 
 
 def big_rows(view: StepView, limit: int, reveal: bool) -> list[BigRow]:
     """The `limit` likeliest candidates; when revealed and the winner ranks lower, it takes the last row."""
+    lowered = penalty_change(view.trace)  # the rule the normal Chances panel uses for its ↓
+
     def row(c: object) -> BigRow:
-        removed = int(c["removed_by"]) >= 0  # type: ignore[index]
+        token, removed = int(c["token_id"]), int(c["removed_by"]) >= 0  # type: ignore[index]
         final = 0.0 if removed else float(c["p_final"])  # type: ignore[index]
-        return BigRow(int(c["token_id"]), float(c["p_raw"]), 0.0 if math.isnan(final) else final,  # type: ignore[index]
-                      removed)
+        return BigRow(token, float(c["p_raw"]), 0.0 if math.isnan(final) else final,  # type: ignore[index]
+                      removed, lowered[token][1] if token in lowered else None)
 
     cands = view.trace.candidates
     rows = [row(c) for c in cands[:limit]]
@@ -88,24 +108,66 @@ def big_rows(view: StepView, limit: int, reveal: bool) -> list[BigRow]:
         final = view.trace.chosen_p_final
         chosen = found[0] if found else BigRow(view.token_id, view.trace.chosen_p_raw,
                                                0.0 if math.isnan(final) else final, False)
-        rows = rows[:max(limit - 1, 0)] + [chosen]
+        rows = rows[:max(limit - 1, 0)] + [chosen._replace(extra=True)]
     return rows
 
 
+def big_title(view: StepView, rows: list[BigRow]) -> str:
+    """The Chances panel's own heading, counting the rows the large-type view shows."""
+    return title_text(view, [Row(r.token_id, -1 if r.extra else rank, "", r.p_raw, r.p_final,
+                                 "removed" if r.removed else None, r.extra, False)
+                             for rank, r in enumerate(rows)])
+
+
 class ChancesCover(Cover):
-    """The top candidates in large type: the model's chance (light) and after the samplers (dark)."""
+    """The top candidates in large type: the model's chance (light) and after the samplers (dark);
+    `rows_shown` hears which rows it shows each time it is fitted (for the heading above it)."""
+
+    def __init__(self, parent: QWidget, below: QWidget) -> None:
+        super().__init__(parent, below)
+        self.rows_shown: Callable[[StepView, list[BigRow]], None] | None = None
+
+    @staticmethod
+    def fonts() -> tuple[QFont, QFont, QFont]:
+        """The candidates' names, their values, and the note under them."""
+        size = big(theme.BASE_POINT_SIZE)
+        return theme.font(size, bold=True, mono=True), theme.font(size, bold=True), theme.font(size)
+
+    def row_height(self) -> int:
+        return int(QFontMetrics(self.fonts()[0]).height() * 1.4)
+
+    def note_height(self) -> int:
+        return QFontMetrics(self.fonts()[2]).height() + 8
+
+    def shown_rows(self) -> list[BigRow]:
+        """As many rows as fit whole, leaving room for the ↓ note when a shown row needs it."""
+        if self.view is None:
+            return []
+        row_h = self.row_height()
+        fit = max(1, min(MAX_ROWS, self.height() // row_h))
+        rows = big_rows(self.view, fit, self.reveal)
+        if fit > 1 and any(r.p_penalty is not None for r in rows) and \
+                fit * row_h + self.note_height() > self.height():
+            rows = big_rows(self.view, fit - 1, self.reveal)
+        return rows
+
+    def fit(self) -> None:
+        super().fit()
+        if self.view is not None and self.rows_shown is not None:
+            self.rows_shown(self.view, self.shown_rows())
 
     def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802
         p = self._painter()
         if self.view is None:
             p.end()
             return
-        label_font = theme.font(big(theme.BASE_POINT_SIZE), bold=True, mono=True)
-        value_font = theme.font(big(theme.BASE_POINT_SIZE - 1), bold=True)
+        label_font, value_font, note_font = self.fonts()
         p.setFont(label_font)
-        row_h = int(p.fontMetrics().height() * 1.4)
-        rows = big_rows(self.view, max(1, min(MAX_ROWS, self.height() // row_h)), self.reveal)
-        names = ["▶ " * (self.reveal and r.token_id == self.view.token_id)
+        row_h = self.row_height()
+        rows = self.shown_rows()
+        what_if = self.view.is_what_if
+        names = [("▶ " if self.reveal and r.token_id == self.view.token_id else
+                  "◇ " if what_if and r.token_id == self.view.recorded_token_id else "")
                  + elide(visible(self.token_text(r.token_id)), 12) for r in rows]
         label_w = min(self.width() * 0.34, max((p.fontMetrics().horizontalAdvance(n) for n in names),
                                                default=40) + 12)
@@ -128,12 +190,25 @@ class ChancesCover(Cover):
             p.setFont(value_font)
             p.drawText(QRectF(self.width() - value_w, y, value_w, row_h),
                        Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, self.value_text(r))
+        if self.note(rows):
+            p.setFont(note_font)
+            p.setPen(QColor(secondary_ink()))
+            top = min(len(rows) * row_h, self.height() - self.note_height()) + 4
+            p.drawText(QRectF(0, top, self.width(), self.note_height()),
+                       Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, self.note(rows))
         p.end()
 
     @staticmethod
+    def note(rows: list[BigRow]) -> str:
+        """The key to ↓, under the rows, when a shown row has one."""
+        return PENALTY_NOTE if any(r.p_penalty is not None for r in rows) else ""
+
+    @staticmethod
     def value_text(row: BigRow) -> str:
-        """'6.0% → 11%': the model's chance, then after the samplers; '2.4%  ✗' when removed."""
-        return f"{percent(row.p_raw)}  ✗" if row.removed else f"{percent(row.p_raw)} → {percent(row.p_final)}"
+        """'6.0% → 11%': the model's chance, then after the samplers; '2.4%  ✗' when removed;
+        '38% ↓20% → 13%' when the repetition penalty lowered it first (as the normal panel writes it)."""
+        raw = percent(row.p_raw) + (f" ↓{percent(row.p_penalty)}" if row.p_penalty is not None else "")
+        return f"{raw}  ✗" if row.removed else f"{raw} → {percent(row.p_final)}"
 
 
 class DiceCover(Cover):
@@ -218,20 +293,23 @@ class DiceCover(Cover):
                 p.setPen(QColor("white"))
                 p.drawText(shown, Qt.AlignmentFlag.AlignCenter, text)
         p.restore()
-        p.setFont(theme.font(big(theme.BASE_POINT_SIZE - 2)))
-        p.setPen(QColor(theme.MUTED))
+        p.setFont(theme.font(big(theme.BASE_POINT_SIZE)))  # as large as the sentence: read from the back
+        p.setPen(QColor(secondary_ink()))
+        tick_h = p.fontMetrics().height() + 2
         ticks = (0.0, 0.25, 0.5, 0.75, 1.0) if hi - lo > 0.5 else (
             (chosen.start, chosen.end) if chosen else ())
         for tick in ticks:
             x = x_of(tick)
             p.drawLine(QPointF(x, strip.bottom() + 2), QPointF(x, strip.bottom() + 8))
-            p.drawText(QRectF(x - 50, strip.bottom() + 8, 100, 26), Qt.AlignmentFlag.AlignCenter,
-                       f"{tick:.3g}")
+            text = f"{tick:.0%}" if hi - lo > 0.5 else f"{tick:.1%}"
+            w = p.fontMetrics().horizontalAdvance(text) + 8
+            left = min(max(x - w / 2, 0.0), self.width() - w)  # 0% and 100% stay whole at the edges
+            p.drawText(QRectF(left, strip.bottom() + 8, w, tick_h), Qt.AlignmentFlag.AlignCenter, text)
         if self.reveal:
             self._marker(p, view, chosen, x_of, strip)
         p.setFont(theme.font(big(theme.BASE_POINT_SIZE)))
         p.setPen(QColor(theme.INK))
-        below = strip.bottom() + 36
+        below = strip.bottom() + 10 + tick_h
         words = QRectF(margin, below, self.width() - 2 * margin, self.height() - below)
         p.drawText(words, Qt.AlignmentFlag.AlignLeft | Qt.TextFlag.TextWordWrap, self.sentence(view, chosen))
         p.end()
@@ -245,8 +323,8 @@ class DiceCover(Cover):
             return f"Temperature 0: no dice are thrown, the top word ‘{name}’ always wins."
         if self.progress < 1.0:
             return "The dice are rolling…"
-        span = f" (its slice is {chosen.start:.2f}–{chosen.end:.2f})" if chosen else ""
-        return f"The dice landed at {view.u:.3f}, inside ‘{name}’{span}, so ‘{name}’ wins."
+        span = f" (its slice runs from {chosen.start:.1%} to {chosen.end:.1%})" if chosen else ""
+        return f"The dice landed {view.u:.1%} of the way along, inside ‘{name}’{span}, so ‘{name}’ wins."
 
     def _marker(self, p: QPainter, view: StepView, chosen: Segment | None,
                 x_of: Callable[[float], float], strip: QRectF) -> None:
@@ -263,7 +341,7 @@ class DiceCover(Cover):
         tip.lineTo(x + 11, strip.top() - 20 + drop)
         tip.closeSubpath()
         p.fillPath(tip, QColor(theme.INK))
-        label = "top word" if view.u is None else f"dice {u:.3f}"
+        label = "top word" if view.u is None else f"dice {u:.1%}"
         p.setFont(theme.font(big(theme.BASE_POINT_SIZE - 1), bold=True))
         w = p.fontMetrics().horizontalAdvance(label) + 8
         lx = min(max(x + 16, 0.0), self.width() - w)
