@@ -10,6 +10,8 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import pytest  # noqa: E402
 from PySide6.QtCore import Qt  # noqa: E402
+from PySide6.QtGui import QTextCursor  # noqa: E402
+from PySide6.QtWidgets import QLabel  # noqa: E402
 from synthscope.engine import Engine, default_model_path, machine_choice, preferred_config  # noqa: E402
 from synthscope.sampling import SamplerSettings  # noqa: E402
 from synthscope.session import Generator  # noqa: E402
@@ -17,7 +19,8 @@ from synthscope.session.compare import (MAX_SURPRISE_BITS, CompareSpec, agreemen
                                         alignment_keys, column_label, differs_at, divergence_from_first,
                                         first_divergence, labelled, surprise_bits)
 from synthscope.ui import theme  # noqa: E402
-from synthscope.ui.compare import CompareWindow  # noqa: E402
+from synthscope.ui.compare import KEY, CompareWindow  # noqa: E402
+from synthscope.ui.compare_column import CLICKED, DIVERGE, MARK_COLOURS, SURPRISE_HELP, quoted  # noqa: E402
 from synthscope.ui.compare_worker import COMPARE_CONTEXT  # noqa: E402
 
 PROMPT = "Once upon a time, in a small village by the sea,"
@@ -70,7 +73,7 @@ def test_labels_name_what_differs_from_the_first_column() -> None:
     assert column_label(CompareSpec(Path("/m/gemma-3-270m.gguf"), 1, BASE), first) == "gemma-3-270m"
     assert column_label(CompareSpec(model, 1, BASE, model_name="Gemma"), first) == "Same settings as column 1"
     greedy = CompareSpec(model, 1, BASE.with_changes(temperature=0))
-    assert column_label(greedy, first) == "Temperature 0 (always the top token)"
+    assert column_label(greedy, first) == "Temperature 0 (always the top word piece)"
     both = column_label(CompareSpec(model, 3, BASE.with_changes(temperature=1.2)), first)
     assert both == "Temperature 1.2 · Seed 3"
     specs = labelled([first, CompareSpec(model, 2, BASE)])
@@ -81,6 +84,25 @@ def test_different_models_are_aligned_by_token_text() -> None:
     ids, texts = [[1, 2], [1, 3]], [[" a", " b"], [" a", " b"]]
     assert alignment_keys(["m.gguf", "m.gguf"], ids, texts) == ids
     assert alignment_keys(["m.gguf", "n.gguf"], ids, texts) == texts
+
+
+def _luminance(colour: str) -> float:
+    channels = [int(colour[i:i + 2], 16) / 255 for i in (1, 3, 5)]
+    linear = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+    return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+
+def test_the_marks_cannot_be_mistaken_for_or_lost_on_a_chance_band() -> None:
+    marks = set(MARK_COLOURS) | {DIVERGE, CLICKED}
+    for mark in marks:
+        assert mark.lower() != theme.CHOSEN.lower()  # orange means "chosen" everywhere else
+        for _, band, _ in theme.PROBABILITY_BANDS:
+            assert mark.lower() != band.lower()
+            light, dark = sorted((_luminance(band), _luminance(mark)), reverse=True)
+            assert (light + 0.05) / (dark + 0.05) >= 3.0, f"{mark} is hard to see on {band}"
+    assert "▎" in KEY and "underlined" in KEY and "framed" in KEY and "half as likely" in KEY
+    assert "half as likely" in SURPRISE_HELP
+    assert quoted(" man") == "‘␣man’"
 
 
 # -- the window on the real model ------------------------------------------------------------
@@ -128,7 +150,13 @@ def test_two_columns_with_the_same_seed_and_settings_write_the_same_text(qtbot, 
     assert len(first) == 16 and first == second
     assert win.divergence() is None
     assert all(column.view.first is None and column.view.own is None for column in win.columns)
-    assert win.summary.text() == "All 2 runs wrote the same 16 tokens."
+    assert win.summary.text() == "All 2 runs wrote the same 16 word pieces."
+    # The main window's words (Length (word pieces), Generate) and its ink for the prompt.
+    assert win.run_button.text().endswith("Generate")
+    assert "Length (word pieces)" in [label.text() for label in win.findChildren(QLabel)]
+    prompt = QTextCursor(win.columns[0].view.document())
+    prompt.setPosition(3)
+    assert prompt.charFormat().foreground().color().name().lower() != theme.MUTED.lower()
     assert win.columns[1].label.text() == "Same settings as column 1"
     win.close()
     assert not win.handle.worker_thread.isRunning()
@@ -152,8 +180,16 @@ def test_three_columns_match_independent_runs_and_mark_where_they_part(qtbot, qa
         assert column.view.first == parting and column.view.own == mine
         assert column.plot.parting.isVisible() and column.plot.parting.value() == parting + 1
     other = differs_at(expected, parting)
-    assert f"then column {other + 1} picks" in win.summary.text() or "very first token" in win.summary.text()
-    assert [column.label.text() for column in win.columns][1:] == ["Temperature 0 (always the top token)",
+    summary = win.summary.text()
+    assert f"then column {other + 1} picks" in summary or "very first word piece" in summary
+    for number, mine in enumerate(own[1:], start=2):  # every column is named, with what it did
+        assert f"olumn {number} " in summary
+        if mine is not None:
+            word = quoted(win.columns[number - 1].tokens[mine].label)
+            assert word.replace(" ", "␣") == word and word in summary.replace("&amp;", "&")
+        else:
+            assert f"Column {number} writes the same as column 1." in summary
+    assert [column.label.text() for column in win.columns][1:] == ["Temperature 0 (always the top word piece)",
                                                                    "Seed 7"]
 
     # Clicking a token in column 1 selects that position in every column.
@@ -164,7 +200,7 @@ def test_three_columns_match_independent_runs_and_mark_where_they_part(qtbot, qa
     for column in win.columns:
         assert column.selected == 3 and column.view.selected == 3
         assert column.plot.selected.isVisible() and column.plot.selected.value() == 4
-        assert column.readout.text().startswith("Token 4:")
+        assert column.readout.text().startswith("Word piece 4:")
 
 
 def test_a_new_run_replaces_the_old_one_and_stop_ends_it(qtbot, qapp, reference) -> None:

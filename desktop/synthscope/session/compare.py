@@ -104,7 +104,7 @@ def column_label(spec: CompareSpec, reference: CompareSpec) -> str:
         if value == getattr(reference.settings, setting.key):
             continue
         if setting.key == "temperature" and value == 0:
-            parts.append("Temperature 0 (always the top token)")
+            parts.append("Temperature 0 (always the top word piece)")
         else:
             parts.append(f"{setting.label} {_value(value)}")
     if spec.seed != reference.seed:

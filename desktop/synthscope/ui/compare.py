@@ -14,12 +14,18 @@ from synthscope.session.compare import (MAX_COLUMNS, MIN_COLUMNS, CompareSpec, a
                                         differs_at, divergence_from_first, first_divergence, labelled,
                                         surprise_bits)
 from synthscope.ui import theme
+from synthscope.ui.controls import LENGTH_LABEL
 from synthscope.ui.compare_column import DIVERGE, CompareColumn, Model, quoted
 from synthscope.ui.compare_worker import Batch, ColumnJob, CompareHandle, CompareRequest, trusted
 from synthscope.ui.text_view import legend
 from synthscope.ui.wording import html
 
 DEFAULT_TOKENS = 60
+KEY = ("<span style='color:{diverge}; font-weight:bold'>▎</span> where the runs first part ways &nbsp; "
+       "<span style='color:{diverge}; text-decoration:underline'>underlined</span>: this column differs from "
+       "column 1 from there on &nbsp; <span style='color:{clicked}; font-weight:bold'>▢</span> framed: the "
+       "word piece you clicked &nbsp; Surprise in bits: each extra bit means the model thought the word "
+       "piece half as likely")
 
 
 class CompareWindow(QWidget):
@@ -55,8 +61,10 @@ class CompareWindow(QWidget):
         self.summary.setFont(theme.font(theme.BASE_POINT_SIZE + 3))
         self.summary.setWordWrap(True)
         self.max_tokens = QSpinBox(minimum=1, maximum=500, value=DEFAULT_TOKENS)
-        self.max_tokens.setToolTip("How many tokens each column writes at most")
-        self.run_button = QPushButton("Run all")
+        # The same words as the main window's controls: Length (word pieces) and Generate.
+        self.max_tokens.setToolTip("How many word pieces each column writes before it stops by "
+                                   "itself.")
+        self.run_button = QPushButton("▶  Generate")
         self.run_button.setStyleSheet(f"background: {theme.ACCENT}; color: white; font-weight: bold;"
                                       f" border-color: {theme.ACCENT};")
         self.run_button.clicked.connect(self.run_all)
@@ -68,17 +76,15 @@ class CompareWindow(QWidget):
         self.status.setObjectName("hint")
         self.status.setWordWrap(True)
         bar = QHBoxLayout()
-        bar.addWidget(QLabel("Tokens to write"))
+        bar.addWidget(QLabel(LENGTH_LABEL))
         bar.addWidget(self.max_tokens)
         for button in (self.run_button, self.stop_button, self.add_button):
             bar.addWidget(button)
         bar.addWidget(self.status, 1)
         self.row = QHBoxLayout()
         self.row.setSpacing(10)
-        key = QLabel(f"<span style='color:{DIVERGE}; font-weight:bold'>▎</span> where the runs first part "
-                     f"ways &nbsp; <span style='color:{DIVERGE}'>underlined</span>: this column differs "
-                     f"from column 1 from there on &nbsp; <span style='color:{theme.CHOSEN}'>□</span> the "
-                     f"position you clicked")
+        # The frame is dark on the (always light) bands; in the key it stands on the window, so in ink.
+        key = QLabel(KEY.format(diverge=DIVERGE, clicked=theme.INK))
         key.setObjectName("hint")
         key.setWordWrap(True)
         layout = QVBoxLayout(self)
@@ -94,8 +100,9 @@ class CompareWindow(QWidget):
         self.add_column(CompareSpec(Path(model_path), seed + 1, base_settings))
         QShortcut(QKeySequence("Ctrl+Return"), self, self.run_all)
         QShortcut(QKeySequence(Qt.Key.Key_Escape), self, self.stop)
-        self.run_button.setToolTip("Write with every column at once (Ctrl+Enter)")
-        self.stop_button.setToolTip("Stop every column after its current token (Esc)")
+        self.run_button.setToolTip("Write with every column at once, until the length is reached or the end "
+                                   "of the text (Ctrl+Enter)")
+        self.stop_button.setToolTip("Stop every column after its current word piece (Esc)")
         self.run_button.setFocus()
         self._refresh()
         self.handle.find_models()
@@ -238,7 +245,7 @@ class CompareWindow(QWidget):
     def _settings_changed(self) -> None:
         self._refresh()
         if any(column.tokens for column in self.columns):
-            self.status.setText("Settings changed: press Run all to write with them.")
+            self.status.setText("Settings changed: press Generate to write with them.")
 
     def _keys(self) -> list[list]:
         return alignment_keys([column.spec().model_path for column in self.columns],
@@ -265,35 +272,51 @@ class CompareWindow(QWidget):
         for column, mine in zip(self.columns, own):
             column.set_marks(first, mine)
             column.plot.set_scale(length, top)
-        self.summary.setText(self._summary(keys, first))
+        self.summary.setText(self._summary(keys, first, own))
 
-    def _summary(self, keys: list[list], first: int | None) -> str:
+    def _summary(self, keys: list[list], first: int | None, own: list[int | None]) -> str:
+        """Where the runs part ways, naming every column: what each one writes there, or when it
+        parts from column 1 later, or that it writes the same as column 1."""
         if not any(keys):
-            return "Press <b>Run all</b> to write the same prompt with each column's settings, side by side."
+            return "Press <b>Generate</b> to write the same prompt with each column's settings, side by side."
         if first is None:
             longest = max(len(run) for run in keys)
             if self.running:
-                return f"So far the runs agree on all {longest} tokens."
-            return f"All {len(keys)} runs wrote the same {longest} tokens."
-        agree = {0: "The runs differ from the very first token:",
-                 1: "The runs agree on the first token, then"}.get(
-                     first, f"The runs agree for the first {first} tokens, then")
-        other = differs_at(keys, first) or 1
-        mine, theirs = self._token_words(other, first), self._token_words(0, first)
-        if mine is None:
-            then = f"column {other + 1} stops where column 1 picks {theirs}"
-        elif theirs is None:
-            then = f"column 1 stops where column {other + 1} picks {mine}"
-        else:
-            then = f"column {other + 1} picks {mine} where column 1 picks {theirs}"
-        return f"{agree} {then}."
+                return f"So far the runs agree on all {longest} word pieces."
+            return f"All {len(keys)} runs wrote the same {longest} word pieces."
+        agree = {0: "The runs differ from the very first word piece:",
+                 1: "The runs agree on the first word piece, then"}.get(
+                     first, f"The runs agree for the first {first} word pieces, then")
+        there = [n for n in range(1, len(keys)) if own[n] == first] or [differs_at(keys, first) or 1]
+        sentences = [f"{agree} {self._parting(there, first)}."]
+        for n in range(1, len(keys)):
+            mine = own[n]
+            if n in there:
+                continue
+            if mine is None:
+                same = "so far writes" if self.running else "writes"
+                sentences.append(f"Column {n + 1} {same} the same as column 1.")
+            else:
+                sentences.append(f"Column {n + 1} follows column 1 up to word piece {mine}, then "
+                                 f"{self._parting([n], mine, named=False)}.")
+        return " ".join(sentences)
+
+    def _parting(self, columns: list[int], index: int, named: bool = True) -> str:
+        """"column 2 picks ‘␣wise’ and column 3 picks ‘␣king’ where column 1 picks ‘␣man’"."""
+        picks = []
+        for n in columns:
+            word = self._token_words(n, index)
+            picks.append((f"column {n + 1} " if named else "") + (f"picks {word}" if word else "stops"))
+        listed = picks[0] if len(picks) == 1 else ", ".join(picks[:-1]) + " and " + picks[-1]
+        theirs = self._token_words(0, index)
+        return f"{listed} where column 1 " + (f"picks {theirs}" if theirs else "stops")
 
     def _token_words(self, column: int, index: int) -> str | None:
         tokens = self.columns[column].tokens
         if index >= len(tokens):
             return None
         token = tokens[index]
-        return "its end-of-text token" if token.is_end else f"<b>{html(quoted(token.label))}</b>"
+        return "its end-of-text word piece" if token.is_end else f"<b>{html(quoted(token.label))}</b>"
 
 
 def demo_compare(prompt: str, settings: SamplerSettings, seed: int, model_path: Path,

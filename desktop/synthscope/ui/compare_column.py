@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPoint, QPointF, QSize, Qt, Signal
-from PySide6.QtGui import QColor, QPainter, QPaintEvent, QPen, QResizeEvent, QTextCharFormat, QTextCursor
+from PySide6.QtGui import QColor, QPainter, QPaintEvent, QPen, QResizeEvent, QTextCursor
 from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QFrame, QGridLayout, QLabel, QPushButton,
                                QSpinBox, QWidget)
 
@@ -14,20 +14,29 @@ from synthscope.session.compare import CompareSpec, surprise_bits
 from synthscope.ui import theme
 from synthscope.ui.compare_worker import TokenMessage
 from synthscope.ui.text_view import Piece, TokenTextView
-from synthscope.ui.wording import html, percent
+from synthscope.ui.wording import html, percent, visible
 
-DIVERGE = "#7B3FA0"  # where runs part ways: apart from the orange of the selected token
+# Where the runs part ways and this run's own path: a dark crimson, with a contrast of at least 3.5 on
+# every chance band (the old purple vanished on the ≥90% band) and no hue of a band or of "chosen".
+DIVERGE = "#8A004C"
+DIVERGE_ON_DARK = "#FF7AB8"  # the same mark on a dark plot background
+CLICKED = theme.BAND_INK  # the position you clicked: a dark frame, dark on every (light) chance band
+MARK_COLOURS = (DIVERGE, CLICKED)  # what is drawn over the shaded text
+SURPRISE_HELP = ("Surprise is counted in bits: 0 bits means the model was sure of the word piece, and "
+                 "each extra bit means it thought it half as likely (1 bit = 50%, 2 bits = 25%, "
+                 "5 bits ≈ 3%).")
 PLOT_HEIGHT = 150
-ENDINGS = {"end": "The model chose to stop after {n} tokens.", "limit": "Wrote {n} tokens (the limit).",
-           "context": "Stopped after {n} tokens: the model's memory for text is full.",
-           "error": "Stopped after {n} tokens because of a problem (see above).",
-           "stopped": "Stopped after {n} tokens."}
+ENDINGS = {"end": "The model chose to stop after {n} word pieces.",
+           "limit": "Wrote {n} word pieces (the limit).",
+           "context": "Stopped after {n} word pieces: the model's memory for text is full.",
+           "error": "Stopped after {n} word pieces because of a problem (see above).",
+           "stopped": "Stopped after {n} word pieces."}
 Model = tuple[str, Path, bool]  # name, file, whether it is opened in the crash-proof check first
 
 
 def quoted(label: str) -> str:
-    """A token for a sentence: its spaces kept (they matter), line breaks shown."""
-    return "‘" + label.replace("\n", "↵").replace("\t", "⇥") + "’"
+    """A token for a sentence, its spaces shown as ␣ like everywhere else (they matter)."""
+    return "‘" + visible(label) + "’"
 
 
 class OneLineLabel(QLabel):
@@ -71,13 +80,8 @@ class CompareTextView(TokenTextView):
         self.ended = False
 
     def show_prompt(self, prompt: str) -> None:
+        """The prompt in the same ink as in the main window."""
         self.set_prompt(prompt)
-        faint = QTextCharFormat()
-        faint.setForeground(QColor(theme.MUTED))
-        with self._editing():
-            cursor = QTextCursor(self.document())
-            cursor.setPosition(self.prompt_end, QTextCursor.MoveMode.KeepAnchor)
-            cursor.setCharFormat(faint)
 
     def set_marks(self, first: int | None, own: int | None) -> None:
         if (first, own) != (self.first, self.own):
@@ -100,12 +104,23 @@ class CompareTextView(TokenTextView):
         return top or 0, len(self.spans) - 1 if bottom is None else bottom
 
     def paintEvent(self, e: QPaintEvent) -> None:  # noqa: N802
-        super().paintEvent(e)
-        if not self.spans or (self.first is None and self.own is None):
+        # The base view frames the selected token in orange, which means "chosen" elsewhere: here
+        # the clicked position gets a dark frame of its own.
+        selected, self.selected = self.selected, None
+        try:
+            super().paintEvent(e)
+        finally:
+            self.selected = selected
+        if not self.spans:
             return
         p = QPainter(self.viewport())
-        if self.own is not None:  # this run's own path: a thin line under every token from there on
-            p.setPen(QPen(QColor(DIVERGE), 1.5))
+        p.setRenderHint(QPainter.RenderHint.Antialiasing)
+        if selected is not None and selected < len(self.spans):
+            p.setPen(QPen(QColor(CLICKED), 2.5))
+            for rect in self.token_rects(selected):
+                p.drawRoundedRect(rect.adjusted(-1, -1, 0, 0), 3, 3)
+        if self.own is not None:  # this run's own path: a line under every token from there on
+            p.setPen(QPen(QColor(DIVERGE), 2.5))
             first, last = self._visible_tokens()
             for index in range(max(self.own, first), last + 1):
                 for rect in self.token_rects(index):
@@ -141,13 +156,17 @@ class SurprisePlot(pg.PlotWidget):
             axis.setTickFont(theme.font(theme.BASE_POINT_SIZE - 2))
         style = {"color": theme.INK, "font-size": f"{theme.BASE_POINT_SIZE - 1}pt",
                  "font-family": theme.FONT_FAMILY}
-        item.setLabel("left", "bits", **style)
-        item.setLabel("bottom", "token number", **style)
+        item.setLabel("left", "surprise (bits)", **style)
+        item.setLabel("bottom", "word piece number", **style)
+        self.setToolTip(SURPRISE_HELP + " Higher = the model expected that word piece less. "
+                        "Click a point to look at that word piece in every column.")
         self.curve = pg.PlotDataItem([], [], pen=pg.mkPen(theme.ACCENT, width=2), symbol="o", symbolSize=6,
                                      symbolPen=pg.mkPen(theme.ACCENT), symbolBrush=pg.mkBrush(theme.PANEL))
         item.addItem(self.curve)
-        self.selected = pg.InfiniteLine(angle=90, pen=pg.mkPen(theme.CHOSEN, width=2.5))
-        self.parting = pg.InfiniteLine(angle=90, pen=pg.mkPen(DIVERGE, width=2, style=Qt.PenStyle.DashLine))
+        dark = QColor(theme.PANEL).lightness() < 128
+        self.selected = pg.InfiniteLine(angle=90, pen=pg.mkPen(theme.INK, width=2.5))
+        self.parting = pg.InfiniteLine(angle=90, pen=pg.mkPen(DIVERGE_ON_DARK if dark else DIVERGE, width=2,
+                                                              style=Qt.PenStyle.DashLine))
         for line in (self.selected, self.parting):
             line.hide()
             item.addItem(line)
@@ -210,8 +229,9 @@ class CompareColumn(QFrame):
         self.model.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
         self.model.setMinimumContentsLength(8)
         for place, (name, box, tip) in enumerate((
-                ("Temperature", self.temperature, "0 always takes the top token; higher flattens the odds"),
-                ("Top-p", self.top_p, "Keep the likeliest tokens until they cover this share; 1 is off"),
+                ("Temperature", self.temperature,
+                 "0 always takes the top word piece; higher flattens the odds"),
+                ("Top-p", self.top_p, "Keep the likeliest word pieces until they cover this share; 1 is off"),
                 ("Seed", self.seed, "Which dice: the same seed and settings write the same text"))):
             label = QLabel(name)
             label.setObjectName("hint")
@@ -235,10 +255,12 @@ class CompareColumn(QFrame):
         self.readout.setAlignment(Qt.AlignmentFlag.AlignTop)
         # Three lines always: the curves below stay level across the columns.
         self.readout.setFixedHeight(3 * self.readout.fontMetrics().lineSpacing() + 6)
+        self.readout.setToolTip(SURPRISE_HELP)
         self.layout_.addWidget(self.readout)
-        caption = QLabel("Surprise (bits): how unexpected each token was to the model")
+        caption = QLabel("Surprise: how unexpected each word piece was to the model (higher = less expected)")
         caption.setObjectName("hint")
         caption.setWordWrap(True)
+        caption.setToolTip(SURPRISE_HELP)
         self.layout_.addWidget(caption)
         self.plot = SurprisePlot()
         self.plot.positionClicked.connect(self.positionClicked)
@@ -322,16 +344,16 @@ class CompareColumn(QFrame):
 
     def _refresh_readout(self) -> None:
         n = len(self.tokens)
-        status = ENDINGS.get(self.ended or "", "Wrote {n} tokens so far.").format(n=n) if n or self.ended \
-            else "Press Run all to write."
+        status = (ENDINGS.get(self.ended or "", "Wrote {n} word pieces so far.").format(n=n)
+                  if n or self.ended else "Press Generate to write.")
         index = self.selected
         if index is None:
-            detail = "Click a token to see the same position in every column."
+            detail = "Click a word piece to see the same position in every column."
         elif index < n:
             token = self.tokens[index]
             bits = surprise_bits(token.p_raw)
-            detail = (f"Token {index + 1}: <b>{html(quoted(token.label))}</b> — the model gave it "
-                      f"{percent(token.p_raw)}, a surprise of {bits:.1f} bits.")
+            detail = (f"Word piece {index + 1}: <b>{html(quoted(token.label))}</b> — the model gave it "
+                      f"{percent(token.p_raw)}: a surprise of {bits:.1f} bits (higher = less expected).")
         else:
-            detail = f"Token {index + 1}: this run had already ended."
+            detail = f"Word piece {index + 1}: this run had already ended."
         self.readout.setText(f"{detail}<br><span style='color:{theme.MUTED}'>{status}</span>")
