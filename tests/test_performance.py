@@ -23,7 +23,7 @@ from synthscope.sampling.trace import log_sum_exp, softmax_statistics  # noqa: E
 from synthscope.engine.model import DEFAULT_CONTEXT  # noqa: E402
 from synthscope.session import Generator  # noqa: E402
 from synthscope.ui.main_window import MainWindow  # noqa: E402
-from synthscope.ui.performance import AUTOMATIC  # noqa: E402
+from synthscope.ui.performance import AUTOMATIC, by_hand_sentence  # noqa: E402
 from window_helpers import WAIT_MS, loaded_window, worker_generator  # noqa: E402
 
 
@@ -182,6 +182,10 @@ def test_window_reloads_with_another_kv_precision_and_keeps_the_text(
     perf.apply_button.click()
     qtbot.waitUntil(lambda: window.state == "idle", timeout=WAIT_MS)
     assert window.model.config.kv_cache == other and window.model.config.flash_attention
+    # The note under it says what Automatic would have done, instead of contradicting the menus.
+    memory_words = {"f32": "exact memory", "f16": "compact memory"}
+    assert (f"Automatic would use {memory_words[measured.kv_cache]}" in perf.engine_line.text()
+            and f"you chose {memory_words[other]}" in perf.engine_line.text())
     assert worker_engine(window).config.kv_cache == other
     assert window.editor.toPlainText() == text and not perf.apply_button.isEnabled()
     window.close()
@@ -194,11 +198,26 @@ def test_window_reloads_with_another_kv_precision_and_keeps_the_text(
 
 def test_gpu_setting_is_offered_only_when_llama_cpp_can_offload(window: MainWindow) -> None:
     perf = window.performance
+    window.controls.show_all.setChecked(True)  # the simple view folds Performance away
     if machine_facts().gpu_offload:
         assert perf.gpu_layers.isVisible() and not perf.gpu_note.text()
     else:
         assert not perf.gpu_layers.isVisible() and "processor only" in perf.gpu_note.text()
     assert machine_facts().cpu_name in window.model.device or machine_facts().gpu_devices
+
+
+def test_the_note_says_where_a_choice_by_hand_differs_from_automatic() -> None:
+    automatic = machine_choice().config.with_changes(kv_cache="f16", flash_attention=True, threads=2)
+    auto = {"threads": None, "kv_cache": None, "flash_attention": None}
+    assert by_hand_sentence(auto, automatic) == ""
+    exact = by_hand_sentence({**auto, "kv_cache": "f32", "flash_attention": False}, automatic)
+    assert "Automatic would use compact memory and flash attention here" in exact
+    assert "you chose exact memory and standard attention" in exact
+    same = by_hand_sentence({**auto, "kv_cache": "f16", "threads": 4}, automatic)
+    assert "Automatic would use 2 threads here; you chose 4 threads." in same
+    assert "memory, the same as Automatic" in same and "compact" not in same
+    unknown = by_hand_sentence({**auto, "kv_cache": "f32"}, None)  # the machine not checked yet
+    assert "Set by hand above: memory" in unknown and "would use" not in unknown
 
 
 def test_damaged_engine_settings_fall_back_to_defaults(qtbot, qapp, store: QSettings) -> None:
@@ -253,7 +272,7 @@ def test_context_length_setting_reloads_and_a_full_context_stops_in_words(
     perf.apply_button.click()
     qtbot.waitUntil(lambda: window.state == "idle", timeout=WAIT_MS)
     assert window.model.n_ctx == 256 == worker_engine(window).n_ctx
-    assert "context of 256 tokens" in perf.engine_line.text()
+    assert "context of 256 word pieces" in perf.engine_line.text()
     window.controls.max_tokens.setValue(400)
     window.controls.ignore_end.setChecked(True)
     window.generate()

@@ -57,6 +57,31 @@ def test_builtins_are_valid_distinct_and_explained() -> None:
     assert temperatures == sorted(temperatures)  # from careful to wild
 
 
+def test_balanced_is_llama_cpps_own_defaults() -> None:
+    """Balanced, the first view, is what llama-cpp-python samples with when asked for nothing else."""
+    import inspect
+
+    from llama_cpp import Llama
+
+    completion = inspect.signature(Llama.create_completion).parameters
+    balanced = next(p for p in BUILTIN_PRESETS if p.name == "Balanced").settings.to_dict()
+    for key, value in balanced.items():
+        if key == "repeat_last_n":  # a setting of the model, not of each completion
+            assert value == inspect.signature(Llama.__init__).parameters["last_n_tokens_size"].default
+        else:
+            assert value == completion[key].default, key
+
+
+def test_a_first_start_shows_a_named_preset(qtbot, qapp, tmp_path) -> None:
+    from window_helpers import loaded_window
+
+    window = loaded_window(qtbot, qapp, store=ini(tmp_path))  # an empty settings file: a first start
+    combo = window.controls.presets.combo
+    assert combo.currentText() == "Balanced" and window.controls.presets.shown() is not None
+    assert window.controls.settings() == SamplerSettings()
+    window.close()
+
+
 @pytest.mark.parametrize(("name", "message"), [
     ("", "A preset needs a name."),
     ("   ", "A preset needs a name."),

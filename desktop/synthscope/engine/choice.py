@@ -180,17 +180,17 @@ def choose_path(path_speeds: dict[str, float]) -> tuple[str, bool]:
 def _reason(avoided: str, crashes: list[str], config: EngineConfig, speeds: dict[int, float],
             path_speeds: dict[str, float]) -> str:
     threads = config.threads or 1
-    speed = f" ({speeds[threads]:.0f} tokens a second)" if threads in speeds else ""
+    speed = f" ({speeds[threads]:.0f} word pieces a second)" if threads in speeds else ""
     threads_part = f"{threads} thread{'s are' if threads != 1 else ' is'} fastest{speed}"
     if (config.kv_cache, config.flash_attention) == EXACT:
-        path_part = ("exact 32-bit memory of the text costs under 3% speed, so you see llama.cpp's "
+        path_part = ("exact 32-bit memory of the text costs under 3% of the speed, so you see llama.cpp's "
                      "most exact chances" if path_speeds else
                      "you see llama.cpp's most exact chances (32-bit memory of the text)")
     else:
         gain = path_speeds[path_key(config.kv_cache, config.flash_attention)] / path_speeds[path_key(*EXACT)]
         path_part = (f"compact 16-bit memory{' with flash attention' if config.flash_attention else ''}"
-                     f" is {gain:.2f}× as fast as exact memory, so it is used (its chances differ "
-                     "from exact ones by about 3%)")
+                     f" is {gain:.2f}× as fast as exact memory, so Automatic uses it (the chances it "
+                     "shows differ from exact ones by about 3% of their value)")
     if not avoided:
         return (f"Checked on this computer: llama.cpp's standard settings run safely, {threads_part}, "
                 f"and {path_part}.")

@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
 )
 
 from synthscope.sampling import SPECS, SamplerSettings, SettingSpec, new_seed
+from synthscope.sampling.settings import SPEC_BY_KEY
 from synthscope.sampling.dice import MAX_SEED
 from synthscope.ui import theme
 from synthscope.ui.presets import PresetPicker
@@ -36,6 +37,35 @@ OFF_MEANING = {"top_k": "no limit", "top_p": "no limit", "min_p": "no limit", "t
 SEED_HELP = ("The seed is the starting number for the dice. The same seed and the same settings give the "
              "same text again; another seed gives other rolls. A new run (after Clear, or after you edit "
              "the text) uses the seed shown here.")
+SEED_SUBTITLE = "the dice's starting number: the same seed gives the same rolls"
+LENGTH_LABEL = "Length (word pieces)"
+LENGTH_HELP = "How many word pieces Generate writes before it stops by itself."
+# Each slider's two ends in words, shown under it (the temperature's: calm on the left, wild on the right).
+ENDS = {"temperature": ("◀ calm: the likeliest word", "wild: surprises ▶"),
+        "top_k": ("◀ fewer words (0: all)", "more words ▶"),
+        "top_p": ("◀ only the top few words", "all words ▶"),
+        "min_p": ("◀ off: all words", "only the favourite ▶"),
+        "typical_p": ("◀ only the most typical", "off: all words ▶"),
+        "repeat_penalty": ("◀ repeats more likely", "less likely ▶")}
+
+
+def plain_effect(key: str, value: float) -> str:
+    """What a sampler that is not off does, in a few plain words: 'only the 40 likeliest words'."""
+    if key == "top_k":
+        return f"only the {value:g} likeliest words" if value != 1 else "only the likeliest word"
+    if key == "top_p":
+        return f"only the likeliest words holding {value:.0%} of the chance"
+    if key == "min_p":
+        return f"no word under {value * 100:g}% of the favourite's chance"
+    if key == "typical_p":
+        return "only words about as surprising as usual"
+    if key == "repeat_penalty":
+        return f"recent words made {'less' if value > 1 else 'more'} likely"
+    if key == "frequency_penalty":
+        return f"each repeat makes a word {'less' if value > 0 else 'more'} likely"
+    if key == "presence_penalty":
+        return f"words already written made {'less' if value > 0 else 'more'} likely"
+    return f"{SPEC_BY_KEY[key].label.lower()} {value:g}"
 
 
 def tag_for(spec: SettingSpec, value: float) -> str:
@@ -60,6 +90,8 @@ class SettingControl(QWidget):
         self.label.setFont(theme.font(theme.BASE_POINT_SIZE, bold=True))
         self.tag = QLabel()
         self.tag.setObjectName("hint")
+        # Wrapping, "off (0 = no change)" beside a long name fits the column instead of widening it.
+        self.tag.setWordWrap(True)
         if spec.kind is int:
             self.box: QSpinBox | QDoubleSpinBox = QSpinBox()
         else:
@@ -70,7 +102,7 @@ class SettingControl(QWidget):
         self.box.setKeyboardTracking(False)  # typing "0.75" must not apply 0, 0.7 on the way
         self.box.setAlignment(Qt.AlignmentFlag.AlignRight)
         self.box.setButtonSymbols(QAbstractSpinBox.ButtonSymbols.UpDownArrows)
-        self.box.setMinimumWidth(96)
+        self.box.setMinimumWidth(92)
         self.slider = QSlider(Qt.Orientation.Horizontal)
         self.slider.setRange(0, SLIDER_STEPS)
         self.slider.setPageStep(SLIDER_STEPS // 20)
@@ -83,20 +115,20 @@ class SettingControl(QWidget):
         top = QHBoxLayout()
         top.setContentsMargins(0, 0, 0, 0)
         top.addWidget(self.label)
-        top.addWidget(self.tag)
-        top.addStretch(1)
+        top.addWidget(self.tag, 1)
         top.addWidget(self.box)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 2, 0, 2)
         layout.setSpacing(2)
         layout.addLayout(top)
         layout.addWidget(self.slider)
-        if spec.key == "temperature":  # the slider's ends in words: calm on the left, wild on the right
-            ends = [QLabel(text) for text in ("◀ calm: the likeliest word", "wild: surprises ▶")]
-            for end in ends:
-                end.setObjectName("hint")
-                end.setFont(theme.font(theme.BASE_POINT_SIZE - 2))
-            layout.addLayout(theme.row(ends[0], (QWidget(), 1), ends[1]))
+        self.ends = [QLabel(text) for text in ENDS.get(spec.key, ())]
+        for end in self.ends:
+            end.setObjectName("hint")
+            end.setFont(theme.font(theme.BASE_POINT_SIZE - 2))
+            end.setToolTip(f"<b>{spec.label}</b><br>{spec.help}")
+        if self.ends:
+            layout.addLayout(theme.row(self.ends[0], (QWidget(), 1), self.ends[1]))
         self.slider.valueChanged.connect(self._slider_moved)
         self.box.valueChanged.connect(self._box_changed)
         self.set_value(spec.default, emit=False)
@@ -175,7 +207,8 @@ class ControlsPanel(QFrame):
         layout.addWidget(self.presets)
         self.show_all = QCheckBox("Show all settings")
         self.show_all.setToolTip("Off: only temperature and top-p, the two that matter most. On: every "
-                                 "sampler. Hidden settings keep working with the values they have.")
+                                 "sampler, and the Performance section (how llama.cpp runs on this "
+                                 "computer). Hidden settings keep working with the values they have.")
         self.hidden_note = QLabel()
         self.hidden_note.setObjectName("hint")
         self.hidden_note.setWordWrap(True)
@@ -217,15 +250,20 @@ class ControlsPanel(QFrame):
         self.roll_button.clicked.connect(lambda: self.seed_box.setValue(new_seed()))
         seed_help = SEED_HELP
         self.seed_box.setToolTip(seed_help)
+        self.seed_subtitle = QLabel(SEED_SUBTITLE)
+        self.seed_subtitle.setObjectName("hint")
+        self.seed_subtitle.setFont(theme.font(theme.BASE_POINT_SIZE - 2))
+        self.seed_subtitle.setWordWrap(True)
+        self.seed_subtitle.setToolTip(seed_help)
         self.max_tokens = QSpinBox()
         self.max_tokens.setRange(1, 2048)
         self.max_tokens.setValue(DEFAULT_MAX_TOKENS)
         self.max_tokens.setAlignment(Qt.AlignmentFlag.AlignRight)
-        self.max_tokens.setToolTip("How many word pieces (tokens) Generate writes before it stops by itself.")
+        self.max_tokens.setToolTip(LENGTH_HELP)
         self.ignore_end = QCheckBox("Keep going past the end")
         self.ignore_end.setToolTip(
             "Off: writing stops when the model picks its end-of-text mark.\n"
-            "On: it writes on regardless, up to Max tokens.")
+            "On: it writes on regardless, up to the Length.")
         grid = QGridLayout()
         grid.setContentsMargins(0, 0, 0, 0)
         seed_label = QLabel("Seed")
@@ -233,12 +271,14 @@ class ControlsPanel(QFrame):
         grid.addWidget(seed_label, 0, 0)
         grid.addWidget(self.seed_box, 0, 1)
         grid.addWidget(self.roll_button, 0, 2)
-        grid.addWidget(self.new_seed_each_run, 1, 0, 1, 3)
-        length = QLabel("Max tokens")
-        length.setToolTip("How many word pieces (tokens) Generate writes before it stops by itself.")
-        grid.addWidget(length, 2, 0)
-        grid.addWidget(self.max_tokens, 2, 1)
-        grid.addWidget(self.ignore_end, 3, 0, 1, 3)
+        grid.addWidget(self.seed_subtitle, 1, 0, 1, 3)
+        grid.addWidget(self.new_seed_each_run, 2, 0, 1, 3)
+        length = QLabel(LENGTH_LABEL)
+        length.setToolTip(LENGTH_HELP)
+        self.max_tokens.setAccessibleName(LENGTH_LABEL)
+        # A row of its own: sharing the seed's columns, the long label would widen the whole column.
+        grid.addLayout(theme.row(length, (self.max_tokens, 1)), 3, 0, 1, 3)
+        grid.addWidget(self.ignore_end, 4, 0, 1, 3)
         grid.setColumnStretch(1, 1)
         return grid
 
@@ -253,12 +293,16 @@ class ControlsPanel(QFrame):
         if self.show_all.isChecked():
             self.hidden_note.hide()
             return
-        settings = self.settings()
-        working = [f"{spec.label.lower()} {settings.to_dict()[spec.key]:g}" for spec in SPECS
+        values = self.settings().to_dict()
+        working = [spec for spec in SPECS
                    if spec.key not in SIMPLE_KEYS and spec.key != "repeat_last_n"
-                   and spec.off_value is not None and settings.to_dict()[spec.key] != spec.off_value]
-        self.hidden_note.setText("Also at work: " + ", ".join(working) if working
-                                 else "The other samplers are off.")
+                   and spec.off_value is not None and values[spec.key] != spec.off_value]
+        # Plain words first; the sampler's name and value say which hidden box to look for.
+        parts = [f"{plain_effect(spec.key, values[spec.key])} ({spec.label.lower()} {values[spec.key]:g})"
+                 for spec in working]
+        self.hidden_note.setText("Also at work, under Show all settings: " + "; ".join(parts) + "."
+                                 if parts else "The other samplers are off.")
+        self.hidden_note.setToolTip("<br>".join(f"<b>{spec.label}</b>: {spec.help}" for spec in working))
         self.hidden_note.show()
 
     def _changed(self, _key: str, _value: object) -> None:

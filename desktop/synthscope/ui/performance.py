@@ -18,9 +18,11 @@ from PySide6.QtWidgets import (
 )
 
 from synthscope.engine import EngineConfig
+from synthscope.engine.choice import remembered_choice
 from synthscope.engine.config import ALL_LAYERS, MAX_THREADS
 from synthscope.engine.model import DEFAULT_CONTEXT
 from synthscope.ui import theme
+from synthscope.ui.controls import ControlsPanel
 
 MIN_CONTEXT, MAX_CONTEXT = 256, 131072
 AUTOMATIC = 0  # the threads box's special value: the count measured fastest on this computer
@@ -28,18 +30,18 @@ AUTO = "auto"  # memory and attention: what the check measured best on this comp
 MEMORY_CHOICES = {AUTO: "Automatic", "f32": "Exact (32-bit)", "f16": "Compact (16-bit)"}
 ATTENTION_CHOICES = {AUTO: "Automatic", "standard": "Standard", "flash": "Flash attention"}
 THREADS_HELP = ("How many of the processor's threads (its cores, or halves of cores) work on each "
-                "token. Automatic uses the count Synthscope measured to be fastest on this computer. "
+                "word piece. Automatic uses the count Synthscope measured to be fastest on this computer. "
                 "Takes effect at once.")
 MEMORY_HELP = ("How precisely the model keeps the text it has read so far (llama.cpp's KV cache). "
                "Exact gives llama.cpp's most precise chances; compact halves that memory and can be "
-               "faster, but moves the chances by 3–4% on average, and now and then changes which word "
-               "is likeliest. Automatic uses exact unless it was measured more than 3% slower here. "
-               "Changing it reloads the model.")
+               "faster, but moves each chance by 3–4% of its value on average, and now and then "
+               "changes which word is likeliest. Automatic uses exact unless it was measured more "
+               "than 3% slower here. Changing it reloads the model.")
 ATTENTION_HELP = ("How llama.cpp works out which earlier words matter. Flash attention is a faster "
                   "method on some computers and slower on others; on a processor it always computes "
                   "with compact (16-bit) precision, even with exact memory. Automatic uses what was "
                   "measured fastest here. Changing it reloads the model.")
-CONTEXT_HELP = ("How many tokens (prompt and generated text together) the model can keep in view. "
+CONTEXT_HELP = ("How many word pieces (prompt and generated text together) the model can keep in view. "
                 "When the text reaches it, generation stops and says so; Undo or Clear to go on. "
                 "Longer needs more memory. It cannot exceed what the model was trained for. Changing "
                 "it reloads the model.")
@@ -90,7 +92,6 @@ class PerformancePanel(QFrame):
         self.context.setRange(MIN_CONTEXT, MAX_CONTEXT)
         self.context.setSingleStep(1024)
         self.context.setValue(DEFAULT_CONTEXT)
-        self.context.setSuffix(" tokens")
         self.context.setKeyboardTracking(False)
         self.context.setAlignment(Qt.AlignmentFlag.AlignRight)
         self.gpu_layers = QSpinBox()
@@ -108,7 +109,7 @@ class PerformancePanel(QFrame):
         rows = [("Threads", self.threads, THREADS_HELP, True),
                 ("Memory of the text", self.memory, MEMORY_HELP, False),
                 ("Attention", self.attention, ATTENTION_HELP, False),
-                ("Context length", self.context, CONTEXT_HELP, True)]
+                ("Context (word pieces)", self.context, CONTEXT_HELP, True)]
         if gpu_offload:
             rows.append(("GPU layers", self.gpu_layers, GPU_HELP, True))
         row = 0
@@ -161,8 +162,13 @@ class PerformancePanel(QFrame):
         context length."""
         return {"threads": self.threads_preference(), **self.reload_preferences()}
 
-    def show_engine(self, config: EngineConfig, note: str, device: str, n_ctx: int) -> None:
-        """After a load: what runs now and why, and which preferences it reflects."""
+    def show_engine(self, config: EngineConfig, note: str, device: str, n_ctx: int,
+                    automatic: EngineConfig | None = None) -> None:
+        """After a load: what runs now and why, and which preferences it reflects. `automatic` is what
+        this machine's check chose (None: the remembered choice, if there is one)."""
+        if automatic is None:
+            known = remembered_choice()
+            automatic = known.config if known is not None else None
         self._loaded = self.reload_preferences()
         if self.threads_preference() is None:
             self.measured_threads = config.threads or 0
@@ -173,14 +179,10 @@ class PerformancePanel(QFrame):
         if self._loaded["flash_attention"] is None:
             self.attention.setItemText(0, "Automatic (flash)" if config.flash_attention
                                        else "Automatic (standard)")
-        by_hand = [name for name, key in (("threads", "threads"), ("memory", "kv_cache"),
-                                          ("attention", "flash_attention"))
-                   if self.preferences()[key] is not None]
-        chosen = (f" Set by hand above: {', '.join(by_hand)} (instead of the automatic choice)."
-                  if by_hand else "")
+        chosen = by_hand_sentence(self.preferences(), automatic)
         capped = " (the most this model allows)" if n_ctx < self.context.value() else ""
         self.engine_line.setText(f"Running on {device}: {config.describe()}, context of {n_ctx:,} "
-                                 f"tokens{capped}.{chosen}\n\n{note}")
+                                 f"word pieces{capped}.{chosen}\n\n{note}")
         self._mark_pending()
 
     def _mark_pending(self, *_: object) -> None:
@@ -213,6 +215,35 @@ class PerformancePanel(QFrame):
             combo.setCurrentIndex(index if index >= 0 else combo.findData(spec.default))
 
 
+def _in_words(key: str, value: Any) -> str:
+    if key == "threads":
+        return f"{value} thread{'s' if value != 1 else ''}"
+    if key == "kv_cache":
+        return "exact memory" if value == "f32" else "compact memory"
+    return "flash attention" if value else "standard attention"
+
+
+def by_hand_sentence(preferences: dict[str, Any], automatic: EngineConfig | None) -> str:
+    """The settings chosen by hand, and what Automatic would have used instead, in a sentence or two;
+    '' when everything is automatic."""
+    keys = {"threads": "threads", "kv_cache": "memory", "flash_attention": "attention"}
+    by_hand = [key for key in keys if preferences[key] is not None]
+    if not by_hand:
+        return ""
+    if automatic is None:  # this machine was not checked yet: nothing to compare with
+        return f" Set by hand above: {', '.join(keys[k] for k in by_hand)} (instead of the automatic choice)."
+    differ = [key for key in by_hand if getattr(automatic, key) != preferences[key]]
+    same = [keys[key] for key in by_hand if key not in differ]
+    sentence = ""
+    if differ:
+        would = " and ".join(_in_words(key, getattr(automatic, key)) for key in differ)
+        chose = " and ".join(_in_words(key, preferences[key]) for key in differ)
+        sentence += f" Automatic would use {would} here; you chose {chose}."
+    if same:
+        sentence += f" Set by hand above: {', '.join(same)}, the same as Automatic would choose."
+    return sentence
+
+
 def _combo(choices: dict[str, str]) -> QComboBox:
     combo = QComboBox()
     for key, label in choices.items():
@@ -228,8 +259,9 @@ def _read_int(store: QSettings, spec: EngineSettingSpec, maximum: int) -> int:
     return value if spec.minimum <= value <= min(spec.maximum, maximum) else int(spec.default)
 
 
-def engine_column(controls: QWidget, stops: QWidget, performance: QWidget) -> QWidget:
-    """The right-hand column: sampler settings, when to stop, then Performance."""
+def engine_column(controls: ControlsPanel, stops: QWidget, performance: QWidget) -> QWidget:
+    """The right-hand column: sampler settings, when to stop, then Performance, which only "Show all
+    settings" shows (a first start shows the simple view, without it)."""
     column = QWidget()
     layout = QVBoxLayout(column)
     layout.setContentsMargins(0, 0, 0, 0)
@@ -240,4 +272,7 @@ def engine_column(controls: QWidget, stops: QWidget, performance: QWidget) -> QW
     stop_layout.addWidget(stops)
     layout.addWidget(stop_panel)
     layout.addWidget(performance)
+    performance.setVisible(controls.show_all.isChecked())
+    # Restoring the remembered checkbox after this toggles it, and so shows Performance again.
+    controls.show_all.toggled.connect(performance.setVisible)
     return column

@@ -22,6 +22,8 @@ STORE_KEY = "run/stop_sequences"
 HELP = ("Generation stops as soon as the model writes one of these, for example a full stop or a "
         "new line. Type it and press Enter to add it; \\n means a new line. Select one and press "
         "Delete to remove it.")
+# Short enough for the entry in the narrowest column; HELP, its tooltip, says the rest.
+PLACEHOLDER = "e.g. . or \\n (a new line), then Enter"
 
 
 class _StopList(QListWidget):
@@ -46,7 +48,7 @@ class StopSequencesBox(QWidget):
         title = QLabel("Stop when it writes")
         title.setToolTip(HELP)
         self.entry = QLineEdit()
-        self.entry.setPlaceholderText("e.g. . or \\n, then Enter")
+        self.entry.setPlaceholderText(PLACEHOLDER)
         self.entry.setToolTip(HELP)
         self.entry.setAccessibleName("Add a stop sequence")
         self.entry.returnPressed.connect(self.add_typed)
@@ -64,13 +66,14 @@ class StopSequencesBox(QWidget):
         self.hint = QLabel()
         self.hint.setObjectName("hint")
         self.hint.setWordWrap(True)
-        row = theme.row(title, (self.entry, 1))
         lower = theme.row((self.list, 1))
         lower.addWidget(self.remove_button, 0, Qt.AlignmentFlag.AlignTop)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(3)
-        layout.addLayout(row)
+        # The entry gets a row of its own, so that its example is not cut off in the narrow column.
+        layout.addWidget(title)
+        layout.addWidget(self.entry)
         layout.addLayout(lower)
         layout.addWidget(self.hint)
         self._rebuild()
@@ -110,7 +113,7 @@ class StopSequencesBox(QWidget):
             self.list.addItem(item)
         self.list.setVisible(bool(self._stops))
         self.remove_button.setVisible(bool(self._stops))
-        self.hint.setText("" if self._stops else "None: it stops at Max tokens or when the model "
+        self.hint.setText("" if self._stops else "None: it stops at the Length or when the model "
                           "ends the text.")
         self.hint.setVisible(not self._stops)
 
