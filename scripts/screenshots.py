@@ -6,7 +6,8 @@ Writes main-window.png (a run with one step selected), what-if.png (the same ste
 with other settings), hover-card.png (the card shown over a generated token), performance.png
 (the Performance section: threads, memory, attention, and how llama.cpp runs here),
 stage-by-stage.png (each candidate's chance after every sampler), chat.png (two
-turns of a conversation in chat mode), models.png (File → Models on this computer), branches.png
+turns of a conversation in chat mode, the samplers and dice panels folded to a line each),
+models.png (File → Models on this computer), branches.png
 (the branch tree after another token and a replay), compare.png (three runs side by side) and
 presentation.png (presentation mode at 1280×720).
 """
@@ -29,7 +30,8 @@ from synthscope.ui.main_window import MainWindow  # noqa: E402
 
 SEED = 20240607
 TOKENS = 40
-WHAT_IFS = ({"top_k": 2}, {"top_p": 0.5}, {"min_p": 0.25}, {"temperature": 1.6}, {"temperature": 0.0})
+# The visible sliders first: a first-time reader can see what was moved.
+WHAT_IFS = ({"temperature": 1.6}, {"temperature": 0.0}, {"top_p": 0.5}, {"top_k": 2}, {"min_p": 0.25})
 
 
 def wait_until(app: QApplication, done: Callable[[], bool], timeout: float = 60.0) -> None:
@@ -56,6 +58,19 @@ def interesting_step(window: MainWindow) -> int:
     scored = [(s.trace.chosen_index > 0, min(s.trace.final_size, 8), s.trace.entropy_final, i)
               for i, s in enumerate(steps[3:], start=3)]
     return max(scored)[3]
+
+
+def stage_step(window: MainWindow, fallback: int) -> int:
+    """A step whose likeliest words show both marks of Stage by stage: one lowered by the repetition
+    penalty and one removed by a sampler."""
+    from synthscope.sampling.explain import penalty_change
+
+    for i, step in enumerate(window.mirror.steps):
+        top = step.trace.candidates[:8]
+        lowered = set(penalty_change(step.trace)) & set(top["token_id"].tolist())
+        if lowered and (top["removed_by"] >= 0).any():
+            return i
+    return fallback
 
 
 def branches_shot(app: QApplication, window: MainWindow, path: Path) -> None:
@@ -101,8 +116,14 @@ def chat_shot(app: QApplication, window: MainWindow, path: Path) -> None:
         window.generate()
         wait_until(app, lambda: window.state == "idle" and not window.pending)
     window.select_step(len(window.mirror) - 1)
+    window.chat_input.system_toggle.setChecked(False)
+    folds = (window.pipeline.fold, window.dice.fold)  # folded to one line each: room for both turns
+    for fold in folds:
+        fold.setChecked(True)
     settle(app, window)
     window.grab().save(str(path))
+    for fold in folds:
+        fold.setChecked(False)
 
 
 def models_shot(app: QApplication, window: MainWindow, path: Path) -> None:
@@ -161,11 +182,16 @@ def main(argv: list[str] | None = None) -> int:
     settle(app, window)
     window.card.grab().save(str(args.out / "hover-card.png"))
     window.card.hide()
+    window.controls.show_all.setChecked(True)  # Performance is part of every setting, not the simple view
+    settle(app, window)
     window.performance.grab().save(str(args.out / "performance.png"))
-    window.distribution.stage_button.click()  # the same step, candidate by candidate through the stages
+    window.controls.show_all.setChecked(False)
+    window.select_step(stage_step(window, index))  # candidate by candidate through the stages
+    window.distribution.stage_button.click()
     settle(app, window)
     window.distribution.grab().save(str(args.out / "stage-by-stage.png"))
     window.distribution.stage_button.click()
+    window.select_step(index)
     branches_shot(app, window, args.out / "branches.png")
     compare_shot(app, window, args.out / "compare.png")
     from synthscope.ui.presentation import presentation_shot

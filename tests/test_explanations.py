@@ -124,7 +124,8 @@ def test_certainty_counts_equally_likely_words(real_steps) -> None:
     top = float(trace.candidates["p_raw"][0])
     plain = certainty_words(trace.entropy_raw, top)
     assert ("very sure" in plain and percent(top) in plain) == (top >= 0.8 and n > 1)
-    assert "92%" in certainty_words(math.log(2), 0.92) and "very sure" not in certainty_words(math.log(12), 0.3)
+    assert "92%" in certainty_words(math.log(2), 0.92)
+    assert "very sure" not in certainty_words(math.log(12), 0.3)
 
 
 def test_rows_show_what_the_repetition_penalty_did(real_steps) -> None:
@@ -181,7 +182,7 @@ def test_distribution_title_counts_what_it_shows(qtbot, real_steps) -> None:
     panel.show()
     panel.show_step(view)
     shown = sum(r.rank >= 0 for r in panel.rows)
-    assert panel.title.text().endswith(f"the {shown} likeliest, plus the chosen one")
+    assert panel.title.text().endswith(f"the {shown} likeliest of {logits.shape[0]:,}, plus the chosen one")
     assert len(panel.rows) == shown + 1
     panel.stage_button.setChecked(True)
     assert panel.stages.isVisible() and not panel.plot.isVisible()
@@ -266,7 +267,7 @@ def test_thin_dice_slices_are_listed_not_cut_off(qtbot, real_steps) -> None:
     panel.show_step(view)
     panel.bar.grab()  # paints
     assert panel.bar.unlabelled and "Thin slices:" in panel.bar.toolTip()
-    assert "on a line from 0 to 1" in panel.explanation.text()
+    assert "of the way along a line from 0% to 100%" in panel.explanation.text()
 
 
 def test_switched_off_and_removed_nothing_look_different(qtbot, real_steps) -> None:

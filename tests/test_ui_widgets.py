@@ -55,7 +55,8 @@ def test_stage_words_say_what_each_stage_did() -> None:
     top_p = view.trace.stage("top_p")
     words = describe_stage(top_p, view.settings)
     assert words.headline == f"kept {top_p.kept} of 12"
-    assert words.detail == f"removed {percent(top_p.removed_mass)} of the total chance"
+    assert words.detail == (f"of what was left; removed {percent(top_p.removed_mass)} of the chance "
+                            "still in play")
     assert describe_stage(view.trace.stage("typical_p"), view.settings).idle
     greedy, _ = synthetic(SamplerSettings(temperature=0.0))
     assert describe_stage(greedy.trace.stage("temperature"), greedy.settings).headline == \
@@ -138,7 +139,8 @@ def test_a_what_if_keeps_the_runs_pick_in_view_below_the_list(qtbot) -> None:
     assert "(was picked)" in rows[-1].value_text()
     panel = shown_panel(qtbot, what_if, 500, 400)
     assert any(r.was_picked for r in panel.rows)
-    assert panel.title.text().endswith(f"the {sum(r.rank >= 0 for r in panel.rows)} likeliest, "
+    known = what_if.trace.stages[0].n_in  # the whole vocabulary: the penalty stage sees every word piece
+    assert panel.title.text().endswith(f"the {sum(r.rank >= 0 for r in panel.rows)} likeliest of {known:,}, "
                                        "plus the run's pick")
 
 
@@ -165,7 +167,7 @@ def test_dice_segments_lay_the_draw_end_to_end_and_u_lands_in_the_winner(qtbot) 
     qtbot.addWidget(panel)
     panel.set_token_text(token_text)
     panel.show_step(view)
-    assert f"{view.u:.3f}" in panel.explanation.text()
+    assert f"{view.u:.1%}" in panel.explanation.text()
     greedy, _ = synthetic(SamplerSettings(temperature=0.0))
     panel.show_step(greedy)
     assert "Temperature 0: always the top word" in panel.explanation.text()

@@ -55,7 +55,7 @@ def test_generated_text_and_panels_agree_with_the_session_record(qtbot, window: 
     for stage in last.trace.stages:
         words = describe_stage(stage, last.settings)
         assert window.pipeline.boxes[stage.name].headline.text() == words.headline
-    assert f"{last.u:.3f}" in window.dice.explanation.text()
+    assert f"{last.u:.1%}" in window.dice.explanation.text()
     assert window.dice.bar.u == last.u
 
     # Clicking a token makes it the selected step for every panel.
@@ -64,7 +64,7 @@ def test_generated_text_and_panels_agree_with_the_session_record(qtbot, window: 
     assert window.shown_index() == 4
     chosen = next(r for r in window.distribution.rows if r.chosen)
     assert chosen.token_id == record.steps[4].token_id
-    assert f"{record.steps[4].u:.3f}" in window.dice.explanation.text()
+    assert f"{record.steps[4].u:.1%}" in window.dice.explanation.text()
     assert window.editor.selected == 4
 
 

@@ -63,11 +63,12 @@ def build_actions(window: QMainWindow) -> Actions:
     enter = QKeySequence(Qt.Modifier.CTRL | Qt.Key.Key_Enter)
     ret = QKeySequence(Qt.Modifier.CTRL | Qt.Key.Key_Return)
     return Actions(
-        generate=_action(window, "▶  Generate", "Write tokens until Max tokens or the end of the text",
+        generate=_action(window, "▶  Generate",
+                         "Write word pieces until the length limit or the end of the text",
                          ret, enter),
-        stop=_action(window, "■  Stop", "Stop after the current token", QKeySequence(Qt.Key.Key_Escape)),
-        step=_action(window, "+1  Step", "Write exactly one token", QKeySequence(Qt.Key.Key_Space)),
-        undo=_action(window, "↶  Undo", "Remove the last token", QKeySequence.StandardKey.Undo),
+        stop=_action(window, "■  Stop", "Stop after the current word piece", QKeySequence(Qt.Key.Key_Escape)),
+        step=_action(window, "+1  Step", "Write exactly one word piece", QKeySequence(Qt.Key.Key_Space)),
+        undo=_action(window, "↶  Undo", "Remove the last word piece", QKeySequence.StandardKey.Undo),
         clear=_action(window, "✕  Clear", "Remove the generated text and keep the prompt",
                       QKeySequence("Ctrl+L")),
         open_model=_action(window, "Open model…", "Open another GGUF model file",
@@ -78,7 +79,7 @@ def build_actions(window: QMainWindow) -> Actions:
         model_info=_action(window, "Model information…", "What the loaded model is, and its chat template",
                            QKeySequence("Ctrl+I")),
         save_run=_action(window, "Save session…", "Save the whole exploration: every branch, every "
-                         "token and how it was chosen", QKeySequence.StandardKey.Save),
+                         "word piece and how it was chosen", QKeySequence.StandardKey.Save),
         open_session=_action(window, "Open session…", "Open a saved session, or a run saved by "
                              "synthscope trace", QKeySequence("Ctrl+Shift+O")),
         quit=_action(window, "Quit", "Close Synthscope", QKeySequence.StandardKey.Quit),
@@ -92,11 +93,11 @@ def build_actions(window: QMainWindow) -> Actions:
                                      "On: talk to an instruct model in turns, in its own chat format. "
                                      "Off: the model continues your text as it is",
                                      QKeySequence("Ctrl+T"))),
-        manual=_checkable(_action(window, "Pick each token yourself",
-                                  "On: Step shows the candidates and you choose the next token (or "
+        manual=_checkable(_action(window, "Pick each word piece yourself",
+                                  "On: Step shows the candidates and you choose the next word piece (or "
                                   "let the dice decide). Off: the dice choose", QKeySequence("Ctrl+P"))),
         compare=_action(window, "Compare runs side by side…", "The same prompt written two to four "
-                        "times with other settings, seeds or models, token by token",
+                        "times with other settings, seeds or models, word piece by word piece",
                         QKeySequence("Ctrl+Shift+C")),
         presentation=_checkable(_action(window, "Presentation mode", "Full screen and large type, only "
                                         "the text, the chances, the dice, temperature and top-p; Esc "

@@ -19,19 +19,19 @@ from synthscope.session.tree import TRUNK, Branch, ExplorationTree
 from synthscope.ui import theme
 
 ID_ROLE = Qt.ItemDataRole.UserRole
-HELP = ("Every version of the text you explored. A branch leaves its parent at one token, where a "
-        "different token was written; the rest is the same dice. Click one to show it everywhere; "
+HELP = ("Every version of the text you explored. A branch leaves its parent at one word piece, where a "
+        "different word piece was written; the rest is the same dice. Click one to show it everywhere; "
         "double-click to rename it; Delete removes it and the branches that left it.")
 
 
 def describe(branch: Branch, tree: ExplorationTree, token_text: Callable[[int], str]) -> str:
     """Where and how a branch left its parent, in words."""
     if branch.parent is None:
-        return f"the first text: {len(branch.steps)} tokens"
+        return f"the first text: {len(branch.steps)} word pieces"
     parent = tree.branches.get(branch.parent)
     at = branch.fork_at
     if at >= len(branch.steps):
-        return f"from token {at + 1}; nothing written yet"
+        return f"from word piece {at + 1}; nothing written yet"
     step = branch.steps[at]
     mine = f"‘{token_text(step.token_id)}’ ({step.trace.chosen_p_raw:.0%})"
     was = ""
@@ -39,7 +39,13 @@ def describe(branch: Branch, tree: ExplorationTree, token_text: Callable[[int], 
         other = parent.steps[at]
         was = f" instead of ‘{token_text(other.token_id)}’ ({other.trace.chosen_p_raw:.0%})"
     how = "you picked" if step.chosen_by == "person" else "the dice picked"
-    return f"token {at + 1}: {how} {mine}{was} · {len(branch.steps)} tokens"
+    return f"word piece {at + 1}: {how} {mine}{was} · {len(branch.steps)} word pieces"
+
+
+def alone_title() -> str:
+    """The panel's one line while there is only the first text (the palette is chosen at start)."""
+    return (f"Branches <span style='font-weight:normal; color:{theme.MUTED}'>· none yet: click a word "
+            "in the text to try another one there</span>")
 
 
 class _Tree(QTreeWidget):
@@ -69,13 +75,16 @@ class BranchesPanel(QFrame):
         self.delete_button.setToolTip("Delete the selected branch and every branch that left it "
                                       "(Undo delete brings them back).")
         self.delete_button.clicked.connect(self._delete_selected)
-        buttons = QWidget()
+        self.buttons = buttons = QWidget()
         row = QHBoxLayout(buttons)
         row.setContentsMargins(0, 0, 0, 0)
         row.addWidget(self.delete_button)
         row.addWidget(self.undo_button)
-        layout, title = theme.panel(self, "Branches", buttons)
-        title.setToolTip(HELP)
+        layout, self.title = theme.panel(self, "Branches", buttons)
+        self.title.setToolTip(HELP)
+        # One line that never widens the window: in a narrow one the end of the sentence is cut (the
+        # tooltip says it all).
+        self.title.setMinimumWidth(1)  # its whole text is the preferred width, not the minimum
         self.tree = _Tree()
         self.tree.setColumnCount(2)
         self.tree.setHeaderLabels(["Branch (double-click to rename)",
@@ -88,11 +97,6 @@ class BranchesPanel(QFrame):
         self.tree.itemClicked.connect(self._clicked)
         self.tree.itemChanged.connect(self._edited)
         self.tree.deletePressed.connect(self._delete_selected)
-        self.hint = QLabel("What else could it have written? Click a word in the text to write "
-                           "another one there: the old text stays here as a branch.")
-        self.hint.setObjectName("hint")
-        self.hint.setWordWrap(True)
-        self.hint.setMinimumHeight(self.hint.fontMetrics().lineSpacing() * 2 + 4)  # wraps to two lines
         self.note = QLabel()  # after a replay: where and why it first differs
         self.note.setWordWrap(True)
         self.note.setFont(theme.font(theme.BASE_POINT_SIZE - 1))
@@ -102,7 +106,6 @@ class BranchesPanel(QFrame):
         self.note.hide()
         layout.addWidget(self.tree, 1)
         layout.addWidget(self.note)
-        layout.addWidget(self.hint)
         self.names: dict[int, str] = {}
         self._filling = False
 
@@ -138,8 +141,11 @@ class BranchesPanel(QFrame):
         self.tree.setCurrentItem(items[tree.current])
         self._filling = False
         alone = len(tree.branches) == 1
-        self.hint.setVisible(alone)
-        self.tree.setVisible(not alone)  # a tree of one says nothing: the hint takes its place
+        # A tree of one says nothing: the panel shrinks to one line that says how to make a branch,
+        # leaving the room to the text.
+        self.title.setText(alone_title() if alone else "Branches")
+        self.buttons.setVisible(not alone or tree.can_undo_delete)
+        self.tree.setVisible(not alone)
         self.undo_button.setEnabled(tree.can_undo_delete)
         self.delete_button.setEnabled(tree.current != TRUNK)
 

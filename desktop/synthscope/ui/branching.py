@@ -76,7 +76,7 @@ class Branching(_Base):
         step = self.mirror.steps[index]
         menu = QMenu(self)
         menu.setToolTipsVisible(True)
-        title = menu.addAction(f"Token {index + 1}: write another one here instead")
+        title = menu.addAction(f"Word piece {index + 1}: write another one here instead")
         title.setEnabled(False)
         for row in step.trace.candidates[:ALTERNATIVES]:
             token = int(row["token_id"])
@@ -90,7 +90,7 @@ class Branching(_Base):
             action.triggered.connect(lambda _c=False, t=token: self.branch_from(index, t))
         menu.addSeparator()
         replay = menu.addAction("Write on from here with the current settings (same dice)")
-        replay.setToolTip("Replays the rest of this text from this token with the sampler settings "
+        replay.setToolTip("Replays the rest of this text from this word piece with the sampler settings "
                           "as they are now, and says where and why it first differs.")
         replay.triggered.connect(lambda: self.branch_from(index, None))
         rects = self.editor.token_rects(index)
@@ -142,6 +142,10 @@ class Branching(_Base):
             text = explain_divergence(parent.steps, self.mirror.steps, index, self.token_text)
             self.select_step(index if index < len(self.mirror) else None)
         self.branches_panel.show_note(text)
+        sizes = self.text_split.sizes()  # the note must not squeeze the tree: give the panel its height
+        wanted = min(self.branches_panel.sizeHint().height(), sum(sizes) // 2)
+        if sizes[1] < wanted:
+            self.text_split.setSizes([sum(sizes) - wanted, wanted])
 
     # -- following another path ------------------------------------------------------------
     def choose_branch(self, branch_id: int) -> None:
@@ -237,8 +241,8 @@ class Branching(_Base):
     # -- picking each token yourself --------------------------------------------------------
     def _manual_toggled(self, on: bool) -> None:
         self.statusBar().showMessage(
-            "You pick each token: press Step (Space) to see the candidates." if on else
-            "The dice pick the tokens again.", 8000)
+            "You pick each word piece: press Step (Space) to see the candidates." if on else
+            "The dice pick the word pieces again.", 8000)
 
     def propose_next(self) -> None:
         """Manual mode: ask what the dice would write next, then offer the candidates."""
@@ -252,7 +256,7 @@ class Branching(_Base):
         if self.state != "idle" or index != len(self.mirror) or not self.commands.manual.isChecked():
             return
         menu = QMenu(self)
-        title = menu.addAction(f"Token {index + 1}: which one should be written?")
+        title = menu.addAction(f"Word piece {index + 1}: which one should be written?")
         title.setEnabled(False)
         dice = menu.addAction(f"🎲 Let the dice decide (they land on ‘{self.token_text(step.token_id)}’)")
         dice.triggered.connect(lambda: self.pick(index, None))

@@ -69,7 +69,7 @@ class ChatInput(QWidget):
         _lines_high(self.message, 2)
         self.message.sendRequested.connect(self.sendRequested)
         self.send_button = QPushButton("Send ▶")
-        self.send_button.setToolTip("Send your message; the model writes its reply token by token "
+        self.send_button.setToolTip("Send your message; the model writes its reply word piece by word piece "
                                     "(Enter, or Ctrl+Enter anywhere). With an empty box it goes on "
                                     "with the reply.")
         self.send_button.setStyleSheet(f"QPushButton {{ background: {theme.ACCENT}; color: white; "

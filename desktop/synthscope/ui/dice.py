@@ -9,6 +9,7 @@ from PySide6.QtGui import QColor, QPainter, QPainterPath, QPaintEvent, QPen
 from PySide6.QtWidgets import QFrame, QLabel, QSizePolicy, QWidget
 
 from synthscope.ui import theme
+from synthscope.ui.foldable import FoldButton
 from synthscope.ui.run_model import StepView
 from synthscope.ui.wording import elide, html, percent, visible
 
@@ -96,7 +97,7 @@ class DiceBar(QWidget):
             x = left + tick * width
             p.drawLine(QPointF(x, bar.bottom() + 2), QPointF(x, bar.bottom() + 6))
             p.drawText(QRectF(x - 30, bar.bottom() + 6, 60, 18), Qt.AlignmentFlag.AlignCenter,
-                       f"{tick:g}")
+                       f"{tick:.0%}")
         if self.u is not None and self.segments:
             self._marker(p, left + self.u * width, bar)
         p.end()
@@ -111,7 +112,7 @@ class DiceBar(QWidget):
         tip.closeSubpath()
         p.fillPath(tip, QColor(theme.INK))
         p.setFont(theme.font(theme.BASE_POINT_SIZE - 1, bold=True))
-        label = f"the dice landed at {self.u:.3f}" + (f" → {elide(self.winner, 16)}" if self.winner else "")
+        label = f"the dice landed at {self.u:.1%}" + (f" → {elide(self.winner, 16)}" if self.winner else "")
         w = p.fontMetrics().horizontalAdvance(label) + 8
         lx = min(max(x + 10, self.MARGIN), self.width() - self.MARGIN - w)
         if lx < x < lx + w:
@@ -136,8 +137,8 @@ class DiceBar(QWidget):
         self.setToolTip(f"{DICE_HELP}<br><b>Thin slices:</b> {html(', '.join(names))}{more}")
 
 
-DICE_HELP = ("Every word that is left gets a slice of a line from 0 to 1, as wide as its chance. The dice "
-             "is a random number on that line; the slice it lands in is the word that gets written. The "
+DICE_HELP = ("Every word that is left gets a slice of a line from 0% to 100%, as wide as its chance. The "
+             "dice is a random spot on that line; the slice it lands in is the word that gets written. The "
              "seed decides the dice, so the same seed gives the same landings.")
 
 
@@ -146,15 +147,19 @@ class DicePanel(QFrame):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        layout, self.title = theme.panel(self, "The dice")
-        self.title.setToolTip(DICE_HELP)
-        layout.setSpacing(4)
         self.bar = DiceBar()
         self.explanation = QLabel()
         self.explanation.setWordWrap(True)
         self.explanation.setTextFormat(Qt.TextFormat.RichText)
+        self.summary = QLabel()
+        self.summary.setTextFormat(Qt.TextFormat.RichText)
+        self.fold = FoldButton([self.bar, self.explanation], self.summary)
+        layout, self.title = theme.panel(self, "The dice", self.fold)
+        self.title.setToolTip(DICE_HELP)
+        layout.setSpacing(4)
         layout.addWidget(self.bar)
         layout.addWidget(self.explanation)
+        layout.addWidget(self.summary)
         self.clear()
 
     def set_token_text(self, token_text: Callable[[int], str]) -> None:
@@ -163,6 +168,7 @@ class DicePanel(QFrame):
     def clear(self) -> None:
         self.bar.set_state([], None)
         self.explanation.setText("Each word is picked by a roll of the dice, weighted by the chances.")
+        self.summary.setText("waiting for a word piece")
 
     def show_step(self, view: StepView) -> None:
         segments = segments_for(view)
@@ -172,13 +178,16 @@ class DicePanel(QFrame):
             self.title.setText("The dice: not used")
             self.explanation.setText(f"<b>Temperature 0: always the top word</b> — no dice are thrown, "
                                      f"so <b>{html(name)}</b> wins.")
+            self.summary.setText(f"no dice: temperature 0 always writes the top word, <b>{html(name)}</b>")
             return
         self.title.setText("The dice")
         chosen = next((s for s in segments if s.chosen), None)
-        span = f" (it covers {chosen.start:.2f}–{chosen.end:.2f})" if chosen else ""
+        span = f" (its slice runs from {chosen.start:.1%} to {chosen.end:.1%})" if chosen else ""
         share = percent(chosen.end - chosen.start) if chosen else "?"
-        text = (f"The dice landed at <b>{view.u:.3f}</b> on a line from 0 to 1, inside "
+        text = (f"The dice landed <b>{view.u:.1%}</b> of the way along a line from 0% to 100%, inside "
                 f"<b>{html(elide(name, 24))}</b>{span}, so it was written. It had a {share} chance.")
+        self.summary.setText(f"landed {view.u:.1%} of the way along the line, in the slice of "
+                             f"<b>{html(elide(name, 24))}</b> ({share} of the line)")
         if view.is_what_if:
             was = visible(self.bar.token_text(view.recorded_token_id or 0))
             text += (f" <b>Same dice, different word:</b> the run picked {html(was)}."

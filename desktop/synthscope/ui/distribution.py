@@ -82,12 +82,15 @@ def rows_for(view: StepView, token_text: Callable[[int], str], limit: int | None
 
 
 def title_text(view: StepView, rows: list[Row]) -> str:
-    """'Chances for word 10: the 15 likeliest, plus the chosen one' — the count matches the rows."""
+    """'Chances for word piece 10: the 15 likeliest of 49,152, plus the chosen one' — the count matches
+    the rows, and says what they are a part of."""
     what = "What if: chances" if view.is_what_if else "Chances"
     shown = sum(row.rank >= 0 for row in rows)
     extra = [("the chosen one" if row.chosen else "the run's pick") for row in rows if row.rank < 0]
     plus = "".join(f", plus {e}" for e in extra)
-    return f"{what} for word {view.index + 1}: the {shown} likeliest{plus}"
+    known = view.trace.stages[0].n_in if view.trace.stages else 0  # every word piece the model knows
+    of = f" of {known:,}" if known > shown else ""
+    return f"{what} for word piece {view.index + 1}: the {shown} likeliest{of}{plus}"
 
 
 def legend_text(what_if: bool = False, penalty: bool = False) -> str:

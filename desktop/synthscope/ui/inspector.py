@@ -43,7 +43,8 @@ class StepHeader(QWidget):
         self.banner_text.setWordWrap(True)
         self.banner_text.setTextFormat(Qt.TextFormat.RichText)
         self.back_button = QPushButton("Back to the run's settings")
-        self.back_button.setToolTip("Set the controls to the settings this token was really sampled with.")
+        self.back_button.setToolTip("Set the controls to the settings this word piece was really "
+                                    "sampled with.")
         self.back_button.clicked.connect(self.backToRun)
         row = QHBoxLayout(self.banner)
         row.setContentsMargins(12, 8, 12, 8)
@@ -73,7 +74,7 @@ class Inspector:
         self.dice.set_token_text(token_text)
         self.distribution.token_text = token_text
 
-    def clear(self, message: str = "Press <b>Generate</b> or <b>Step</b>: each new word piece (token) "
+    def clear(self, message: str = "Press <b>Generate</b> or <b>Step</b>: each new word piece "
                                    "and how it was chosen appears here.") -> None:
         self.view = None
         self.header.label.setText(message)
@@ -94,12 +95,13 @@ class Inspector:
             # The panels show the re-sampled step: so does this line, naming what the run wrote too.
             new, trace = self.name(view.token_id), view.trace
             self.header.label.setText(
-                f"Word <b>{recorded.index + 1}</b> of {total} with your settings: <b style='color:"
+                f"Word piece <b>{recorded.index + 1}</b> of {total} with your settings: <b style='color:"
                 f"{theme.CHOSEN}'>{new}</b> — the model gave it <b>{percent(trace.chosen_p_raw)}</b>, "
                 f"after the samplers it has <b>{percent(trace.chosen_p_final)}</b>. (The run wrote {name}.)")
         else:
             self.header.label.setText(
-                f"Word <b>{recorded.index + 1}</b> of {total}: <b style='color:{theme.CHOSEN}'>{name}</b>"
+                f"Word piece <b>{recorded.index + 1}</b> of {total}: "
+                f"<b style='color:{theme.CHOSEN}'>{name}</b>"
                 f" — the model gave it <b>{percent(trace.chosen_p_raw)}</b>, after the samplers it had "
                 f"<b>{percent(trace.chosen_p_final)}</b>.")
         shown = view if view.is_what_if and not fetching else recorded

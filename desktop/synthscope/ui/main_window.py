@@ -75,6 +75,8 @@ class MainWindow(Workshop, Branching, Sessions, ChatMode, ModelLoading, StepView
             self.controls.restore(store)
             self.performance.restore(store)
             self.stops.restore(store)
+            self.pipeline.fold.remember(store, "view/fold_samplers")
+            self.dice.fold.remember(store, "view/fold_dice")
             self.chat_input.set_system_text(str(store.value("chat/system", "")))
             try:
                 self._set_text_size(int(str(store.value("view/text_size", theme.TEXT_POINT_SIZE))))
@@ -193,8 +195,7 @@ class MainWindow(Workshop, Branching, Sessions, ChatMode, ModelLoading, StepView
 
     # -- state --------------------------------------------------------------------------------
     def token_text(self, token: int) -> str:
-        """What a token is called on screen; the end-of-text/turn tokens get plain words, not markup."""
-        if self.model is not None and token in self.model.end_tokens:
+        if self.model is not None and token in self.model.end_tokens:  # words, not template markup
             return STOP_WORDS
         vocab = self.model.vocab if self.model else ()
         return vocab[token] if 0 <= token < len(vocab) else f"#{token}"
@@ -295,9 +296,9 @@ class MainWindow(Workshop, Branching, Sessions, ChatMode, ModelLoading, StepView
         if reason == "error" and self.chatting:
             self.chat_run_failed()
         made = len(self.mirror) - self.run_clock[1]
-        words = {"limit": f"Wrote {made} tokens.", "stopped": f"Stopped after {made} tokens.",
+        words = {"limit": f"Wrote {made} word pieces.", "stopped": f"Stopped after {made} word pieces.",
                  "end": "The model finished its reply." if self.chatting else "The model ended the text.",
-                 "stop-sequence": f"Stopped at “{self.stop_met}” (a stop sequence) after {made} tokens.",
+                 "stop-sequence": f"Stopped at “{self.stop_met}” (a stop sequence) after {made} word pieces.",
                  "error": ""}[reason]
         if words:
             self.statusBar().showMessage(words, 10000)
@@ -325,11 +326,9 @@ class MainWindow(Workshop, Branching, Sessions, ChatMode, ModelLoading, StepView
         self.card.hide()
         if self.chatting:
             self.new_chat()
-            self._refresh_panels()
-            self._update_actions()
-            return
-        self.editor.clear_generated()
-        self._forget_run()
+        else:
+            self.editor.clear_generated()
+            self._forget_run()
         self._refresh_panels()
         self._update_actions()
 
@@ -359,11 +358,11 @@ class MainWindow(Workshop, Branching, Sessions, ChatMode, ModelLoading, StepView
     def _stop_met(self, stop: str) -> None:
         self.stop_met = shown(stop)
 
-    def _show_problem(self, message: str) -> None:
-        self.banner.show_message(message)
-
     def _saved(self, path: str) -> None:
         self.statusBar().showMessage(f"Saved the session to {path}.", 8000)
+
+    def _show_problem(self, message: str) -> None:
+        self.banner.show_message(message)
 
     def _user_edited(self) -> None:
         self.text_edited = True

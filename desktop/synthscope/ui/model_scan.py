@@ -16,7 +16,8 @@ class ModelScan(QObject):
     scanned = Signal(int, object)  # (generation, list[FoundModel] or an error message), queued here
     finished = Signal(object)  # list[FoundModel] or str, from the newest scan only
 
-    def __init__(self, scan: Callable[[], list[FoundModel]] = discover, parent: QObject | None = None) -> None:
+    def __init__(self, scan: Callable[[], list[FoundModel]] = discover,
+                 parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.scan = scan
         self.generation = 0

@@ -7,6 +7,7 @@ from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QSizePolicy, QVBoxLay
 from synthscope.sampling import STAGE_NAMES
 from synthscope.sampling.settings import SPEC_BY_KEY
 from synthscope.ui import theme
+from synthscope.ui.foldable import FoldButton
 from synthscope.ui.run_model import StepView
 from synthscope.ui.wording import STAGE_LABELS, StageWords, describe_stage
 
@@ -81,15 +82,25 @@ def _short(was: str, now: str) -> str:
     return was[: -len(tail)] if tail and was.endswith(tail) else was
 
 
+def strip_summary(stages: list[StageWords]) -> str:
+    """The folded strip's one line: what each working stage did, in order."""
+    busy = [f"{words.title}: {words.headline}" for words in stages if not words.idle]
+    return "  →  ".join(busy) if busy else "no sampler changed anything: the dice used the model's chances"
+
+
 class PipelineStrip(QFrame):
     """The six stages of llama.cpp's chain, left to right, in the order they run."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        layout, self.title = theme.panel(self, "What the samplers did")
+        self.summary = QLabel("waiting for a word piece")
+        strip = QWidget()
+        self.fold = FoldButton([strip], self.summary)
+        layout, self.title = theme.panel(self, "What the samplers did", self.fold)
         self.title.setToolTip(STRIP_HELP)
         self.boxes = {name: StageBox(name) for name in STAGE_NAMES}
-        row = QHBoxLayout()
+        row = QHBoxLayout(strip)
+        row.setContentsMargins(0, 0, 0, 0)
         row.setSpacing(3)
         for i, name in enumerate(STAGE_NAMES):
             if i:
@@ -99,11 +110,13 @@ class PipelineStrip(QFrame):
                 arrow.setAlignment(Qt.AlignmentFlag.AlignCenter)
                 row.addWidget(arrow)
             row.addWidget(self.boxes[name], 1)
-        layout.addLayout(row)
+        layout.addWidget(strip)
+        layout.addWidget(self.summary)
 
     def clear(self) -> None:
         for box in self.boxes.values():
             box.set_words(StageWords(STAGE_LABELS[box.name], "—", "waiting for a word piece", True))
+        self.summary.setText("waiting for a word piece")
 
     def show_step(self, view: StepView, recorded: StepView | None = None) -> None:
         for stage in view.trace.stages:
@@ -114,6 +127,7 @@ class PipelineStrip(QFrame):
                 if before.headline != words.headline:
                     was = _short(before.headline, words.headline)
             self.boxes[stage.name].set_words(words, was)
+        self.summary.setText(strip_summary([describe_stage(s, view.settings) for s in view.trace.stages]))
 
     def sentences(self) -> dict[str, str]:
         """What each box says, as one sentence (for tests and the accessible description)."""

@@ -17,7 +17,7 @@ from PySide6.QtWidgets import (
 
 # Keys no QAction declares: (key, what it does).
 OTHER_KEYS: tuple[tuple[str, str], ...] = (
-    ("Space", "Step: write one token (unless the text, a button or a box has the keyboard focus); "
+    ("Space", "Step: write one word piece (unless the text, a button or a box has the keyboard focus); "
               "in guess mode, first show the chances, then roll the dice"),
     ("Enter", "In the message box (chat mode): send the message"),
     ("Shift+Enter", "In the message box: a new line"),

@@ -20,30 +20,30 @@ from synthscope.ui.text_view import TokenTextView, legend
 from synthscope.ui.worker import LoadedModel
 
 HELP_TEXT = (
-    "<p><b>The text</b> holds your prompt and what the model wrote, one token (a word or a piece of "
-    "a word) at a time. Each generated token is shaded by how likely the model thought it was. "
-    "Hover a token to see its rivals; click it to inspect it in every panel. <i>■ end of text</i> marks "
-    "where the model picked its end-of-text token.</p>"
+    "<p><b>The text</b> holds your prompt and what the model wrote, one word piece (a word or a piece of "
+    "a word) at a time. Each generated word piece is shaded by how likely the model thought it was. "
+    "Hover a word piece to see its rivals; click it to inspect it in every panel. <i>■ end of text</i> marks "
+    "where the model picked its end-of-text word piece.</p>"
     "<p><b>Chat mode</b> (Run → Chat with the model) is for instruct models: write a message below the "
     "conversation and press Enter. The model answers in its own chat format; <i>■ the model chose to "
-    "stop here</i> marks where it picked its end-of-turn token, with the chance it gave it.</p>"
-    "<p><b>Chances</b> lists the likeliest next tokens: the pale bar is the model's own chance, the "
-    "dark bar the chance after the samplers. Greyed tokens were removed by the stage named.</p>"
+    "stop here</i> marks where it picked its end-of-turn word piece, with the chance it gave it.</p>"
+    "<p><b>Chances</b> lists the likeliest next word pieces: the pale bar is the model's own chance, the "
+    "dark bar the chance after the samplers. Greyed word pieces were removed by the stage named.</p>"
     "<p><b>What the samplers did</b> shows each stage in the order it runs. Grey dashed boxes are "
     "switched off; thin-framed ones ran but removed nothing. <b>Stage by stage</b> (in Chances) "
     "follows each word through every sampler.</p>"
     "<p><b>The dice</b> lays the remaining chances end to end from 0 to 1. A random number (the dice) "
-    "lands somewhere; the token it lands on is written.</p>"
+    "lands somewhere; the word piece it lands on is written.</p>"
     "<p><b>What if?</b> When the model is not writing, move any setting: the panels show what the same "
     "dice would have picked with the new settings.</p>"
-    "<p><b>Branches:</b> click a token to write another one there (the rest is written again with the "
+    "<p><b>Branches:</b> click a word piece to write another one there (the rest is written again with the "
     "same dice) or to replay from it with the current settings. Every version stays in the Branches "
     "panel; a blue flag marks where the shown one left its parent.</p>"
-    "<p><b>Keys:</b> Ctrl+Enter generate (or send) · Ctrl+T chat or raw text · Ctrl+P pick tokens "
+    "<p><b>Keys:</b> Ctrl+Enter generate (or send) · Ctrl+T chat or raw text · Ctrl+P pick word pieces "
     "yourself · Ctrl+Shift+C compare runs · Ctrl+S save session · Ctrl+Shift+O open session · "
     "Ctrl+M models on this computer · Esc stop · "
-    "Space one token (unless the text, a button or a "
-    "box has the keyboard focus) · Ctrl+Z undo the last token · Ctrl+L clear · Ctrl+plus/minus text "
+    "Space one word piece (unless the text, a button or a "
+    "box has the keyboard focus) · Ctrl+Z undo the last word piece · Ctrl+L clear · Ctrl+plus/minus text "
     "size.</p>")
 
 
@@ -97,7 +97,7 @@ def text_panel(editor: TokenTextView, chat_input: QWidget) -> tuple[QFrame, QLab
     """The text (or the conversation), its shading key, and chat mode's input below them."""
     panel = QFrame()
     layout, title = theme.panel(panel, "Prompt and continuation")
-    title.setToolTip("Type a prompt, then press Generate. The model's tokens are added after it. "
+    title.setToolTip("Type a prompt, then press Generate. The model's word pieces are added after it. "
                      "In chat mode, write a message below and the model replies.")
     layout.addWidget(editor, 1)
     layout.addWidget(legend())

@@ -88,8 +88,10 @@ def describe_stage(stage: StageTrace, settings: SamplerSettings) -> StageWords:
         return StageWords(title, "off", OFF_WORDS[stage.name], True, True)
     if stage.kept >= stage.n_in:
         return StageWords(title, "removed nothing", f"all {number(stage.n_in)} words passed", True)
+    # Top-k always sees every word piece (the penalty before it removes none); later stages see what is left.
+    of = "of all it knows" if stage.name == "top_k" else "of what was left"
     return StageWords(title, f"kept {number(stage.kept)} of {number(stage.n_in)}",
-                      f"removed {percent(stage.removed_mass)} of the total chance", False)
+                      f"{of}; removed {percent(stage.removed_mass)} of the chance still in play", False)
 
 
 def _penalties(stage: StageTrace, settings: SamplerSettings) -> StageWords:
