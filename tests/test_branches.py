@@ -172,7 +172,7 @@ def test_the_divergence_is_explained_from_the_replays_own_numbers(engine: Engine
     assert index is not None and original[index].token_id != replay[index].token_id
     assert all(a.token_id == b.token_id for a, b in zip(original[:index], replay[:index]))
     text = explain_divergence(original, replay, index, engine.token_text)
-    assert f"token {index + 1}" in text and "top-k 40 → 1" in text
+    assert f"word piece {index + 1}" in text and "top-k 40 → 1" in text
     assert "removed" in text  # top-k 1 keeps only the favourite: the original pick was removed
     assert first_difference(original, original) is None
     gen.close()

@@ -90,7 +90,7 @@ def test_replaying_with_the_same_settings_writes_the_same_text_and_other_setting
     replay = tokens(window.mirror.steps)
     first = next(i for i, (a, b) in enumerate(zip(trunk, replay)) if a != b)
     note = window.branches_panel.note.text()
-    assert f"differs at token {first + 1}" in note and "top-k 40 → 1" in note
+    assert f"differs at word piece {first + 1}" in note and "top-k 40 → 1" in note
     assert window.selected == first and len(window.tree.branches) == 3
 
 

@@ -189,8 +189,8 @@ def test_three_columns_match_independent_runs_and_mark_where_they_part(qtbot, qa
             assert word.replace(" ", "␣") == word and word in summary.replace("&amp;", "&")
         else:
             assert f"Column {number} writes the same as column 1." in summary
-    assert [column.label.text() for column in win.columns][1:] == ["Temperature 0 (always the top word piece)",
-                                                                   "Seed 7"]
+    labels = [column.label.text() for column in win.columns][1:]
+    assert labels == ["Temperature 0 (always the top word piece)", "Seed 7"]
 
     # Clicking a token in column 1 selects that position in every column.
     view = win.columns[0].view

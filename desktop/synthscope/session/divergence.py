@@ -34,10 +34,10 @@ def explain_divergence(original: list[Step], replay: list[Step], index: int,
     """Why the replay wrote another token than the original at `index`, from the replay's trace."""
     if index >= len(replay) or index >= len(original):
         longer = "the replay" if len(replay) > len(original) else "the original"
-        return f"The two agree for {index} tokens; then {longer} goes on where the other one ended."
+        return f"The two agree for {index} word pieces; then {longer} goes on where the other one ended."
     old, new = original[index], replay[index]
     old_word, new_word = token_text(old.token_id), token_text(new.token_id)
-    text = (f"The replay first differs at token {index + 1}: it wrote ‘{new_word}’ (the model gave it "
+    text = (f"The replay first differs at word piece {index + 1}: it wrote ‘{new_word}’ (the model gave it "
             f"{new.trace.chosen_p_raw:.0%}, {new.trace.chosen_p_final:.0%} after the samplers) where the "
             f"original wrote ‘{old_word}’.")
     rows = new.trace.candidates
@@ -51,12 +51,13 @@ def explain_divergence(original: list[Step], replay: list[Step], index: int,
         text += f" This time {STAGE_WORDS[stage]} removed ‘{old_word}’ before the draw."
     else:
         text += (f" ‘{old_word}’ still had {float(found[0]['p_final']):.0%} after the samplers, but the "
-                 f"same dice (landing at {new.u:.3f}) fell on ‘{new_word}’ under the new odds."
+                 f"same dice (landing {new.u:.1%} of the way along the line) fell on ‘{new_word}’ under the "
+                 "new odds."
                  if new.u is not None else
-                 f" With temperature 0 the top token always wins, and now that is ‘{new_word}’.")
+                 f" With temperature 0 the top word piece always wins, and now that is ‘{new_word}’.")
     changes = changed_settings(old, new)
     if changes:
         text += f" Settings changed: {changes}."
     elif index > 0:
-        text += " The settings are the same: an earlier different token changed what the model expected."
+        text += " The settings are the same: an earlier different word piece changed what the model expected."
     return text

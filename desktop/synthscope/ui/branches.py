@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
 
 from synthscope.session.tree import TRUNK, Branch, ExplorationTree
 from synthscope.ui import theme
+from synthscope.ui.wording import visible
 
 ID_ROLE = Qt.ItemDataRole.UserRole
 HELP = ("Every version of the text you explored. A branch leaves its parent at one word piece, where a "
@@ -33,11 +34,11 @@ def describe(branch: Branch, tree: ExplorationTree, token_text: Callable[[int], 
     if at >= len(branch.steps):
         return f"from word piece {at + 1}; nothing written yet"
     step = branch.steps[at]
-    mine = f"‘{token_text(step.token_id)}’ ({step.trace.chosen_p_raw:.0%})"
+    mine = f"‘{visible(token_text(step.token_id))}’ ({step.trace.chosen_p_raw:.0%})"
     was = ""
     if parent is not None and at < len(parent.steps):
         other = parent.steps[at]
-        was = f" instead of ‘{token_text(other.token_id)}’ ({other.trace.chosen_p_raw:.0%})"
+        was = f" instead of ‘{visible(token_text(other.token_id))}’ ({other.trace.chosen_p_raw:.0%})"
     how = "you picked" if step.chosen_by == "person" else "the dice picked"
     return f"word piece {at + 1}: {how} {mine}{was} · {len(branch.steps)} word pieces"
 
@@ -91,7 +92,8 @@ class BranchesPanel(QFrame):
                                    "Where it differs from the one it left"])
         self.tree.setToolTip(HELP)
         self.tree.setUniformRowHeights(True)
-        self.tree.setMinimumHeight(self.tree.fontMetrics().lineSpacing() * 5)
+        # Header and two rows at least: it scrolls, so a replay's note below it never has to overlap it.
+        self.tree.setMinimumHeight(self.tree.fontMetrics().lineSpacing() * 4)
         self.tree.setEditTriggers(QTreeWidget.EditTrigger.NoEditTriggers)  # only the name: see below
         self.tree.itemDoubleClicked.connect(lambda item, _column: self.tree.editItem(item, 0))
         self.tree.itemClicked.connect(self._clicked)
@@ -139,6 +141,7 @@ class BranchesPanel(QFrame):
         self.tree.expandAll()
         self.tree.resizeColumnToContents(0)
         self.tree.setCurrentItem(items[tree.current])
+        self.tree.scrollToItem(items[tree.current])
         self._filling = False
         alone = len(tree.branches) == 1
         # A tree of one says nothing: the panel shrinks to one line that says how to make a branch,

@@ -5,7 +5,7 @@ import os
 from collections.abc import Callable
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QWidget
+from PySide6.QtWidgets import QFrame, QLabel, QPushButton, QWidget
 
 from synthscope.engine.default_model import default_model_path
 from synthscope.engine.discovery import FoundModel, discover
@@ -50,18 +50,8 @@ class ModelsFoundNote(QFrame):
         self.see_button.setToolTip("File → Models on this computer: each model's facts, and Open.")
         self.see_button.clicked.connect(self.seeRequested)
         self.see_button.clicked.connect(self.hide)
-        close = QPushButton("✕")
-        close.setToolTip("Hide this note (File → Models on this computer… lists them any time)")
-        close.setFixedWidth(44)
-        close.clicked.connect(self.hide)
-        icon = QLabel("ℹ")
-        icon.setFont(theme.font(theme.BASE_POINT_SIZE + 4))
-        row = QHBoxLayout(self)
-        row.setContentsMargins(12, 6, 8, 6)
-        row.addWidget(icon)
-        row.addWidget(self.text, 1)
-        row.addWidget(self.see_button)
-        row.addWidget(close)
+        theme.banner_row(self, "ℹ", self.text, self.see_button,
+                         "Hide this note (File → Models on this computer… lists them any time)")
         self.others: list[FoundModel] = []
         self.job: ModelScan | None = None
         self.hide()

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QFont, QPalette
-from PySide6.QtWidgets import QApplication, QFrame, QHBoxLayout, QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QApplication, QFrame, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 FONT_FAMILY = "DejaVu Sans"
 MONO_FAMILY = "DejaVu Sans Mono"
@@ -126,6 +126,22 @@ def row(*items: QWidget | tuple[QWidget, int]) -> QHBoxLayout:
         widget, stretch = item if isinstance(item, tuple) else (item, 0)
         layout.addWidget(widget, stretch)
     return layout
+
+
+def banner_row(frame: QFrame, icon: str, text: QLabel, button: QWidget, close_tip: str) -> None:
+    """A message strip's row: an icon, the words (they take the room), one way forward, and ✕ to hide."""
+    close = QPushButton("✕")
+    close.setToolTip(close_tip)
+    close.setFixedWidth(44)
+    close.clicked.connect(frame.hide)
+    symbol = QLabel(icon)
+    symbol.setFont(font(BASE_POINT_SIZE + 4))
+    layout = QHBoxLayout(frame)
+    layout.setContentsMargins(12, 6, 8, 6)
+    layout.addWidget(symbol)
+    layout.addWidget(text, 1)
+    layout.addWidget(button)
+    layout.addWidget(close)
 
 
 def panel(frame: QFrame, title: str, trailing: QWidget | None = None) -> tuple[QVBoxLayout, QLabel]:
