@@ -65,9 +65,9 @@ def test_rows_show_each_model_in_plain_words(qtbot, smollm_path: Path) -> None:
     assert dialog.windowTitle() == "Models on this computer"
     listed = rows(dialog)
     assert listed["HuggingFaceTB/SmolLM2-GGUF/smol"][1:] == [
-        "Hugging Face", "92 MB", "llama", "135M", "Q4_1", "49,152", "8,192 tokens"]
+        "Hugging Face", "92 MB", "llama", "135M", "Q4_1", "49,152", "8,192 word pieces"]
     assert listed["lmstudio-community/LFM2-1.2B"][1:] == [
-        "LM Studio", "1.2 GB", "lfm2", "1.2B", "Q8_0", "65,536", "128,000 tokens"]
+        "LM Studio", "1.2 GB", "lfm2", "1.2B", "Q8_0", "65,536", "128,000 word pieces"]
     assert listed[smollm_path.stem][1] == "Came with Synthscope"
     assert "4 models found" in dialog.status.text() and "1 cannot be opened" in dialog.status.text()
     # The loaded model is marked (its name bold) and selected; every cell's tooltip has the full path.
@@ -222,7 +222,7 @@ def test_the_real_scan_lists_a_model_in_the_hugging_face_cache(
     name = "HuggingFaceTB/SmolLM2-135M-Instruct-GGUF/smollm2-135m-instruct-q4_1"
     listed = rows(dialog)
     assert listed[name][1:] == ["Hugging Face", f"{smollm_path.stat().st_size / 1e6:,.0f} MB", "llama",
-                                "135M", "Q4_1", "49,152", "8,192 tokens"]
+                                "135M", "Q4_1", "49,152", "8,192 word pieces"]
     assert dialog.table.item(row_of(dialog, name), 0).toolTip() == str(link)
     assert listed["notes"][1] == "Your models folder" and "Cannot be opened" in listed["notes"][3]
     assert listed[smollm_path.stem][0].startswith(model_picker.OPEN_NOW)

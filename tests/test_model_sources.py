@@ -105,7 +105,7 @@ def test_model_information_shows_facts_licence_and_template(qtbot, qapp, store, 
     dialog = window.info_dialog
     facts = window.model.facts
     assert dialog.values["Licence"].text() == "apache-2.0"
-    assert dialog.values["Vocabulary"].text() == "49,152 tokens"
+    assert dialog.values["Vocabulary"].text() == "49,152 word pieces"
     assert f"{window.model.n_ctx:,} in use" in dialog.values["Context length"].text()
     assert dialog.template.toPlainText() == facts.chat_template
     engine = window.handle.worker.generator.engine
@@ -117,6 +117,6 @@ def test_model_information_shows_facts_licence_and_template(qtbot, qapp, store, 
                     and window.model.path == gemma_path, timeout=WAIT_MS)
     window.show_model_info()
     assert "no chat template" in window.info_dialog.template.toPlainText()
-    assert window.info_dialog.values["Vocabulary"].text() == "262,144 tokens"
+    assert window.info_dialog.values["Vocabulary"].text() == "262,144 word pieces"
     window.info_dialog.close()
     window.close()

@@ -193,6 +193,9 @@ def test_esc_in_presentation_mode_stops_a_run_before_it_leaves(qtbot, window: Ma
 
 
 def test_a_guess_follows_the_temperature_and_leaving_guess_mode_uncovers(qtbot, window: MainWindow) -> None:
+    # Without top-p and min-p, which run before temperature, a step where the model is nearly certain
+    # would keep one word at any temperature and the guess could not show the change.
+    window.controls.set_settings(SamplerSettings(top_p=1.0, min_p=0.0))
     window.commands.guess.setChecked(True)
     window.commands.step.trigger()
     qtbot.waitUntil(lambda: window.guess is not None, timeout=WAIT_MS)

@@ -21,7 +21,7 @@ SCALE = 1.5  # presentation mode's factor for every panel font
 REVEAL_MS = 1200  # the dice land, then the strip zooms into their slice
 HOLD_MS = 250  # the landed dice stay in view this long before the normal panels return
 MAX_ROWS = 10
-PENALTY_NOTE = "↓ lowered by the repetition penalty"
+PENALTY_NOTE = "↓ the repetition penalty lowered it to"
 
 
 def big(points: int) -> int:

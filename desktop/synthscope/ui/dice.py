@@ -139,7 +139,8 @@ class DiceBar(QWidget):
 
 DICE_HELP = ("Every word that is left gets a slice of a line from 0% to 100%, as wide as its chance. The "
              "dice is a random spot on that line; the slice it lands in is the word that gets written. The "
-             "seed decides the dice, so the same seed gives the same landings.")
+             "seed decides the dice, so the same seed gives the same landings. Neighbouring slices are "
+             "dark and light blue only to tell them apart; the chosen word's slice is orange-red.")
 
 
 class DicePanel(QFrame):

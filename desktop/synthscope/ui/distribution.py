@@ -101,7 +101,7 @@ def legend_text(what_if: bool = False, penalty: bool = False) -> str:
              f"<span style='color:{theme.CHOSEN}'>■</span>&nbsp;▶&nbsp;chosen",
              f"<span style='color:{theme.FAINT}'>■</span>&nbsp;✗&nbsp;removed"]
     if penalty:
-        items.append("↓&nbsp;lowered&nbsp;by&nbsp;the&nbsp;repetition&nbsp;penalty")
+        items.append("↓&nbsp;the&nbsp;repetition&nbsp;penalty&nbsp;lowered&nbsp;it&nbsp;to")
     if what_if:
         items.append("◇&nbsp;what&nbsp;the&nbsp;run&nbsp;really&nbsp;wrote")
     return " &nbsp; ".join(items)

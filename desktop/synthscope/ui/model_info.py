@@ -29,9 +29,9 @@ def info_rows(model: LoadedModel) -> list[tuple[str, str, str]]:
          "How many numbers the model learned; more usually means more knowledge and slower writing."),
         ("Quantisation", facts.quantisation,
          "How its numbers are stored: Q4 means about 4 bits each, small and fast, slightly less exact."),
-        ("Vocabulary", f"{facts.vocab_size:,} tokens",
+        ("Vocabulary", f"{facts.vocab_size:,} word pieces",
          "How many different word pieces (tokens) it can choose from at every step."),
-        ("Context length", f"{facts.context_length:,} tokens trained, {model.n_ctx:,} in use",
+        ("Context length", f"{facts.context_length:,} word pieces trained, {model.n_ctx:,} in use",
          "How much text it can keep in view at once; the Performance section sets the part in use."),
         ("Licence", facts.license or "not stated in the file", "The terms the model is published under."),
     ]

@@ -115,7 +115,8 @@ class ModelLoading(_Base):
         self.recent.add(model.path)
         self.progress_holder.setVisible(False)
         facts = model.facts
-        self.model_label.setText(f"{model.path.stem} · {facts.parameters / 1e6:,.0f}M parameters")
+        self.model_label.setText(f"Model: {model.path.stem} · {facts.parameters / 1e6:,.0f} million learned "
+                                 "numbers (hover for more)")
         self.model_label.setToolTip(model_help(model.path.stem, facts.parameters) + "\n\n" + facts.summary
                                     + f"\n{model.path}")
         self.setWindowTitle(f"Synthscope — {model.path.stem}")

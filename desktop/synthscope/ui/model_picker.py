@@ -237,7 +237,7 @@ class ModelPickerDialog(QDialog):
                       _Cell(parameters_text(model.parameters), model.parameters or -1),
                       _Cell(model.quantization or "—", model.quantization or ""),
                       _Cell(f"{model.n_vocab:,}" if model.n_vocab else "—", model.n_vocab or -1),
-                      _Cell(f"{model.context_length:,} tokens" if model.context_length else "—",
+                      _Cell(f"{model.context_length:,} word pieces" if model.context_length else "—",
                             model.context_length or -1)]
         tip = model.path + (f"\n\nThis file cannot be opened: {model.error}" if model.error else "")
         tip += "\n\nThis is the model open now." if is_open else ""

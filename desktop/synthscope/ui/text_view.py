@@ -353,7 +353,8 @@ def legend() -> QLabel:
         f"<span style='background:{colour}; color:{theme.BAND_INK}'>&nbsp;{html(label)}&nbsp;</span>"
         for _, colour, label in theme.PROBABILITY_BANDS)
     label = QLabel(f"Chance the model gave each word: {swatches} &nbsp; "
-                   "<b>␣</b>&nbsp;=&nbsp;a&nbsp;space")
+                   "<b>␣</b>&nbsp;=&nbsp;a&nbsp;space &nbsp;<b>↵</b>&nbsp;=&nbsp;a&nbsp;new&nbsp;line "
+                   "&nbsp;unshaded&nbsp;=&nbsp;your&nbsp;own&nbsp;words")
     label.setObjectName("hint")
     label.setWordWrap(True)
     label.setToolTip("Each written word piece (token) is shaded by the chance the model gave it before "
