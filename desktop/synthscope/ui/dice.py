@@ -96,8 +96,11 @@ class DiceBar(QWidget):
         for tick in (0.0, 0.25, 0.5, 0.75, 1.0):
             x = left + tick * width
             p.drawLine(QPointF(x, bar.bottom() + 2), QPointF(x, bar.bottom() + 6))
-            p.drawText(QRectF(x - 30, bar.bottom() + 6, 60, 18), Qt.AlignmentFlag.AlignCenter,
-                       f"{tick:.0%}")
+            # Kept inside the widget: "100%" centred on the line's end would be cut at the edge.
+            text = f"{tick:.0%}"
+            w = p.fontMetrics().horizontalAdvance(text) + 2
+            start = min(max(x - w / 2, 0.0), self.width() - w)
+            p.drawText(QRectF(start, bar.bottom() + 6, w, 18), Qt.AlignmentFlag.AlignCenter, text)
         if self.u is not None and self.segments:
             self._marker(p, left + self.u * width, bar)
         p.end()
