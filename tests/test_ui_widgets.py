@@ -361,3 +361,22 @@ def test_an_end_marker_the_user_edits_is_the_users_text(qtbot) -> None:
     qtbot.keyClicks(view, "x")
     view.adopt_as_prompt()
     assert view.toPlainText() == "Q:" + END_MARK[:3] + "x" + END_MARK[3:]
+
+
+def test_the_selected_word_stays_readable_beside_a_branch_flag(qtbot) -> None:
+    from synthscope.ui import theme
+
+    view = TokenTextView()
+    qtbot.addWidget(view)
+    view.resize(600, 200)
+    view.show()
+    view.set_prompt("Once upon a time")
+    view.append_tokens([Piece(" there", 0.3), Piece(" lived", 0.02), Piece(" a", 0.6)])
+    view.set_fork_mark(0)  # the flag is painted with a fill...
+    view.set_selected(1)  # ...which must not spill into the selected word's frame
+    image = view.viewport().grab().toImage()
+    rect = view.token_rects(1)[0]
+    inside = image.pixelColor(rect.left() + 4, rect.center().y())  # the word's leading space
+    band = theme.band_colour(0.02)
+    distance = sum(abs(a - b) for a, b in zip(inside.getRgb()[:3], band.getRgb()[:3], strict=True))
+    assert distance < 30, (inside.name(), band.name())  # the word's own band, not the flag's blue

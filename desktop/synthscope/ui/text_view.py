@@ -256,6 +256,7 @@ class TokenTextView(QPlainTextEdit):
         if self.fork_at is not None and self.fork_at < len(self.spans):
             self._paint_fork(p)
         if self.selected is not None and self.selected < len(self.spans):
+            p.setBrush(Qt.BrushStyle.NoBrush)  # a frame only: the fork flag above leaves its fill behind
             p.setPen(QPen(QColor(theme.CHOSEN), 2.5))
             for rect in self.token_rects(self.selected):
                 p.drawRoundedRect(rect.adjusted(-1, -1, 0, 0), 3, 3)
