@@ -137,7 +137,10 @@ class ChancesCover(Cover):
         return int(QFontMetrics(self.fonts()[0]).height() * 1.4)
 
     def note_height(self) -> int:
-        return QFontMetrics(self.fonts()[2]).height() + 8
+        """The ↓ note's height: it wraps in a narrow panel rather than being cut."""
+        box = QFontMetrics(self.fonts()[2]).boundingRect(0, 0, max(self.width(), 1), 10_000,
+                                                         Qt.TextFlag.TextWordWrap, PENALTY_NOTE)
+        return box.height() + 8
 
     def shown_rows(self) -> list[BigRow]:
         """As many rows as fit whole, leaving room for the ↓ note when a shown row needs it."""
@@ -195,7 +198,8 @@ class ChancesCover(Cover):
             p.setPen(QColor(secondary_ink()))
             top = min(len(rows) * row_h, self.height() - self.note_height()) + 4
             p.drawText(QRectF(0, top, self.width(), self.note_height()),
-                       Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, self.note(rows))
+                       Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter | Qt.TextFlag.TextWordWrap,
+                       self.note(rows))
         p.end()
 
     @staticmethod

@@ -85,8 +85,8 @@ class Presentation(_Base):
         """Everything presentation mode hides: the step header, the stage strip, the branches, the
         other settings, stop sequences, performance and the status bar."""
         shown = [self.controls.controls[key] for key in SHOWN_SETTINGS]
-        keep = {*shown, *self.controls.findChildren(QLabel, "panelTitle"),
-                getattr(self.controls, "hidden_note", None)}  # "also at work: …" stays
+        # "Also at work, under Show all settings…" is left out: that checkbox is not shown here.
+        keep = {*shown, *self.controls.findChildren(QLabel, "panelTitle")}
         direct = self.controls.findChildren(QWidget, options=Qt.FindChildOption.FindDirectChildrenOnly)
         others = [w for w in direct if w not in keep and not w.isWindow()]
         # Their hints (the words beside and under a slider) make the column too wide for 1280 px.
