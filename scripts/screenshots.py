@@ -92,7 +92,8 @@ def compare_shot(app: QApplication, window: MainWindow, path: Path) -> None:
     from synthscope.ui.compare import demo_compare
 
     compare = demo_compare(window.mirror.prompt, window.controls.settings(), SEED, default_model_path(),
-                           ({"temperature": 0.0}, {"top_p": 0.5}), max_tokens=40)
+                           ({"temperature": 0.0}, {"top_p": 0.5}), max_tokens=40,
+                           engine=window.engine_preferences())  # column 1 writes the main window's text
     compare.resize(1400, 800)
     compare.show()
     compare.run_all()

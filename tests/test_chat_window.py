@@ -50,6 +50,7 @@ def menu_titles(window: MainWindow, title: str) -> list[str]:
 
 def test_a_reply_uses_the_models_template_and_shows_roles_not_markup(
         qtbot, window: MainWindow, template_prompt) -> None:
+    assert window.commands.generate.text().endswith("Send")  # the toolbar names what it does here
     window.chat_input.set_system_text("Answer in one short sentence.")
     window.controls.max_tokens.setValue(200)
     send(qtbot, window, "What is the capital of France?")
@@ -69,7 +70,7 @@ def test_a_reply_uses_the_models_template_and_shows_roles_not_markup(
     window.select_step(len(record.steps) - 1)  # the end of turn is named in words in every panel
     panels = [window.header.label.text(), window.header.why.text(), window.dice.explanation.text(),
               " ".join(row.label for row in window.distribution.rows)]
-    assert all("■ stop here" in text and "im_end" not in text for text in panels), panels
+    assert all("⬣ stop here" in text and "im_end" not in text for text in panels), panels
     assert "finished its reply" in window.statusBar().currentMessage()
 
 

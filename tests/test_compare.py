@@ -255,3 +255,33 @@ def test_columns_can_be_added_up_to_four_and_removed_down_to_two(qtbot, qapp) ->
     win.remove_column(0)  # two columns stay
     assert len(win.columns) == 2 and win.columns[0] is third
     assert win.columns[1].label.text() == "Temperature 1.2 · Seed 7"  # against the new column 1
+
+
+def test_column_one_uses_the_main_windows_engine_choices_and_writes_its_text(qtbot, qapp) -> None:
+    from synthscope.ui.main_window import MainWindow
+
+    machine_choice()
+    theme.apply(qapp)
+    main = MainWindow()
+    qtbot.addWidget(main)
+    main.resize(1400, 900)
+    main.show()
+    perf = main.performance  # chosen by hand: exact memory, standard attention (the numbers depend on it)
+    perf.memory.setCurrentIndex(perf.memory.findData("f32"))
+    perf.attention.setCurrentIndex(perf.attention.findData("standard"))
+    main.load_model(default_model_path(), probe=False)
+    qtbot.waitUntil(lambda: main.state == "idle", timeout=WAIT_MS)
+    main.set_chat_mode(False)
+    main.controls.seed_box.setValue(11)
+    main.controls.max_tokens.setValue(16)
+    main.generate()
+    qtbot.waitUntil(lambda: main.state == "idle" and not main.pending, timeout=WAIT_MS)
+    win = main.open_compare()
+    assert win is not None and win.engine["kv_cache"] == "f32" and win.engine["flash_attention"] is False
+    win.max_tokens.setValue(16)
+    run_to_end(qtbot, win)
+    loaded = [engine.config for kept in win.handle.worker._pool.values() for engine, _ in kept]
+    assert loaded and all(c.kv_cache == "f32" and not c.flash_attention for c in loaded)
+    assert tokens(win)[0] == [step.token_id for step in main.mirror.steps]  # same settings, seed, engine
+    win.close()
+    main.close()

@@ -36,6 +36,7 @@ def run(qtbot, win: MainWindow, action: str) -> None:
 
 
 def test_generated_text_and_panels_agree_with_the_session_record(qtbot, window: MainWindow) -> None:
+    assert window.commands.generate.text().endswith("Generate")  # raw text: Send is chat mode's word
     window.controls.max_tokens.setValue(12)
     run(qtbot, window, "generate")
     record = generator(window).record

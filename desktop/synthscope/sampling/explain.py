@@ -42,7 +42,7 @@ def certainty_words(entropy: float, top_p: float | None = None) -> str:
     chance for its favourite, which says it more plainly when one word dominates."""
     n = equally_likely(entropy)
     if top_p is not None and top_p >= VERY_SURE and n > 1:
-        return f"the model was very sure: its favourite word had {percent(top_p)} before the samplers"
+        return f"the model was very sure: its favourite word had {percent(top_p)}"
     if n <= 1:
         return "the model was sure: it was as if only one word could come next"
     if n >= 1000:

@@ -4,6 +4,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from synthscope.sampling import SPECS, STAGE_NAMES
+from synthscope.sampling.explain import percent
 from synthscope.sampling.trace import NOT_REMOVED
 from synthscope.session.compare import first_divergence
 from synthscope.session.record import Step
@@ -38,8 +39,8 @@ def explain_divergence(original: list[Step], replay: list[Step], index: int,
     old, new = original[index], replay[index]
     old_word, new_word = token_text(old.token_id), token_text(new.token_id)
     text = (f"The replay first differs at word piece {index + 1}: it wrote ‘{new_word}’ (the model gave it "
-            f"{new.trace.chosen_p_raw:.0%}, {new.trace.chosen_p_final:.0%} after the samplers) where the "
-            f"original wrote ‘{old_word}’.")
+            f"{percent(new.trace.chosen_p_raw)}, {percent(new.trace.chosen_p_final)} after the samplers) "
+            f"where the original wrote ‘{old_word}’.")
     rows = new.trace.candidates
     found = rows[rows["token_id"] == old.token_id]
     if new.chosen_by == "person":
@@ -50,7 +51,7 @@ def explain_divergence(original: list[Step], replay: list[Step], index: int,
         stage = STAGE_NAMES[int(found[0]["removed_by"])]
         text += f" This time {STAGE_WORDS[stage]} removed ‘{old_word}’ before the draw."
     else:
-        text += (f" ‘{old_word}’ still had {float(found[0]['p_final']):.0%} after the samplers, but the "
+        text += (f" ‘{old_word}’ still had {percent(float(found[0]['p_final']))} after the samplers, but the "
                  f"same dice (landing {new.u:.1%} of the way along the line) fell on ‘{new_word}’ under the "
                  "new odds."
                  if new.u is not None else

@@ -89,7 +89,7 @@ class BranchesPanel(QFrame):
         self.tree = _Tree()
         self.tree.setColumnCount(2)
         self.tree.setHeaderLabels(["Branch (double-click to rename)",
-                                   "Where it differs from the one it left"])
+                                   "Where it starts: the word piece where it left the one before"])
         self.tree.setToolTip(HELP)
         self.tree.setUniformRowHeights(True)
         # Header and two rows at least: it scrolls, so a replay's note below it never has to overlap it.

@@ -13,6 +13,7 @@ from synthscope.session.tree import ExplorationTree, TreeError
 from synthscope.ui.compare import CompareWindow
 from synthscope.ui.text_view import Piece
 from synthscope.ui.worker import RunRequest
+from synthscope.ui.wording import visible
 
 if TYPE_CHECKING:
     from synthscope.ui.main_window import MainWindow
@@ -139,7 +140,8 @@ class Branching(_Base):
         if index is None:
             text = "The replay wrote the same text as before: the new settings changed no pick."
         else:
-            text = explain_divergence(parent.steps, self.mirror.steps, index, self.token_text)
+            text = explain_divergence(parent.steps, self.mirror.steps, index,
+                                      lambda token: visible(self.token_text(token)))
             self.select_step(index if index < len(self.mirror) else None)
         self.branches_panel.show_note(text)
         sizes = self.text_split.sizes()  # the note must not squeeze the tree: give the panel its height
@@ -233,10 +235,16 @@ class Branching(_Base):
             messages = None
             prompt = self.mirror.prompt if len(self.mirror) else self.editor.toPlainText()
         window = CompareWindow(prompt, self.controls.settings(), self.controls.seed(), self.model.path,
-                               self, messages)
+                               self, messages, engine=self.engine_preferences())
         window.show()
         self.compare_windows = [w for w in getattr(self, "compare_windows", []) if w.isVisible()] + [window]
         return window
+
+    def engine_preferences(self) -> dict[str, object]:
+        """The Performance choices a compare window loads its models with (not the context length)."""
+        wanted = dict(self.performance.preferences())
+        wanted.pop("context", None)
+        return wanted
 
     # -- picking each token yourself --------------------------------------------------------
     def _manual_toggled(self, on: bool) -> None:

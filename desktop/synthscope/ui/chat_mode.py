@@ -77,6 +77,8 @@ class ChatMode(_Base):
         self.editor.end_mark = chat_end_mark if on else (lambda _p: END_MARK)
         self.chat_input.setVisible(on)
         self.text_title.setText("Conversation" if on else "Prompt and continuation")
+        # One name for one thing: in a chat the toolbar's Generate is the Send button's twin.
+        self.commands.generate.setText("▶  Send" if on else "▶  Generate")
         self.editor.setReadOnly(on or self.state in ("running", "busy"))
         self._refresh_panels()
         self._update_actions()

@@ -1,7 +1,7 @@
 """Compare runs side by side: one prompt, two to four columns of settings, aligned token by token."""
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
@@ -36,8 +36,9 @@ class CompareWindow(QWidget):
 
     def __init__(self, prompt: str, base_settings: SamplerSettings, seed: int, model_path: Path,
                  parent: QWidget | None = None, messages: Sequence[dict[str, str]] | None = None,
-                 probe: bool | None = None) -> None:
+                 probe: bool | None = None, engine: Mapping[str, object] | None = None) -> None:
         super().__init__(parent, Qt.WindowType.Window)
+        self.engine = dict(engine or {})  # preferred_config's preferences, as the main window has them
         self.setObjectName("central")
         self.setWindowTitle("Compare runs side by side")
         self.prompt = prompt
@@ -173,7 +174,7 @@ class CompareWindow(QWidget):
             column.start(self.prompt)
         self.status.setText("Starting…")
         self.handle.run(CompareRequest(self.generation, self.prompt, self.max_tokens.value(), tuple(jobs),
-                                       self.messages))
+                                       self.messages, self.engine))
         self._refresh()
 
     def stop(self) -> None:
@@ -321,10 +322,10 @@ class CompareWindow(QWidget):
 
 def demo_compare(prompt: str, settings: SamplerSettings, seed: int, model_path: Path,
                  variants: Sequence[dict[str, object]] = ({"seed": 1}, {"temperature": 0.0}),
-                 max_tokens: int = 40) -> CompareWindow:
+                 max_tokens: int = 40, engine: Mapping[str, object] | None = None) -> CompareWindow:
     """A window with column 1 as given and one column per variant ({"seed": n} changes the seed,
     {"model_path": p} the model, anything else a sampler setting); the caller shows and runs it."""
-    window = CompareWindow(prompt, settings, seed, model_path)
+    window = CompareWindow(prompt, settings, seed, model_path, engine=engine)
     window.max_tokens.setValue(max_tokens)
     specs, probes = [CompareSpec(Path(model_path), seed, settings)], [not trusted(model_path)]
     for variant in variants:

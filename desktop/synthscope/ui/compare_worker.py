@@ -4,7 +4,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from PySide6.QtCore import QCoreApplication, QObject, QThread, Signal, Slot
@@ -39,6 +40,9 @@ class CompareRequest:
     max_tokens: int
     jobs: tuple[ColumnJob, ...]
     messages: tuple[dict[str, str], ...] | None = None  # a chat: each model formats it in its template
+    # The main window's Performance choices (memory of the text, attention, threads): with the same
+    # settings and seed, column 1 then writes what the main window wrote.
+    engine: Mapping[str, object] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -199,7 +203,8 @@ class CompareWorker(QObject):
             if slot >= len(kept):
                 self.loading.emit(generation, f"Loading {job.model_path.name} for column {job.column + 1}…")
                 engine = Engine.load(job.model_path, progress=lambda _f: not self._stale(generation),
-                                     n_ctx=COMPARE_CONTEXT, config=preferred_config(), probe=job.probe)
+                                     n_ctx=COMPARE_CONTEXT, config=preferred_config(**request.engine),
+                                     probe=job.probe)
                 kept.append((engine, Generator(engine, top_n=TOP_N, logits_budget=0)))  # no what-if here
                 if self._stale(generation):
                     return None

@@ -131,7 +131,8 @@ class DiceBar(QWidget):
         n = len(self.unlabelled)
         p.setFont(theme.font(theme.BASE_POINT_SIZE - 2))
         p.setPen(QColor(theme.MUTED))
-        note = f"+{n} thin slice{'s' if n > 1 else ''} without a name (hover to list)"
+        note = (f"+{n} slice{'s' if n > 1 else ''} too narrow for {'their names' if n > 1 else 'its name'} "
+                "(hover to list)")
         p.drawText(QRectF(bar.left(), bar.bottom() + 26, bar.width(), 18),
                    Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, note)
         names = [("others" if s.token_id is None else visible(self.token_text(s.token_id)))

@@ -68,7 +68,7 @@ class HoverCard(QWidget):
         p.setPen(QColor(theme.MUTED))
         p.setFont(theme.font(theme.BASE_POINT_SIZE - 1))
         p.drawText(QRectF(12, 8, WIDTH - 24, 24), Qt.AlignmentFlag.AlignRight,
-                   f"word {view.index + 1} · model {percent(view.trace.chosen_p_raw)}")
+                   f"word piece {view.index + 1} · the model gave it {percent(view.trace.chosen_p_raw)}")
         p.drawText(QRectF(12, 32, WIDTH - 24, 20), Qt.AlignmentFlag.AlignLeft,
                    "Its rivals (the model's chances):")
         top = max((line[1] for line in self.lines), default=1.0) or 1.0

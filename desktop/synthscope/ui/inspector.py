@@ -110,7 +110,7 @@ class Inspector:
         sure = certainty_words(shown.trace.entropy_raw,
                                float(candidates["p_raw"][0]) if candidates.size else None)
         self.header.why.setText(f"<b>Why?</b> {reason.sentence} <span style='color:{theme.MUTED}'>"
-                                f"How sure: {sure}.</span>")
+                                f"How sure, before the samplers: {sure}.</span>")
         self.header.why.setAccessibleDescription(str(equally_likely(shown.trace.entropy_raw)))
         self.header.why.show()
         if fetching:

@@ -23,13 +23,13 @@ from PySide6.QtWidgets import QLabel, QPlainTextEdit, QWidget
 from synthscope.ui import theme
 from synthscope.ui.wording import html
 
-END_MARK = " ■ end of text "  # ■, not ⏹: DejaVu Sans has no ⏹
+END_MARK = " ⬣ end of text "  # ⬣, a stop sign's shape: ■ is the legends' colour swatch
 ROLE_NAMES = {"system": "Instructions for the model", "user": "You", "assistant": "Model"}
 
 
 def chat_end_mark(p: float) -> str:
     """How the end of a chat reply shows: the model picked its end-of-turn token, with its chance."""
-    return f" ■ the model chose to stop here (its chance: {p:.0%}) "
+    return f" ⬣ the model chose to stop here (its chance: {p:.0%}) "
 
 
 class Piece(NamedTuple):
@@ -353,7 +353,7 @@ def legend() -> QLabel:
     swatches = " ".join(  # plain spaces between swatches, so the legend can wrap between them
         f"<span style='background:{colour}; color:{theme.BAND_INK}'>&nbsp;{html(label)}&nbsp;</span>"
         for _, colour, label in theme.PROBABILITY_BANDS)
-    label = QLabel(f"Chance the model gave each word: {swatches} &nbsp; "
+    label = QLabel(f"Chance the model gave each word piece: {swatches} &nbsp; "
                    "<b>␣</b>&nbsp;=&nbsp;a&nbsp;space &nbsp;<b>↵</b>&nbsp;=&nbsp;a&nbsp;new&nbsp;line "
                    "&nbsp;unshaded&nbsp;=&nbsp;your&nbsp;own&nbsp;words")
     label.setObjectName("hint")

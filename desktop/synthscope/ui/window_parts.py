@@ -22,10 +22,10 @@ from synthscope.ui.worker import LoadedModel
 HELP_TEXT = (
     "<p><b>The text</b> holds your prompt and what the model wrote, one word piece (a word or a piece of "
     "a word) at a time. Each generated word piece is shaded by how likely the model thought it was. "
-    "Hover a word piece to see its rivals; click it to inspect it in every panel. <i>■ end of text</i> marks "
+    "Hover a word piece to see its rivals; click it to inspect it in every panel. <i>⬣ end of text</i> marks "
     "where the model picked its end-of-text word piece.</p>"
     "<p><b>Chat mode</b> (Run → Chat with the model) is for instruct models: write a message below the "
-    "conversation and press Enter. The model answers in its own chat format; <i>■ the model chose to "
+    "conversation and press Enter. The model answers in its own chat format; <i>⬣ the model chose to "
     "stop here</i> marks where it picked its end-of-turn word piece, with the chance it gave it.</p>"
     "<p><b>Chances</b> lists the likeliest next word pieces: the pale bar is the model's own chance, the "
     "dark bar the chance after the samplers. Greyed word pieces were removed by the stage named.</p>"

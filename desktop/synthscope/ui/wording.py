@@ -16,7 +16,7 @@ STAGE_LABELS = {
 _VISIBLE = str.maketrans({" ": "␣", "\n": "↵", "\t": "⇥", "\r": "␍"})
 
 
-STOP_WORDS = "■ stop here"  # the end-of-text (or end-of-reply) token, wherever a token is named
+STOP_WORDS = "⬣ stop here"  # the end-of-text (or end-of-reply) token, wherever a token is named
 
 
 def visible(text: str) -> str:
@@ -109,9 +109,10 @@ def _penalties(stage: StageTrace, settings: SamplerSettings) -> StageWords:
         return StageWords(title, "off", detail, True, not parts)
     if stage.changed == 0:
         return StageWords(title, "changed nothing", "nothing was repeated", True)
-    words = "repeat" if stage.changed == 1 else "repeats"
+    words = "word piece" if stage.changed == 1 else "word pieces"
     return StageWords(title, f"made {number(stage.changed)} {words} less likely",
-                      f"they appeared in the last {number(settings.repeat_last_n)} word pieces", False)
+                      f"already written in the last {number(settings.repeat_last_n)}: repeats are held back",
+                      False)
 
 
 def _temperature(stage: StageTrace, settings: SamplerSettings) -> StageWords:

@@ -108,7 +108,7 @@ class Workshop(Presentation, GuessMode, _Base):
         if self.model is None:
             return None
         window = demo_compare(demo.prompt, settings, demo.seed, self.model.path, demo.compare,
-                              demo.max_tokens)
+                              demo.max_tokens, engine=self.engine_preferences())
         window.setParent(self, window.windowFlags())
         window.show()
         window.run_all()
