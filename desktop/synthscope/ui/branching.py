@@ -12,7 +12,7 @@ from synthscope.session.divergence import explain_divergence, first_difference
 from synthscope.session.tree import ExplorationTree, TreeError
 from synthscope.ui.compare import CompareWindow
 from synthscope.ui.text_view import Piece
-from synthscope.ui.worker import RunRequest
+from synthscope.ui.worker_messages import RunRequest
 from synthscope.ui.wording import visible
 
 if TYPE_CHECKING:

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 from synthscope.session.chat import Conversation
 from synthscope.ui.resources import sample_prompts
 from synthscope.ui.text_view import END_MARK, chat_end_mark
-from synthscope.ui.worker import RunRequest
+from synthscope.ui.worker_messages import RunRequest
 
 if TYPE_CHECKING:
     from synthscope.ui.main_window import MainWindow

@@ -34,7 +34,8 @@ from synthscope.ui.stop_sequences import StopSequencesBox
 from synthscope.ui.text_view import Piece, TokenTextView
 from synthscope.ui.window_parts import HELP_TEXT, ErrorBanner, about_text, arrange, text_panel, with_branches
 from synthscope.ui.wording import JARGON, STOP_WORDS
-from synthscope.ui.worker import LoadedModel, RunRequest, RunStarted, StepMessage, WorkerHandle
+from synthscope.ui.worker import WorkerHandle
+from synthscope.ui.worker_messages import LoadedModel, RunRequest, RunStarted, StepMessage
 from synthscope.ui.workshop import Workshop
 
 SAMPLE_PROMPT = "Once upon a time, in a small village by the sea, there lived"
@@ -62,8 +63,7 @@ class MainWindow(Workshop, Branching, Sessions, ChatMode, ModelLoading, StepView
         self.panels_shown_at = 0.0  # perf_counter() of the last step-panel refresh
         self.stop_met = ""  # the stop sequence that ended the last run
         self.setWindowTitle("Synthscope")
-        icon = icon_path()
-        if icon is not None:
+        if (icon := icon_path()) is not None:
             self.setWindowIcon(QIcon(str(icon)))
         self._build(prompt)
         self.handle = WorkerHandle(self)

@@ -12,7 +12,7 @@ from PySide6.QtWidgets import (
 )
 
 from synthscope.ui import theme
-from synthscope.ui.worker import LoadedModel
+from synthscope.ui.worker_messages import LoadedModel
 
 NO_TEMPLATE = ("This model has no chat template: it is a base model, which continues whatever text "
                "it is given rather than answering as an assistant.")

@@ -9,7 +9,7 @@ from PySide6.QtWidgets import QFileDialog
 from synthscope.ui.model_info import ModelInfoDialog
 from synthscope.ui.model_picker import ModelPickerDialog
 from synthscope.ui.wording import model_help
-from synthscope.ui.worker import LoadedModel
+from synthscope.ui.worker_messages import LoadedModel
 
 if TYPE_CHECKING:
     from synthscope.ui.main_window import MainWindow

@@ -17,7 +17,7 @@ from synthscope import __version__
 from synthscope.engine import choice_file, machine_facts
 from synthscope.ui import theme
 from synthscope.ui.text_view import TokenTextView, legend
-from synthscope.ui.worker import LoadedModel
+from synthscope.ui.worker_messages import LoadedModel
 
 HELP_TEXT = (
     "<p><b>The text</b> holds your prompt and what the model wrote, one word piece (a word or a piece of "

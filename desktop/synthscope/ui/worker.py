@@ -7,21 +7,20 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
-from synthscope.engine import (ConfigError, Engine, EngineConfig, EngineError, LoadCancelled, ModelFacts,
-                               ModelLoadError, machine_choice, machine_facts, preferred_config,
-                               remembered_choice)
-from synthscope.sampling import SamplerSettings
+from synthscope.engine import (ConfigError, Engine, EngineError, LoadCancelled, ModelLoadError,
+                               machine_choice, preferred_config, remembered_choice)
 from synthscope.engine.chat import format_chat
 from synthscope.engine.model import DEFAULT_CONTEXT
+from synthscope.sampling import SamplerSettings
 from synthscope.session import Generator, RunRecord, Step
 from synthscope.session.exploration_io import save_exploration
 from synthscope.session.stopping import StopWatcher
+from synthscope.ui.worker_messages import LoadedModel, RunRequest, RunStarted, StepMessage, device_name
 
 log = logging.getLogger(__name__)
 TOP_N = 20
@@ -30,54 +29,6 @@ SEND_SECONDS = 0.03  # steps reach the window in batches this often: it redraws 
 # During a run an autosave waits until this many times its last cost has passed since it, so a long
 # session (1,000 steps: 8 MB, 0.34 s to write) takes at most a tenth of the writing time.
 AUTOSAVE_SHARE = 10
-
-
-@dataclass(frozen=True)
-class LoadedModel:
-    path: Path
-    facts: ModelFacts
-    vocab: tuple[str, ...]  # display text of every token id, read once so the UI never asks llama.cpp
-    config: EngineConfig  # how llama.cpp runs it
-    note: str  # why, in one plain sentence
-    device: str  # what computes it: the processor's or the GPU's name
-    n_ctx: int  # tokens of text it can hold (the Context length setting, at most the model's own)
-    end_tokens: frozenset[int] = frozenset()  # the tokens that end a text or a turn
-
-
-def device_name(config: EngineConfig) -> str:
-    facts = machine_facts()
-    gpus = facts.gpu_devices
-    if gpus and config.gpu_layers != 0:
-        return gpus[0].description or gpus[0].name
-    return facts.cpu_name
-
-
-@dataclass(frozen=True)
-class RunStarted:
-    prompt: str
-    prompt_tokens: np.ndarray
-    seed: int
-
-
-@dataclass(frozen=True)
-class StepMessage:
-    index: int
-    step: Step
-    logits: np.ndarray  # the full logits this step was sampled from (read-only, shared)
-    is_end: bool  # the model's end-of-text token
-
-
-@dataclass(frozen=True)
-class RunRequest:
-    prompt: str | None  # None: continue the current run (unless `messages` are given)
-    seed: int
-    max_tokens: int
-    ignore_end: bool = False  # write on past the model's end-of-text token
-    stop_sequences: tuple[str, ...] = ()  # the run ends at the first token that completes one
-    messages: tuple[dict[str, str], ...] | None = None  # a chat: the prompt is these in the template
-    # A branch: cut the run before step `index`, then write `token` there (a person's pick; None:
-    # the dice pick again, with the current settings) and go on with the same dice.
-    fork: tuple[int, int | None] | None = None
 
 
 class EngineWorker(QObject):

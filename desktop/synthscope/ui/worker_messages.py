@@ -1,0 +1,58 @@
+"""What the engine worker and the window send each other: plain data, copied out of the worker thread."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from synthscope.engine import EngineConfig, ModelFacts, machine_facts
+from synthscope.session import Step
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    path: Path
+    facts: ModelFacts
+    vocab: tuple[str, ...]  # display text of every token id, read once so the UI never asks llama.cpp
+    config: EngineConfig  # how llama.cpp runs it
+    note: str  # why, in one plain sentence
+    device: str  # what computes it: the processor's or the GPU's name
+    n_ctx: int  # tokens of text it can hold (the Context length setting, at most the model's own)
+    end_tokens: frozenset[int] = frozenset()  # the tokens that end a text or a turn
+
+
+def device_name(config: EngineConfig) -> str:
+    facts = machine_facts()
+    gpus = facts.gpu_devices
+    if gpus and config.gpu_layers != 0:
+        return gpus[0].description or gpus[0].name
+    return facts.cpu_name
+
+
+@dataclass(frozen=True)
+class RunStarted:
+    prompt: str
+    prompt_tokens: np.ndarray
+    seed: int
+
+
+@dataclass(frozen=True)
+class StepMessage:
+    index: int
+    step: Step
+    logits: np.ndarray  # the full logits this step was sampled from (read-only, shared)
+    is_end: bool  # the model's end-of-text token
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    prompt: str | None  # None: continue the current run (unless `messages` are given)
+    seed: int
+    max_tokens: int
+    ignore_end: bool = False  # write on past the model's end-of-text token
+    stop_sequences: tuple[str, ...] = ()  # the run ends at the first token that completes one
+    messages: tuple[dict[str, str], ...] | None = None  # a chat: the prompt is these in the template
+    # A branch: cut the run before step `index`, then write `token` there (a person's pick; None:
+    # the dice pick again, with the current settings) and go on with the same dice.
+    fork: tuple[int, int | None] | None = None
