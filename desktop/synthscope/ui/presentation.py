@@ -48,6 +48,7 @@ class Moved:
     top: QSplitter  # text | chances, while presenting chances | settings
     columns: QBoxLayout  # the main columns, while presenting text | the rest
     stretches: list[int]
+    column_width: int = 0  # the settings column's least width in the normal window
 
 
 @dataclass
@@ -201,6 +202,11 @@ class Presentation(_Base):
         if self.presenting is None or top is None:
             return
         if self.presenting.moved is not None and column is not None:
+            # Only two sliders are left in the column: what they need, not what every setting needed,
+            # so the chances get the room for more rows.
+            inner = column.widget() if isinstance(column, QScrollArea) else None
+            if inner is not None:
+                column.setMinimumWidth(inner.minimumSizeHint().width() + 8)
             total, narrow = sum(top.sizes()), column.minimumWidth()
             top.setSizes([total - narrow, narrow])
         else:
@@ -221,7 +227,8 @@ class Presentation(_Base):
         columns = _layout_holding(central.layout(), column) if column and central else None
         if top is None or column is None or columns is None or top.indexOf(self.text_split) < 0:
             return None
-        moved = Moved(top, columns, [columns.stretch(i) for i in range(columns.count())])
+        moved = Moved(top, columns, [columns.stretch(i) for i in range(columns.count())],
+                      column.minimumWidth())
         columns.removeWidget(column)
         top.addWidget(column)
         columns.insertWidget(0, self.text_split, TEXT_SHARE[0])
@@ -236,6 +243,7 @@ class Presentation(_Base):
         moved.top.insertWidget(0, self.text_split)
         if column is not None:
             moved.columns.addWidget(column)
+            column.setMinimumWidth(moved.column_width)
         for index, stretch in enumerate(moved.stretches[:moved.columns.count()]):
             moved.columns.setStretch(index, stretch)
         for widget in (self.text_split, column):
