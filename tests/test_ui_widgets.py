@@ -288,12 +288,17 @@ def test_what_if_with_the_recorded_settings_reproduces_the_step() -> None:
     assert mirror.what_if(0, settings) is None  # the window then asks the worker for them
 
 
-def test_text_view_keeps_token_spans_through_odd_text(qtbot) -> None:
+def shown_text_view(qtbot, prompt: str, height: int = 300) -> TokenTextView:
     view = TokenTextView()
     qtbot.addWidget(view)
-    view.resize(600, 300)
+    view.resize(600, height)
     view.show()
-    view.set_prompt("Hi")
+    view.set_prompt(prompt)
+    return view
+
+
+def test_text_view_keeps_token_spans_through_odd_text(qtbot) -> None:
+    view = shown_text_view(qtbot, "Hi")
     edits = []
     view.userEdited.connect(lambda: edits.append(1))
     tokens = [(" there", 0.9), ("\r\n", 0.5), ("😀", 0.01), ("", 0.3), (" ok", 0.6)]
@@ -366,11 +371,7 @@ def test_an_end_marker_the_user_edits_is_the_users_text(qtbot) -> None:
 def test_the_selected_word_stays_readable_beside_a_branch_flag(qtbot) -> None:
     from synthscope.ui import theme
 
-    view = TokenTextView()
-    qtbot.addWidget(view)
-    view.resize(600, 200)
-    view.show()
-    view.set_prompt("Once upon a time")
+    view = shown_text_view(qtbot, "Once upon a time", 200)
     view.append_tokens([Piece(" there", 0.3), Piece(" lived", 0.02), Piece(" a", 0.6)])
     view.set_fork_mark(0)  # the flag is painted with a fill...
     view.set_selected(1)  # ...which must not spill into the selected word's frame
