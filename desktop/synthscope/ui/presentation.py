@@ -48,7 +48,6 @@ class Moved:
     top: QSplitter  # text | chances, while presenting chances | settings
     columns: QBoxLayout  # the main columns, while presenting text | the rest
     stretches: list[int]
-    column_width: int = 0  # the settings column's least width in the normal window
 
 
 @dataclass
@@ -147,9 +146,7 @@ class Presentation(_Base):
         self.distribution.plot.setMinimumWidth(1)  # under the cover: its labels must not widen the window
         column = self.settings_column()
         if column is not None:
-            saved.column_width = column.minimumWidth()
-            column.setMinimumWidth(self.controls.minimumSizeHint().width()
-                                   + column.verticalScrollBar().sizeHint().width() + 4)
+            saved.column_width = column.minimumWidth()  # balance_presentation narrows it
         saved.moved = self._text_column()
         self.editor.setFont(theme.font(TEXT_POINTS))
         self.chat_input.message.setFont(theme.font(big(theme.BASE_POINT_SIZE)))
@@ -201,12 +198,12 @@ class Presentation(_Base):
         top, column = self.top_row(), self.settings_column()
         if self.presenting is None or top is None:
             return
+        if column is not None and column.widget() is not None:
+            # Only two sliders are left in the column: what they need once the large type is in place,
+            # not what every setting needed, so the chances get the room for more rows.
+            column.setMinimumWidth(column.widget().minimumSizeHint().width()
+                                   + column.verticalScrollBar().sizeHint().width() + 4)
         if self.presenting.moved is not None and column is not None:
-            # Only two sliders are left in the column: what they need, not what every setting needed,
-            # so the chances get the room for more rows.
-            inner = column.widget() if isinstance(column, QScrollArea) else None
-            if inner is not None:
-                column.setMinimumWidth(inner.minimumSizeHint().width() + 8)
             total, narrow = sum(top.sizes()), column.minimumWidth()
             top.setSizes([total - narrow, narrow])
         else:
@@ -227,8 +224,7 @@ class Presentation(_Base):
         columns = _layout_holding(central.layout(), column) if column and central else None
         if top is None or column is None or columns is None or top.indexOf(self.text_split) < 0:
             return None
-        moved = Moved(top, columns, [columns.stretch(i) for i in range(columns.count())],
-                      column.minimumWidth())
+        moved = Moved(top, columns, [columns.stretch(i) for i in range(columns.count())])
         columns.removeWidget(column)
         top.addWidget(column)
         columns.insertWidget(0, self.text_split, TEXT_SHARE[0])
@@ -243,7 +239,6 @@ class Presentation(_Base):
         moved.top.insertWidget(0, self.text_split)
         if column is not None:
             moved.columns.addWidget(column)
-            column.setMinimumWidth(moved.column_width)
         for index, stretch in enumerate(moved.stretches[:moved.columns.count()]):
             moved.columns.setStretch(index, stretch)
         for widget in (self.text_split, column):
