@@ -162,13 +162,11 @@ class PerformancePanel(QFrame):
         context length."""
         return {"threads": self.threads_preference(), **self.reload_preferences()}
 
-    def show_engine(self, config: EngineConfig, note: str, device: str, n_ctx: int,
-                    automatic: EngineConfig | None = None) -> None:
-        """After a load: what runs now and why, and which preferences it reflects. `automatic` is what
-        this machine's check chose (None: the remembered choice, if there is one)."""
-        if automatic is None:
-            known = remembered_choice()
-            automatic = known.config if known is not None else None
+    def show_engine(self, config: EngineConfig, note: str, device: str, n_ctx: int) -> None:
+        """After a load: what runs now and why, and which preferences it reflects (against what this
+        machine's remembered check would choose)."""
+        known = remembered_choice()
+        automatic = known.config if known is not None else None
         self._loaded = self.reload_preferences()
         if self.threads_preference() is None:
             self.measured_threads = config.threads or 0

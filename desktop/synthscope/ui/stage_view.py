@@ -19,7 +19,7 @@ from synthscope.sampling import SamplerSettings
 from synthscope.sampling.explain import STAGE_COLUMNS, StageRow, stage_rows
 from synthscope.ui import theme
 from synthscope.ui.run_model import StepView
-from synthscope.ui.wording import elide, percent, setting_value, visible
+from synthscope.ui.wording import STAGE_LABELS, elide, percent, setting_value, visible
 
 HEADERS = {"model": "Model", "penalties": "Repeat\npenalty", "top_k": "Top-k", "typical_p": "Typical",
            "top_p": "Top-p", "min_p": "Min-p", "temperature": "Temperature\n(final)"}
@@ -39,10 +39,7 @@ HEADER_HELP = {
                    "pick with these.",
 }
 # The sentence subject for each stage, e.g. "The repetition penalty lowered ‘␣cat’ from 12% to 4%."
-STAGE_SUBJECTS = {"penalties": "The repetition penalty", "top_k": "Top-k", "typical_p": "Typical-p",
-                  "top_p": "Top-p", "min_p": "Min-p", "temperature": "Temperature"}
-STAGE_SETTING = {"penalties": "repeat_penalty", "top_k": "top_k", "typical_p": "typical_p",
-                 "top_p": "top_p", "min_p": "min_p", "temperature": "temperature"}
+STAGE_SUBJECTS = {**STAGE_LABELS, "penalties": "The repetition penalty"}
 CAPTION = "Each word's chance: the model's own, then after each sampler, left to right."
 LEGEND = ("↓ = this stage lowered it · ✗ = this stage removed it (the words left share its chance) · "
           "Temperature spreads or sharpens every chance, so it gets no arrows.")
@@ -70,7 +67,7 @@ def cell_help(row: StageRow, column: int, word: str, settings: SamplerSettings) 
     if row.removed_at is not None and column > row.removed_at:
         return f"{STAGE_SUBJECTS[STAGE_COLUMNS[row.removed_at]]} had already removed {quoted}."
     stage = STAGE_COLUMNS[column]
-    value = getattr(settings, STAGE_SETTING[stage])
+    value = getattr(settings, "repeat_penalty" if stage == "penalties" else stage)  # its setting
     subject = STAGE_SUBJECTS[stage] + ("" if stage == "penalties" else f" {setting_value(value)}")
     before, effect = percent(row.chances[column - 1]), row.effect(column)
     if effect == "removed":
