@@ -285,3 +285,26 @@ def test_column_one_uses_the_main_windows_engine_choices_and_writes_its_text(qtb
     assert tokens(win)[0] == [step.token_id for step in main.mirror.steps]  # same settings, seed, engine
     win.close()
     main.close()
+
+
+def test_the_clicked_position_is_framed_dark_not_in_the_chosen_orange(qtbot) -> None:
+    from PySide6.QtGui import QColor
+
+    from synthscope.ui.compare_column import CompareTextView
+    from synthscope.ui.text_view import Piece
+
+    view = CompareTextView()
+    qtbot.addWidget(view)
+    view.resize(500, 200)
+    view.show()
+    view.show_prompt("Once upon a time")
+    view.append_tokens([Piece(" there", 0.3), Piece(" lived", 0.02)])
+    view.set_selected(1)
+    image = view.viewport().grab().toImage()
+    rect = view.token_rects(1)[0]
+    edge = image.pixelColor(rect.left() - 1, rect.center().y())
+
+    def distance(colour: str) -> int:
+        return sum(abs(a - b) for a, b in zip(edge.getRgb()[:3], QColor(colour).getRgb()[:3], strict=True))
+
+    assert distance(CLICKED) < distance(theme.CHOSEN), edge.name()

@@ -75,6 +75,8 @@ class CompareTextView(TokenTextView):
         super().__init__(parent)
         self.setReadOnly(True)
         self.setFont(theme.font(theme.TEXT_POINT_SIZE - 3))
+        # Orange means "chosen" elsewhere: here the clicked position gets a dark frame.
+        self.frame_colour = CLICKED
         self.first: int | None = None  # first position where the runs do not all agree
         self.own: int | None = None  # first position where this run differs from column 1
         self.ended = False
@@ -104,21 +106,11 @@ class CompareTextView(TokenTextView):
         return top or 0, len(self.spans) - 1 if bottom is None else bottom
 
     def paintEvent(self, e: QPaintEvent) -> None:  # noqa: N802
-        # The base view frames the selected token in orange, which means "chosen" elsewhere: here
-        # the clicked position gets a dark frame of its own.
-        selected, self.selected = self.selected, None
-        try:
-            super().paintEvent(e)
-        finally:
-            self.selected = selected
+        super().paintEvent(e)
         if not self.spans:
             return
         p = QPainter(self.viewport())
         p.setRenderHint(QPainter.RenderHint.Antialiasing)
-        if selected is not None and selected < len(self.spans):
-            p.setPen(QPen(QColor(CLICKED), 2.5))
-            for rect in self.token_rects(selected):
-                p.drawRoundedRect(rect.adjusted(-1, -1, 0, 0), 3, 3)
         if self.own is not None:  # this run's own path: a line under every token from there on
             p.setPen(QPen(QColor(DIVERGE), 2.5))
             first, last = self._visible_tokens()

@@ -59,6 +59,7 @@ class TokenTextView(QPlainTextEdit):
         self.prompt_end = 0
         self.end_mark: Callable[[float], str] = lambda _p: END_MARK  # chat mode names the chance
         self.selected: int | None = None
+        self.frame_colour = theme.CHOSEN  # the frame around the selected token
         self.fork_at: int | None = None  # where the shown branch left its parent
         self.hovered: int | None = None
         self._mouse_inside = False
@@ -257,7 +258,7 @@ class TokenTextView(QPlainTextEdit):
             self._paint_fork(p)
         if self.selected is not None and self.selected < len(self.spans):
             p.setBrush(Qt.BrushStyle.NoBrush)  # a frame only: the fork flag above leaves its fill behind
-            p.setPen(QPen(QColor(theme.CHOSEN), 2.5))
+            p.setPen(QPen(QColor(self.frame_colour), 2.5))
             for rect in self.token_rects(self.selected):
                 p.drawRoundedRect(rect.adjusted(-1, -1, 0, 0), 3, 3)
         p.end()
