@@ -22,8 +22,8 @@ from synthscope.ui.model_picker import (  # noqa: E402
     ModelPickerDialog,
     parameters_text,
     size_text,
-    worth_offering,
 )
+from synthscope.ui.models_found import other_models  # noqa: E402
 
 WAIT_MS = 10_000
 
@@ -183,14 +183,14 @@ def test_a_failing_scan_is_reported_in_words(qtbot) -> None:
     assert dialog.status.text() == "Could not look for models: the disk went away"
 
 
-def test_worth_offering_only_when_more_than_the_default_model_opens(smollm_path: Path) -> None:
+def test_other_models_are_those_besides_the_default_that_open(smollm_path: Path) -> None:
     models = found(smollm_path)
     default, broken = models[3], models[2]
-    assert not worth_offering([])
-    assert not worth_offering([default])
-    assert not worth_offering([default, broken])
-    assert worth_offering([default, models[0]])
-    assert worth_offering([models[1]])
+    assert not other_models([])
+    assert not other_models([default])
+    assert not other_models([default, broken])
+    assert other_models([default, models[0]])
+    assert other_models([models[1]])
     assert parameters_text(None) == "—" and parameters_text(7_241_732_096) == "7.2B"
     assert parameters_text(70_553_706_496) == "71B" and size_text(4_368_439_584) == "4.4 GB"
 
@@ -226,7 +226,7 @@ def test_the_real_scan_lists_a_model_in_the_hugging_face_cache(
     assert dialog.table.item(row_of(dialog, name), 0).toolTip() == str(link)
     assert listed["notes"][1] == "Your models folder" and "Cannot be opened" in listed["notes"][3]
     assert listed[smollm_path.stem][0].startswith(model_picker.OPEN_NOW)
-    assert worth_offering(dialog.found)
+    assert other_models(dialog.found)
     assert str(tmp_path / "hub") in dialog.where.toolTip() and "Ollama" in dialog.where.toolTip()
     dialog.table.selectRow(row_of(dialog, name))
     with qtbot.waitSignal(dialog.chosen) as chosen:

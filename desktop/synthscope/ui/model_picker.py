@@ -26,7 +26,6 @@ from synthscope.engine.discovery import SOURCES, FoundModel, discover
 from synthscope.engine.errors import ModelLoadError
 from synthscope.ui import theme
 from synthscope.ui.model_scan import ModelScan
-from synthscope.ui.models_found import other_models
 
 PLACES = {"project": "Synthscope folder", "user": "Your models folder",
           "huggingface": "Hugging Face", "lmstudio": "LM Studio", "ollama": "Ollama",
@@ -78,11 +77,6 @@ def parameters_text(count: int | None) -> str:
             value = count / scale
             return f"{value:.1f}{suffix}" if value < 10 else f"{value:.0f}{suffix}"
     return str(count)
-
-
-def worth_offering(found: list[FoundModel]) -> bool:
-    """True when something besides the default model can be opened: then the picker is worth a look."""
-    return bool(other_models(found))
 
 
 def searched_folders() -> list[tuple[str, Path]]:

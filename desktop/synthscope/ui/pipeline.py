@@ -119,15 +119,17 @@ class PipelineStrip(QFrame):
         self.summary.setText("waiting for a word piece")
 
     def show_step(self, view: StepView, recorded: StepView | None = None) -> None:
+        described = []
         for stage in view.trace.stages:
             words = describe_stage(stage, view.settings)
+            described.append(words)
             was = None
             if recorded is not None:
                 before = describe_stage(recorded.trace.stage(stage.name), recorded.settings)
                 if before.headline != words.headline:
                     was = _short(before.headline, words.headline)
             self.boxes[stage.name].set_words(words, was)
-        self.summary.setText(strip_summary([describe_stage(s, view.settings) for s in view.trace.stages]))
+        self.summary.setText(strip_summary(described))
 
     def sentences(self) -> dict[str, str]:
         """What each box says, as one sentence (for tests and the accessible description)."""
