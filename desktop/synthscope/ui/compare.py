@@ -18,7 +18,7 @@ from synthscope.ui.controls import LENGTH_LABEL
 from synthscope.ui.compare_column import DIVERGE, CompareColumn, Model, quoted
 from synthscope.ui.compare_worker import Batch, ColumnJob, CompareHandle, CompareRequest, trusted
 from synthscope.ui.text_view import legend
-from synthscope.ui.wording import html
+from synthscope.ui.wording import html, listed
 
 DEFAULT_TOKENS = 60
 KEY = ("<span style='color:{diverge}; font-weight:bold'>▎</span> where the runs first part ways &nbsp; "
@@ -308,9 +308,8 @@ class CompareWindow(QWidget):
         for n in columns:
             word = self._token_words(n, index)
             picks.append((f"column {n + 1} " if named else "") + (f"picks {word}" if word else "stops"))
-        listed = picks[0] if len(picks) == 1 else ", ".join(picks[:-1]) + " and " + picks[-1]
         theirs = self._token_words(0, index)
-        return f"{listed} where column 1 " + (f"picks {theirs}" if theirs else "stops")
+        return f"{listed(picks)} where column 1 " + (f"picks {theirs}" if theirs else "stops")
 
     def _token_words(self, column: int, index: int) -> str | None:
         tokens = self.columns[column].tokens

@@ -12,6 +12,7 @@ from synthscope.engine.discovery import FoundModel, discover
 from synthscope.engine.errors import ModelLoadError
 from synthscope.ui import theme
 from synthscope.ui.model_scan import ModelScan
+from synthscope.ui.wording import listed
 
 NAMES_SHOWN = 3  # then "and N more"
 
@@ -29,9 +30,8 @@ def found_sentence(others: list[FoundModel]) -> str:
     names = [f"<b>{model.name.rsplit('/', 1)[-1]}</b>" for model in others[:NAMES_SHOWN]]
     if len(others) > NAMES_SHOWN:
         names.append(f"{len(others) - NAMES_SHOWN} more")
-    listed = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
     count = "another model" if len(others) == 1 else f"{len(others)} other models"
-    return (f"Synthscope also found {count} on this computer: {listed}. The default model is open and "
+    return (f"Synthscope also found {count} on this computer: {listed(names)}. The default model is open and "
             f"ready; nothing else is opened until you choose.")
 
 

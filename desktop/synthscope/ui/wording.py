@@ -26,6 +26,11 @@ def visible(text: str) -> str:
     return text.translate(_VISIBLE) if text else "∅"
 
 
+def listed(items: list[str]) -> str:
+    """'a', 'a and b', 'a, b and c': items in a sentence."""
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
 def html(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
