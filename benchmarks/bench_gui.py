@@ -32,7 +32,7 @@ from synthscope.engine.baseline import bare_llama  # noqa: E402
 from synthscope.sampling import SamplerSettings  # noqa: E402
 from synthscope.session import Generator  # noqa: E402
 from synthscope.ui.app import create_application  # noqa: E402
-from synthscope.ui.main_window import SAMPLE_PROMPT, MainWindow  # noqa: E402
+from synthscope.ui.window.main_window import SAMPLE_PROMPT, MainWindow  # noqa: E402
 
 
 def wait_until(app, condition, timeout: float = 120.0) -> None:
@@ -79,21 +79,21 @@ class StallMeter:
 
 
 def gui(app, window: MainWindow, n: int, seed: int, meter: StallMeter | None = None) -> float:
-    window.clear()
-    window.controls.seed_box.setValue(seed)
-    window.controls.max_tokens.setValue(n)
-    window.controls.ignore_end.setChecked(True)
+    window.run.clear()
+    window.parts.controls.seed_box.setValue(seed)
+    window.parts.controls.max_tokens.setValue(n)
+    window.parts.controls.ignore_end.setChecked(True)
     # A real event loop, as in the app (polling processEvents would itself keep a core busy).
     loop = QEventLoop()
-    window.stateChanged.connect(loop.quit)
+    window.run_state.changed.connect(loop.quit)
     if meter is not None:
         meter.start()
     start = time.perf_counter()
-    window.generate()
-    while not (window.state == "idle" and len(window.mirror) == n and not window.pending):
+    window.run.generate()
+    while not (window.doc.state == "idle" and len(window.doc.mirror) == n and not window.steps.pending):
         loop.exec()
     elapsed = time.perf_counter() - start
-    window.stateChanged.disconnect(loop.quit)
+    window.run_state.changed.disconnect(loop.quit)
     if meter is not None:
         meter.stop()
     return n / elapsed
@@ -101,17 +101,17 @@ def gui(app, window: MainWindow, n: int, seed: int, meter: StallMeter | None = N
 
 def what_if_costs(app, window: MainWindow, moves: int = 60) -> tuple[list[float], list[float]]:
     """Per simulated slider move: the chain re-applied (model) and the whole panel update."""
-    index = len(window.mirror) // 2
-    window.select_step(index)
+    index = len(window.doc.mirror) // 2
+    window.steps.select_step(index)
     recompute, update = [], []
     for move in range(moves):
         settings = SamplerSettings(top_k=5 + move, top_p=0.9)
         start = time.perf_counter()
-        window.mirror.what_if(index, settings)
+        window.doc.mirror.what_if(index, settings)
         recompute.append((time.perf_counter() - start) * 1e3)
-        window.controls.set_settings(settings)  # as a slider would; the refresh is coalesced
+        window.parts.controls.set_settings(settings)  # as a slider would; the refresh is coalesced
         start = time.perf_counter()
-        window._flush()
+        window.steps.flush()
         update.append((time.perf_counter() - start) * 1e3)
         app.processEvents()
     return recompute, update
@@ -163,9 +163,9 @@ def main() -> None:
     window = MainWindow()
     window.resize(1600, 1000)
     window.show()
-    window.load_model(path, probe=False)
-    wait_until(app, lambda: window.state == "idle")
-    window.set_chat_mode(False)  # raw text, as the baselines (an instruct model opens in chat mode)
+    window.models.load_model(path, probe=False)
+    wait_until(app, lambda: window.doc.state == "idle")
+    window.chat.set_mode(False)  # raw text, as the baselines (an instruct model opens in chat mode)
     meter = StallMeter()
     speeds: dict[str, list[float]] = {"bare (best)": [], "headless": [], "window": []}
     stalls: list[float] = []

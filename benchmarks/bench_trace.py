@@ -22,7 +22,8 @@ import time
 
 import llama_cpp
 
-from synthscope.engine import Engine, EngineConfig, default_model_path, gemma_model_path, machine_choice
+from synthscope.engine import (Engine, EngineConfig, default_model_path, gemma_model_path,
+                               machine_choice)
 from synthscope.engine import machine_facts
 from synthscope.engine.baseline import bare_llama
 from synthscope.sampling import SamplerSettings

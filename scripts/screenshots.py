@@ -26,7 +26,7 @@ from PySide6.QtWidgets import QApplication  # noqa: E402
 from synthscope.engine import default_model_path  # noqa: E402
 from synthscope.sampling import SamplerSettings  # noqa: E402
 from synthscope.ui.app import create_application  # noqa: E402
-from synthscope.ui.main_window import MainWindow  # noqa: E402
+from synthscope.ui.window.main_window import MainWindow  # noqa: E402
 
 SEED = 20240607
 TOKENS = 40
@@ -54,7 +54,7 @@ def settle(app: QApplication, window: MainWindow) -> None:
 
 def interesting_step(window: MainWindow) -> int:
     """A step where the dice mattered: the winner was not the top token and several were in play."""
-    steps = window.mirror.steps
+    steps = window.doc.mirror.steps
     scored = [(s.trace.chosen_index > 0, min(s.trace.final_size, 8), s.trace.entropy_final, i)
               for i, s in enumerate(steps[3:], start=3)]
     return max(scored)[3]
@@ -65,7 +65,7 @@ def stage_step(window: MainWindow, fallback: int) -> int:
     penalty and one removed by a sampler."""
     from synthscope.sampling.explain import penalty_change
 
-    for i, step in enumerate(window.mirror.steps):
+    for i, step in enumerate(window.doc.mirror.steps):
         top = step.trace.candidates[:8]
         lowered = set(penalty_change(step.trace)) & set(top["token_id"].tolist())
         if lowered and (top["removed_by"] >= 0).any():
@@ -75,25 +75,25 @@ def stage_step(window: MainWindow, fallback: int) -> int:
 
 def branches_shot(app: QApplication, window: MainWindow, path: Path) -> None:
     """Another token written at one step, then a replay of the rest at a higher temperature."""
-    base = window.controls.settings()
-    step = window.mirror.steps[6]
+    base = window.parts.controls.settings()
+    step = window.doc.mirror.steps[6]
     other = next(int(t) for t in step.trace.candidates["token_id"] if int(t) != step.token_id)
-    window.branch_from(6, other)
-    wait_until(app, lambda: window.state == "idle" and not window.pending)
-    window.controls.set_settings(base.with_changes(temperature=1.4))
-    window.branch_from(14, None)
-    wait_until(app, lambda: window.state == "idle" and not window.pending)
+    window.branching.branch_from(6, other)
+    wait_until(app, lambda: window.doc.state == "idle" and not window.steps.pending)
+    window.parts.controls.set_settings(base.with_changes(temperature=1.4))
+    window.branching.branch_from(14, None)
+    wait_until(app, lambda: window.doc.state == "idle" and not window.steps.pending)
     settle(app, window)
     window.grab().save(str(path))
-    window.controls.set_settings(base)
+    window.parts.controls.set_settings(base)
 
 
 def compare_shot(app: QApplication, window: MainWindow, path: Path) -> None:
-    from synthscope.ui.compare import demo_compare
+    from synthscope.ui.exploring.compare_window import demo_compare
 
-    compare = demo_compare(window.mirror.prompt, window.controls.settings(), SEED, default_model_path(),
+    compare = demo_compare(window.doc.mirror.prompt, window.parts.controls.settings(), SEED, default_model_path(),
                            ({"temperature": 0.0}, {"top_p": 0.5}), max_tokens=40,
-                           engine=window.engine_preferences())  # column 1 writes the main window's text
+                           engine=window.compare.engine_preferences())  # column 1 writes the main window's text
     compare.resize(1400, 800)
     compare.show()
     compare.run_all()
@@ -108,17 +108,17 @@ def compare_shot(app: QApplication, window: MainWindow, path: Path) -> None:
 
 def chat_shot(app: QApplication, window: MainWindow, path: Path) -> None:
     """Two turns of a conversation, the last reply's end of turn selected."""
-    window.set_chat_mode(True)
-    window.controls.set_settings(SamplerSettings(temperature=0.3))
-    window.controls.max_tokens.setValue(120)
-    window.chat_input.set_system_text("Answer in one or two short sentences.")
+    window.chat.set_mode(True)
+    window.parts.controls.set_settings(SamplerSettings(temperature=0.3))
+    window.parts.controls.max_tokens.setValue(120)
+    window.parts.chat_input.set_system_text("Answer in one or two short sentences.")
     for message in ("What is the capital of France?", "And what is it famous for?"):
-        window.chat_input.set_message(message)
-        window.generate()
-        wait_until(app, lambda: window.state == "idle" and not window.pending)
-    window.select_step(len(window.mirror) - 1)
-    window.chat_input.system_toggle.setChecked(False)
-    folds = (window.pipeline.fold, window.dice.fold)  # folded to one line each: room for both turns
+        window.parts.chat_input.set_message(message)
+        window.run.generate()
+        wait_until(app, lambda: window.doc.state == "idle" and not window.steps.pending)
+    window.steps.select_step(len(window.doc.mirror) - 1)
+    window.parts.chat_input.system_toggle.setChecked(False)
+    folds = (window.parts.pipeline.fold, window.parts.dice.fold)  # folded to one line each: room for both turns
     for fold in folds:
         fold.setChecked(True)
     settle(app, window)
@@ -128,7 +128,7 @@ def chat_shot(app: QApplication, window: MainWindow, path: Path) -> None:
 
 
 def models_shot(app: QApplication, window: MainWindow, path: Path) -> None:
-    dialog = window.show_models()
+    dialog = window.models.show_models()
     wait_until(app, lambda: bool(dialog.found))
     dialog.resize(1250, 420)  # an offscreen screen is 800 pixels wide: the dialog would be capped to it
     settle(app, window)
@@ -150,58 +150,58 @@ def main(argv: list[str] | None = None) -> int:
     window.show()
     # Exact numbers, whatever path this machine would choose: the screenshots then show the same
     # run on every machine (up to the last digits of its processor's arithmetic).
-    perf = window.performance
+    perf = window.parts.performance
     perf.memory.setCurrentIndex(perf.memory.findData("f32"))
     perf.attention.setCurrentIndex(perf.attention.findData("standard"))
-    window.load_model(default_model_path(), probe=False)
-    wait_until(app, lambda: window.state == "idle")
-    window.set_chat_mode(False)  # the instrument shots continue a story
-    window.controls.seed_box.setValue(SEED)
-    window.controls.max_tokens.setValue(TOKENS)
-    window.controls.set_settings(SamplerSettings(repeat_penalty=1.1))
-    window.generate()
-    wait_until(app, lambda: window.state == "idle" and not window.pending)
+    window.models.load_model(default_model_path(), probe=False)
+    wait_until(app, lambda: window.doc.state == "idle")
+    window.chat.set_mode(False)  # the instrument shots continue a story
+    window.parts.controls.seed_box.setValue(SEED)
+    window.parts.controls.max_tokens.setValue(TOKENS)
+    window.parts.controls.set_settings(SamplerSettings(repeat_penalty=1.1))
+    window.run.generate()
+    wait_until(app, lambda: window.doc.state == "idle" and not window.steps.pending)
     index = interesting_step(window)
-    window.select_step(index)
+    window.steps.select_step(index)
     settle(app, window)
     window.grab().save(str(args.out / "main-window.png"))
 
-    recorded = window.mirror.steps[index]
+    recorded = window.doc.mirror.steps[index]
     for change in WHAT_IFS:
-        window.controls.set_settings(recorded.settings.with_changes(**change))
+        window.parts.controls.set_settings(recorded.settings.with_changes(**change))
         settle(app, window)
-        view = window.inspector.view
+        view = window.parts.inspector.view
         if view is not None and view.changes_pick:
             break
     window.grab().save(str(args.out / "what-if.png"))
-    window.controls.set_settings(recorded.settings)
+    window.parts.controls.set_settings(recorded.settings)
     settle(app, window)
 
-    rect = window.editor.token_rects(index)[0]
-    window.card.token_text = window.token_text
-    window.card.show_for(window.mirror.recorded(index), window.editor.viewport().mapToGlobal(rect.center()))
+    rect = window.parts.editor.token_rects(index)[0]
+    window.parts.card.token_text = window.steps.token_text
+    window.parts.card.show_for(window.doc.mirror.recorded(index), window.parts.editor.viewport().mapToGlobal(rect.center()))
     settle(app, window)
-    window.card.grab().save(str(args.out / "hover-card.png"))
-    window.card.hide()
-    window.controls.show_all.setChecked(True)  # Performance is part of every setting, not the simple view
+    window.parts.card.grab().save(str(args.out / "hover-card.png"))
+    window.parts.card.hide()
+    window.parts.controls.show_all.setChecked(True)  # Performance is part of every setting, not the simple view
     settle(app, window)
-    window.performance.grab().save(str(args.out / "performance.png"))
-    window.controls.show_all.setChecked(False)
-    window.select_step(stage_step(window, index))  # candidate by candidate through the stages
-    window.distribution.stage_button.click()
+    window.parts.performance.grab().save(str(args.out / "performance.png"))
+    window.parts.controls.show_all.setChecked(False)
+    window.steps.select_step(stage_step(window, index))  # candidate by candidate through the stages
+    window.parts.distribution.stage_button.click()
     settle(app, window)
-    window.distribution.grab().save(str(args.out / "stage-by-stage.png"))
-    window.distribution.stage_button.click()
-    window.select_step(index)
+    window.parts.distribution.grab().save(str(args.out / "stage-by-stage.png"))
+    window.parts.distribution.stage_button.click()
+    window.steps.select_step(index)
     branches_shot(app, window, args.out / "branches.png")
     compare_shot(app, window, args.out / "compare.png")
-    from synthscope.ui.presentation import presentation_shot
+    from synthscope.ui.classroom.presentation import presentation_shot
 
-    presentation_shot(window, args.out / "presentation.png")
+    presentation_shot(window.presentation, args.out / "presentation.png")
     chat_shot(app, window, args.out / "chat.png")
     models_shot(app, window, args.out / "models.png")
     print(f"wrote {', '.join(p.name for p in sorted(args.out.glob('*.png')))} to {args.out} "
-          f"(step {index + 1}: {window.token_text(recorded.token_id)!r})")
+          f"(step {index + 1}: {window.steps.token_text(recorded.token_id)!r})")
     window.close()
     return 0
 

@@ -12,16 +12,16 @@ import pytest  # noqa: E402
 from PySide6.QtCore import Qt  # noqa: E402
 from PySide6.QtGui import QTextCursor  # noqa: E402
 from PySide6.QtWidgets import QLabel  # noqa: E402
-from synthscope.engine import Engine, default_model_path, machine_choice, preferred_config  # noqa: E402
+from synthscope.engine import default_model_path, machine_choice, Engine, preferred_config  # noqa: E402
 from synthscope.sampling import SamplerSettings  # noqa: E402
 from synthscope.session import Generator  # noqa: E402
 from synthscope.session.compare import (MAX_SURPRISE_BITS, CompareSpec, agreement,  # noqa: E402
                                         alignment_keys, column_label, differs_at, divergence_from_first,
                                         first_divergence, labelled, surprise_bits)
 from synthscope.ui import theme  # noqa: E402
-from synthscope.ui.compare import KEY, CompareWindow  # noqa: E402
-from synthscope.ui.compare_column import CLICKED, DIVERGE, MARK_COLOURS, SURPRISE_HELP, quoted  # noqa: E402
-from synthscope.ui.compare_worker import COMPARE_CONTEXT  # noqa: E402
+from synthscope.ui.exploring.compare_window import KEY, CompareWindow  # noqa: E402
+from synthscope.ui.exploring.compare_column import CLICKED, DIVERGE, MARK_COLOURS, SURPRISE_HELP, quoted  # noqa: E402
+from synthscope.ui.exploring.compare_worker import COMPARE_CONTEXT  # noqa: E402
 
 PROMPT = "Once upon a time, in a small village by the sea,"
 WAIT_MS = 120_000  # generous: the suite may share the cores with other llama.cpp processes
@@ -258,7 +258,7 @@ def test_columns_can_be_added_up_to_four_and_removed_down_to_two(qtbot, qapp) ->
 
 
 def test_column_one_uses_the_main_windows_engine_choices_and_writes_its_text(qtbot, qapp) -> None:
-    from synthscope.ui.main_window import MainWindow
+    from synthscope.ui.window.main_window import MainWindow
 
     machine_choice()
     theme.apply(qapp)
@@ -266,23 +266,23 @@ def test_column_one_uses_the_main_windows_engine_choices_and_writes_its_text(qtb
     qtbot.addWidget(main)
     main.resize(1400, 900)
     main.show()
-    perf = main.performance  # chosen by hand: exact memory, standard attention (the numbers depend on it)
+    perf = main.parts.performance  # chosen by hand: exact memory, standard attention (the numbers depend on it)
     perf.memory.setCurrentIndex(perf.memory.findData("f32"))
     perf.attention.setCurrentIndex(perf.attention.findData("standard"))
-    main.load_model(default_model_path(), probe=False)
-    qtbot.waitUntil(lambda: main.state == "idle", timeout=WAIT_MS)
-    main.set_chat_mode(False)
-    main.controls.seed_box.setValue(11)
-    main.controls.max_tokens.setValue(16)
-    main.generate()
-    qtbot.waitUntil(lambda: main.state == "idle" and not main.pending, timeout=WAIT_MS)
-    win = main.open_compare()
+    main.models.load_model(default_model_path(), probe=False)
+    qtbot.waitUntil(lambda: main.doc.state == "idle", timeout=WAIT_MS)
+    main.chat.set_mode(False)
+    main.parts.controls.seed_box.setValue(11)
+    main.parts.controls.max_tokens.setValue(16)
+    main.run.generate()
+    qtbot.waitUntil(lambda: main.doc.state == "idle" and not main.steps.pending, timeout=WAIT_MS)
+    win = main.compare.open_compare()
     assert win is not None and win.engine["kv_cache"] == "f32" and win.engine["flash_attention"] is False
     win.max_tokens.setValue(16)
     run_to_end(qtbot, win)
     loaded = [engine.config for kept in win.handle.worker._pool.values() for engine, _ in kept]
     assert loaded and all(c.kv_cache == "f32" and not c.flash_attention for c in loaded)
-    assert tokens(win)[0] == [step.token_id for step in main.mirror.steps]  # same settings, seed, engine
+    assert tokens(win)[0] == [step.token_id for step in main.doc.mirror.steps]  # same settings, seed, engine
     win.close()
     main.close()
 
@@ -290,8 +290,8 @@ def test_column_one_uses_the_main_windows_engine_choices_and_writes_its_text(qtb
 def test_the_clicked_position_is_framed_dark_not_in_the_chosen_orange(qtbot) -> None:
     from PySide6.QtGui import QColor
 
-    from synthscope.ui.compare_column import CompareTextView
-    from synthscope.ui.text_view import Piece
+    from synthscope.ui.exploring.compare_column import CompareTextView
+    from synthscope.ui.steps.text_view import Piece
 
     view = CompareTextView()
     qtbot.addWidget(view)

@@ -21,10 +21,10 @@ from PySide6.QtWidgets import (  # noqa: E402
 )
 from synthscope.sampling import SPECS, SamplerSettings  # noqa: E402
 from synthscope.ui import theme  # noqa: E402
-from synthscope.ui.controls import SIMPLE_KEYS, ControlsPanel, plain_effect  # noqa: E402
-from synthscope.ui.main_window import MainWindow  # noqa: E402
-from synthscope.ui.performance import PerformancePanel  # noqa: E402
-from synthscope.ui.stop_sequences import HELP, StopSequencesBox  # noqa: E402
+from synthscope.ui.settings.controls import SIMPLE_KEYS, ControlsPanel, plain_effect  # noqa: E402
+from synthscope.ui.window.main_window import MainWindow  # noqa: E402
+from synthscope.ui.settings.performance import PerformancePanel  # noqa: E402
+from synthscope.ui.settings.stop_sequences import HELP, StopSequencesBox  # noqa: E402
 
 
 @pytest.fixture
@@ -108,17 +108,17 @@ def test_performance_is_folded_away_until_show_all_settings(qtbot, qapp, tmp_pat
     win = MainWindow(store)
     qtbot.addWidget(win)
     win.show()
-    assert not win.controls.show_all.isChecked() and not win.performance.isVisible()
-    win.controls.show_all.setChecked(True)
-    assert win.performance.isVisible()
-    win.controls.save(store)
+    assert not win.parts.controls.show_all.isChecked() and not win.parts.performance.isVisible()
+    win.parts.controls.show_all.setChecked(True)
+    assert win.parts.performance.isVisible()
+    win.parts.controls.save(store)
     win.close()
     again = MainWindow(store)  # the choice is remembered, and with it the Performance section
     qtbot.addWidget(again)
     again.show()
-    assert again.controls.show_all.isChecked() and again.performance.isVisible()
-    again.controls.show_all.setChecked(False)
-    assert not again.performance.isVisible()
+    assert again.parts.controls.show_all.isChecked() and again.parts.performance.isVisible()
+    again.parts.controls.show_all.setChecked(False)
+    assert not again.parts.performance.isVisible()
     again.close()
 
 
@@ -127,12 +127,12 @@ def test_nothing_in_the_column_is_cut_off(qtbot, fresh_window: MainWindow, size:
     win = fresh_window
     win.resize(*size)
     for show_all in (False, True):
-        win.controls.show_all.setChecked(show_all)
+        win.parts.controls.show_all.setChecked(show_all)
         qtbot.wait(50)  # let the layouts settle
-        entry = win.stops.entry
+        entry = win.parts.stops.entry
         room = entry.contentsRect().width() - 8  # the line edit's inner text margins
         assert entry.fontMetrics().horizontalAdvance(entry.placeholderText()) <= room
         assert entry.toolTip() == HELP  # the full explanation stays in the tooltip
         area = next(a for a in win.findChildren(QScrollArea) if a.widget() is not None
-                    and a.widget().isAncestorOf(win.controls))
+                    and a.widget().isAncestorOf(win.parts.controls))
         assert area.widget().width() <= area.viewport().width(), f"show all: {show_all}"

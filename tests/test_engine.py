@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from synthscope.engine import (Engine, LoadCancelled, ModelLoadError, TextAssembler, probe_model,
-                               read_facts)
+from synthscope.engine import (Engine, LoadCancelled, ModelLoadError, TextAssembler,
+                               probe_model, read_facts)
 from synthscope.engine import probe as probe_module
 
 

@@ -22,12 +22,12 @@ from synthscope.sampling.explain import (  # noqa: E402
 from synthscope.sampling.stages import dist_probabilities  # noqa: E402
 from synthscope.sampling.trace import FINAL_LIMIT  # noqa: E402
 from synthscope.ui import theme  # noqa: E402
-from synthscope.ui.controls import SIMPLE_KEYS, ControlsPanel  # noqa: E402
-from synthscope.ui.dice import DicePanel  # noqa: E402
-from synthscope.ui.distribution import DistributionPanel, rows_for  # noqa: E402
-from synthscope.ui.pipeline import PipelineStrip  # noqa: E402
-from synthscope.ui.run_model import StepView  # noqa: E402
-from synthscope.ui.stage_view import StageTable, cell_text  # noqa: E402
+from synthscope.ui.settings.controls import SIMPLE_KEYS, ControlsPanel  # noqa: E402
+from synthscope.ui.steps.dice import DicePanel  # noqa: E402
+from synthscope.ui.steps.distribution import DistributionPanel, rows_for  # noqa: E402
+from synthscope.ui.steps.pipeline import PipelineStrip  # noqa: E402
+from synthscope.session.mirror import StepView  # noqa: E402
+from synthscope.ui.steps.stage_view import StageTable, cell_text  # noqa: E402
 from synthscope.ui.wording import percent  # noqa: E402
 
 PROMPT = "The cat sat on the mat. The cat sat on the"

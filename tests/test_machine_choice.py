@@ -12,8 +12,8 @@ from pathlib import Path
 import llama_cpp
 import pytest
 
-from synthscope.engine import (Engine, EngineConfig, ModelLoadError, choice_file, forget_choice,
-                               machine_choice, machine_facts)
+from synthscope.engine import (EngineConfig, ModelLoadError, choice_file, forget_choice, machine_choice,
+                               machine_facts, Engine)
 from synthscope.engine import machine as machine_module
 from synthscope.engine import choice as choice_module
 from synthscope.engine import probe as probe_module

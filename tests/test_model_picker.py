@@ -15,15 +15,16 @@ from PySide6.QtWidgets import QDialog, QFileDialog  # noqa: E402
 
 from synthscope.engine import discovery  # noqa: E402
 from synthscope.engine.discovery import FoundModel  # noqa: E402
-from synthscope.ui import model_picker, theme  # noqa: E402
-from synthscope.ui.model_picker import (  # noqa: E402
+from synthscope.ui import theme  # noqa: E402
+from synthscope.ui.models import picker as model_picker  # noqa: E402
+from synthscope.ui.models.picker import (  # noqa: E402
     COLUMNS,
     LOOKING,
     ModelPickerDialog,
     parameters_text,
     size_text,
 )
-from synthscope.ui.models_found import other_models  # noqa: E402
+from synthscope.ui.models.found_note import other_models  # noqa: E402
 
 WAIT_MS = 10_000
 

@@ -12,8 +12,8 @@ from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl  # noqa: E402
 from PySide6.QtGui import QDragEnterEvent, QDropEvent  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
-from synthscope.ui.main_window import MainWindow  # noqa: E402
-from synthscope.ui.model_sources import RECENT_LIMIT, RecentModels  # noqa: E402
+from synthscope.ui.window.main_window import MainWindow  # noqa: E402
+from synthscope.ui.models.sources import RECENT_LIMIT, RecentModels  # noqa: E402
 from window_helpers import WAIT_MS, loaded_window  # noqa: E402
 
 
@@ -49,37 +49,37 @@ def test_a_dropped_gguf_opens_through_the_probe_and_text_still_drops_as_text(
     window = loaded_window(qtbot, qapp, store)
     copy = tmp_path / "dropped-copy.gguf"
     shutil.copyfile(smollm_path, copy)
-    assert drop(window.editor.viewport(), files(copy))  # onto the text: the model, not its path
-    qtbot.waitUntil(lambda: window.state == "idle" and window.model is not None
-                    and window.model.path == copy, timeout=WAIT_MS)
-    assert str(copy) not in window.editor.toPlainText()
+    assert drop(window.parts.editor.viewport(), files(copy))  # onto the text: the model, not its path
+    qtbot.waitUntil(lambda: window.doc.state == "idle" and window.doc.model is not None
+                    and window.doc.model.path == copy, timeout=WAIT_MS)
+    assert str(copy) not in window.parts.editor.toPlainText()
     # A file that is not a model is left to the widget; plain text still drops as text.
     other = tmp_path / "notes.txt"
     other.write_text("hello", encoding="utf-8")
     assert not drop(window, files(other))
     text = QMimeData()
     text.setText(" and more")
-    drop(window.editor.viewport(), text)
-    assert window.model.path == copy and window.state == "idle"
+    drop(window.parts.editor.viewport(), text)
+    assert window.doc.model.path == copy and window.doc.state == "idle"
     window.close()
 
 
 def test_recent_models_are_remembered_newest_first_and_open_again(
         qtbot, qapp, store, smollm_path: Path, gemma_path: Path) -> None:
     window = loaded_window(qtbot, qapp, store)
-    window.open_model_file(str(gemma_path))
-    qtbot.waitUntil(lambda: window.state == "idle" and window.model is not None
-                    and window.model.path == gemma_path, timeout=WAIT_MS)
-    assert window.recent.paths[:2] == [str(gemma_path), str(smollm_path)]
-    titles = [a.text() for a in window.recent.menu.actions()]
+    window.models.open_model_file(str(gemma_path))
+    qtbot.waitUntil(lambda: window.doc.state == "idle" and window.doc.model is not None
+                    and window.doc.model.path == gemma_path, timeout=WAIT_MS)
+    assert window.parts.recent.paths[:2] == [str(gemma_path), str(smollm_path)]
+    titles = [a.text() for a in window.parts.recent.menu.actions()]
     assert titles[:2] == [gemma_path.name, smollm_path.name]
-    window.recent.menu.actions()[1].trigger()  # SmolLM2 again, from the menu
-    qtbot.waitUntil(lambda: window.state == "idle" and window.model is not None
-                    and window.model.path == smollm_path, timeout=WAIT_MS)
+    window.parts.recent.menu.actions()[1].trigger()  # SmolLM2 again, from the menu
+    qtbot.waitUntil(lambda: window.doc.state == "idle" and window.doc.model is not None
+                    and window.doc.model.path == smollm_path, timeout=WAIT_MS)
     window.close()
     again = MainWindow(store)
     qtbot.addWidget(again)
-    assert again.recent.paths[:2] == [str(smollm_path), str(gemma_path)]
+    assert again.parts.recent.paths[:2] == [str(smollm_path), str(gemma_path)]
     again.close()
 
 
@@ -102,21 +102,21 @@ def test_model_information_shows_facts_licence_and_template(qtbot, qapp, store, 
     window = loaded_window(qtbot, qapp, store)
     assert window.commands.model_info.isEnabled()
     window.commands.model_info.trigger()
-    dialog = window.info_dialog
-    facts = window.model.facts
+    dialog = window.models.info_dialog
+    facts = window.doc.model.facts
     assert dialog.values["Licence"].text() == "apache-2.0"
     assert dialog.values["Vocabulary"].text() == "49,152 word pieces"
-    assert f"{window.model.n_ctx:,} in use" in dialog.values["Context length"].text()
+    assert f"{window.doc.model.n_ctx:,} in use" in dialog.values["Context length"].text()
     assert dialog.template.toPlainText() == facts.chat_template
     engine = window.handle.worker.generator.engine
     assert facts.chat_template == engine.chat_template()  # the header walker reads what llama.cpp reads
     dialog.close()
-    window.open_model_file(str(gemma_path))
+    window.models.open_model_file(str(gemma_path))
     assert not window.commands.model_info.isEnabled()  # nothing to describe while loading
-    qtbot.waitUntil(lambda: window.state == "idle" and window.model is not None
-                    and window.model.path == gemma_path, timeout=WAIT_MS)
-    window.show_model_info()
-    assert "no chat template" in window.info_dialog.template.toPlainText()
-    assert window.info_dialog.values["Vocabulary"].text() == "262,144 word pieces"
-    window.info_dialog.close()
+    qtbot.waitUntil(lambda: window.doc.state == "idle" and window.doc.model is not None
+                    and window.doc.model.path == gemma_path, timeout=WAIT_MS)
+    window.models.show_model_info()
+    assert "no chat template" in window.models.info_dialog.template.toPlainText()
+    assert window.models.info_dialog.values["Vocabulary"].text() == "262,144 word pieces"
+    window.models.info_dialog.close()
     window.close()

@@ -30,12 +30,12 @@ def test_ten_switches_do_not_grow_memory_beyond_one_model(qtbot, qapp, smollm_pa
     first: dict[Path, int] = {}
     for switch in range(10):
         path = paths[switch % 2]
-        window.load_model(path, probe=False)
-        qtbot.waitUntil(lambda: window.state == "idle", timeout=WAIT_MS)
-        assert window.model is not None and window.model.path == path
-        window.step()  # the model really runs after each switch
-        qtbot.waitUntil(lambda: window.state == "idle" and len(window.mirror) == 1, timeout=WAIT_MS)
-        window.clear()
+        window.models.load_model(path, probe=False)
+        qtbot.waitUntil(lambda: window.doc.state == "idle", timeout=WAIT_MS)
+        assert window.doc.model is not None and window.doc.model.path == path
+        window.run.step()  # the model really runs after each switch
+        qtbot.waitUntil(lambda: window.doc.state == "idle" and len(window.doc.mirror) == 1, timeout=WAIT_MS)
+        window.run.clear()
         first.setdefault(path, resident_mb())
         assert resident_mb() <= first[path] + MARGIN_MB, (switch, path.name, first, resident_mb())
     window.close()

@@ -17,13 +17,14 @@ import pytest  # noqa: E402
 from PySide6.QtCore import QSettings  # noqa: E402
 
 from synthscope.cli.main import main  # noqa: E402
-from synthscope.engine import (ConfigError, Engine, machine_choice, machine_facts, preferred_config)
+from synthscope.engine import (ConfigError, Engine, machine_choice, machine_facts,
+                               preferred_config)
 from synthscope.sampling import SamplerSettings, build_trace, run_chain  # noqa: E402
 from synthscope.sampling.trace import log_sum_exp, softmax_statistics  # noqa: E402
 from synthscope.engine.model import DEFAULT_CONTEXT  # noqa: E402
 from synthscope.session import Generator  # noqa: E402
-from synthscope.ui.main_window import MainWindow  # noqa: E402
-from synthscope.ui.performance import AUTOMATIC, by_hand_sentence  # noqa: E402
+from synthscope.ui.window.main_window import MainWindow  # noqa: E402
+from synthscope.ui.settings.performance import AUTOMATIC, by_hand_sentence  # noqa: E402
 from window_helpers import WAIT_MS, loaded_window, worker_generator  # noqa: E402
 
 
@@ -151,59 +152,59 @@ def worker_engine(win: MainWindow) -> Engine:
 
 
 def test_window_threads_apply_at_the_next_token(qtbot, window: MainWindow) -> None:
-    perf = window.performance
+    perf = window.parts.performance
     measured = machine_choice().config.threads
     assert perf.threads.value() == AUTOMATIC and str(measured) in perf.threads.specialValueText()
-    assert window.model is not None and window.model.note in perf.engine_line.text()
+    assert window.doc.model is not None and window.doc.model.note in perf.engine_line.text()
     perf.threads.setValue(1)
-    window.step()
-    qtbot.waitUntil(lambda: window.state == "idle" and len(window.mirror) == 1, timeout=WAIT_MS)
+    window.run.step()
+    qtbot.waitUntil(lambda: window.doc.state == "idle" and len(window.doc.mirror) == 1, timeout=WAIT_MS)
     assert n_threads(worker_engine(window)) == 1
     perf.threads.setValue(AUTOMATIC)
-    window.step()
-    qtbot.waitUntil(lambda: window.state == "idle" and len(window.mirror) == 2, timeout=WAIT_MS)
+    window.run.step()
+    qtbot.waitUntil(lambda: window.doc.state == "idle" and len(window.doc.mirror) == 2, timeout=WAIT_MS)
     assert n_threads(worker_engine(window)) == measured
 
 
 def test_window_reloads_with_another_kv_precision_and_keeps_the_text(
         qtbot, window: MainWindow, store: QSettings) -> None:
-    perf = window.performance
+    perf = window.parts.performance
     measured = machine_choice().config
-    assert window.model is not None and window.model.config == measured
+    assert window.doc.model is not None and window.doc.model.config == measured
     assert not perf.apply_button.isEnabled()
     other = "f16" if measured.kv_cache == "f32" else "f32"
-    window.controls.max_tokens.setValue(4)
-    window.generate()
-    qtbot.waitUntil(lambda: window.state == "idle" and not window.pending, timeout=WAIT_MS)
-    text = window.editor.toPlainText()
+    window.parts.controls.max_tokens.setValue(4)
+    window.run.generate()
+    qtbot.waitUntil(lambda: window.doc.state == "idle" and not window.steps.pending, timeout=WAIT_MS)
+    text = window.parts.editor.toPlainText()
     perf.memory.setCurrentIndex(perf.memory.findData(other))
     perf.attention.setCurrentIndex(perf.attention.findData("flash"))
     assert perf.apply_button.isEnabled()
     perf.apply_button.click()
-    qtbot.waitUntil(lambda: window.state == "idle", timeout=WAIT_MS)
-    assert window.model.config.kv_cache == other and window.model.config.flash_attention
+    qtbot.waitUntil(lambda: window.doc.state == "idle", timeout=WAIT_MS)
+    assert window.doc.model.config.kv_cache == other and window.doc.model.config.flash_attention
     # The note under it says what Automatic would have done, instead of contradicting the menus.
     memory_words = {"f32": "exact memory", "f16": "compact memory"}
     assert (f"Automatic would use {memory_words[measured.kv_cache]}" in perf.engine_line.text()
             and f"you chose {memory_words[other]}" in perf.engine_line.text())
     assert worker_engine(window).config.kv_cache == other
-    assert window.editor.toPlainText() == text and not perf.apply_button.isEnabled()
+    assert window.parts.editor.toPlainText() == text and not perf.apply_button.isEnabled()
     window.close()
     again = MainWindow(store)
     qtbot.addWidget(again)
-    assert again.performance.preferences()["kv_cache"] == other
-    assert again.performance.preferences()["flash_attention"] is True
+    assert again.parts.performance.preferences()["kv_cache"] == other
+    assert again.parts.performance.preferences()["flash_attention"] is True
     again.close()
 
 
 def test_gpu_setting_is_offered_only_when_llama_cpp_can_offload(window: MainWindow) -> None:
-    perf = window.performance
-    window.controls.show_all.setChecked(True)  # the simple view folds Performance away
+    perf = window.parts.performance
+    window.parts.controls.show_all.setChecked(True)  # the simple view folds Performance away
     if machine_facts().gpu_offload:
         assert perf.gpu_layers.isVisible() and not perf.gpu_note.text()
     else:
         assert not perf.gpu_layers.isVisible() and "processor only" in perf.gpu_note.text()
-    assert machine_facts().cpu_name in window.model.device or machine_facts().gpu_devices
+    assert machine_facts().cpu_name in window.doc.model.device or machine_facts().gpu_devices
 
 
 def test_the_note_says_where_a_choice_by_hand_differs_from_automatic() -> None:
@@ -228,7 +229,7 @@ def test_damaged_engine_settings_fall_back_to_defaults(qtbot, qapp, store: QSett
     store.setValue("engine/context", 10)
     win = MainWindow(store)
     qtbot.addWidget(win)
-    assert win.performance.preferences() == {"threads": None, "kv_cache": None,
+    assert win.parts.performance.preferences() == {"threads": None, "kv_cache": None,
                                              "flash_attention": None, "gpu_layers": -1,
                                              "context": DEFAULT_CONTEXT}
     win.close()
@@ -265,21 +266,21 @@ def test_a_failing_trace_takes_its_steps_back(engine: Engine, monkeypatch: pytes
 
 def test_context_length_setting_reloads_and_a_full_context_stops_in_words(
         qtbot, window: MainWindow, store: QSettings) -> None:
-    perf = window.performance
-    assert window.model is not None and window.model.n_ctx == DEFAULT_CONTEXT
+    perf = window.parts.performance
+    assert window.doc.model is not None and window.doc.model.n_ctx == DEFAULT_CONTEXT
     perf.context.setValue(256)
     assert perf.apply_button.isEnabled()
     perf.apply_button.click()
-    qtbot.waitUntil(lambda: window.state == "idle", timeout=WAIT_MS)
-    assert window.model.n_ctx == 256 == worker_engine(window).n_ctx
+    qtbot.waitUntil(lambda: window.doc.state == "idle", timeout=WAIT_MS)
+    assert window.doc.model.n_ctx == 256 == worker_engine(window).n_ctx
     assert "context of 256 word pieces" in perf.engine_line.text()
-    window.controls.max_tokens.setValue(400)
-    window.controls.ignore_end.setChecked(True)
-    window.generate()
-    qtbot.waitUntil(lambda: window.state == "idle" and not window.pending, timeout=WAIT_MS)
+    window.parts.controls.max_tokens.setValue(400)
+    window.parts.controls.ignore_end.setChecked(True)
+    window.run.generate()
+    qtbot.waitUntil(lambda: window.doc.state == "idle" and not window.steps.pending, timeout=WAIT_MS)
     engine = worker_engine(window)
     prompt_tokens = len(worker_generator(window).record.prompt_tokens)
-    assert engine.n_past == 256 and len(window.mirror) == 256 - prompt_tokens
-    assert window.banner.isVisible() and "limit of 256 tokens" in window.banner.text.text()
+    assert engine.n_past == 256 and len(window.doc.mirror) == 256 - prompt_tokens
+    assert window.parts.banner.isVisible() and "limit of 256 tokens" in window.parts.banner.text.text()
     perf.save(store)
     assert int(store.value("engine/context")) == 256

@@ -19,8 +19,8 @@ from synthscope.sampling.presets import (  # noqa: E402
     user_presets_from_json,
     user_presets_to_json,
 )
-from synthscope.ui.controls import ControlsPanel  # noqa: E402
-from synthscope.ui.presets import SELECTED_KEY, USER_KEY, SaveResult  # noqa: E402
+from synthscope.ui.settings.controls import ControlsPanel  # noqa: E402
+from synthscope.ui.settings.presets import SELECTED_KEY, USER_KEY, SaveResult  # noqa: E402
 
 MINE = SamplerSettings(temperature=0.7, top_k=12, top_p=0.8, min_p=0.1, repeat_penalty=1.2)
 
@@ -76,9 +76,9 @@ def test_a_first_start_shows_a_named_preset(qtbot, qapp, tmp_path) -> None:
     from window_helpers import loaded_window
 
     window = loaded_window(qtbot, qapp, store=ini(tmp_path))  # an empty settings file: a first start
-    combo = window.controls.presets.combo
-    assert combo.currentText() == "Balanced" and window.controls.presets.shown() is not None
-    assert window.controls.settings() == SamplerSettings()
+    combo = window.parts.controls.presets.combo
+    assert combo.currentText() == "Balanced" and window.parts.controls.presets.shown() is not None
+    assert window.parts.controls.settings() == SamplerSettings()
     window.close()
 
 

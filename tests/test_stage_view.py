@@ -11,8 +11,8 @@ from synthscope.engine import Engine  # noqa: E402
 from synthscope.sampling import STAGE_NAMES, Dice, SamplerSettings, build_trace, run_chain  # noqa: E402
 from synthscope.sampling.explain import STAGE_COLUMNS  # noqa: E402
 from synthscope.ui import theme  # noqa: E402
-from synthscope.ui.run_model import StepView  # noqa: E402
-from synthscope.ui.stage_view import HEADER_HELP, HEADERS, LEGEND, STAGE_SUBJECTS, StageTable  # noqa: E402
+from synthscope.session.mirror import StepView  # noqa: E402
+from synthscope.ui.steps.stage_view import HEADER_HELP, HEADERS, LEGEND, STAGE_SUBJECTS, StageTable  # noqa: E402
 from synthscope.ui.wording import percent, visible  # noqa: E402
 
 PROMPT = "The cat sat on the mat. The cat sat on the mat. The cat sat on the"

@@ -7,7 +7,7 @@ import pytest
 from PySide6.QtGui import QPalette, QTextCursor
 
 from synthscope.ui import theme
-from synthscope.ui.text_view import Piece, TokenTextView
+from synthscope.ui.steps.text_view import Piece, TokenTextView
 
 
 def luminance(hex_colour: str) -> float:

@@ -9,12 +9,12 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 from PySide6.QtCore import QSettings  # noqa: E402
 from synthscope.sampling import STAGE_NAMES, Dice, SamplerSettings, build_trace, run_chain  # noqa: E402
-from synthscope.ui.controls import ControlsPanel, SettingControl  # noqa: E402
-from synthscope.ui.dice import DicePanel, segments_for  # noqa: E402
-from synthscope.ui.distribution import DistributionPanel, rows_for  # noqa: E402
-from synthscope.ui.pipeline import PipelineStrip  # noqa: E402
-from synthscope.ui.run_model import LogitsCache, RunMirror, StepView  # noqa: E402
-from synthscope.ui.text_view import END_MARK, Piece, TokenTextView  # noqa: E402
+from synthscope.ui.settings.controls import ControlsPanel, SettingControl  # noqa: E402
+from synthscope.ui.steps.dice import DicePanel, segments_for  # noqa: E402
+from synthscope.ui.steps.distribution import DistributionPanel, rows_for  # noqa: E402
+from synthscope.ui.steps.pipeline import PipelineStrip  # noqa: E402
+from synthscope.session.mirror import LogitsCache, RunMirror, StepView  # noqa: E402
+from synthscope.ui.steps.text_view import END_MARK, Piece, TokenTextView  # noqa: E402
 from synthscope.ui.wording import describe_stage, percent, visible  # noqa: E402
 
 N_VOCAB = 4096
@@ -317,7 +317,7 @@ def test_text_view_keeps_token_spans_through_odd_text(qtbot) -> None:
 
 def test_hover_card_follows_a_new_step_at_the_same_index(qtbot) -> None:
     """After Undo and Step (or a new run) a token at the same index has a new, equal-looking trace."""
-    from synthscope.ui.hover_card import HoverCard
+    from synthscope.ui.steps.hover_card import HoverCard
 
     card = HoverCard()
     qtbot.addWidget(card)

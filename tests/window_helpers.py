@@ -6,7 +6,7 @@ from PySide6.QtCore import QSettings
 from synthscope.engine import default_model_path, machine_choice
 from synthscope.session import Generator
 from synthscope.ui import theme
-from synthscope.ui.main_window import MainWindow
+from synthscope.ui.window.main_window import MainWindow
 
 WAIT_MS = 30_000
 
@@ -21,11 +21,11 @@ def loaded_window(qtbot, qapp, store: QSettings | None = None, seed: int | None 
     win.resize(1400, 900)
     win.show()
     if seed is not None:
-        win.controls.seed_box.setValue(seed)
-    win.load_model(default_model_path(), probe=False)
-    qtbot.waitUntil(lambda: win.state == "idle", timeout=WAIT_MS)
-    assert win.chatting  # an instruct model opens in chat mode
-    win.set_chat_mode(chat)
+        win.parts.controls.seed_box.setValue(seed)
+    win.models.load_model(default_model_path(), probe=False)
+    qtbot.waitUntil(lambda: win.doc.state == "idle", timeout=WAIT_MS)
+    assert win.doc.chatting  # an instruct model opens in chat mode
+    win.chat.set_mode(chat)
     return win
 
 

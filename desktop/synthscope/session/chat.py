@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 ROLES = ("system", "user", "assistant")
 
@@ -57,3 +58,33 @@ class Conversation:
     @property
     def started(self) -> bool:
         return bool(self.turns) or self.asking is not None
+
+
+@dataclass
+class ChatState:
+    """Chat mode's side of the window: the conversation, the raw text kept while the chat is shown,
+    the message on its way, and the mode each model was last used in."""
+
+    conversation: Conversation = field(default_factory=Conversation)
+    raw_text: str = ""  # the raw-mode text while the chat is shown
+    sent: tuple[str, str] | None = None  # (message, reply it closes) until the run starts
+    chat_modes: dict[str, bool] = field(default_factory=dict)  # model path -> chat mode last used
+
+    def mode_for(self, model_path: str, has_template: bool) -> bool:
+        """Chat for a model with a chat template (an instruct model), raw text otherwise; a model
+        opened again in this session keeps the mode it had."""
+        return self.chat_modes.get(model_path, has_template) and has_template
+
+    def run_started(self) -> bool:
+        """The message sent is being answered now; True if there was one."""
+        if self.sent is None:
+            return False
+        self.conversation.ask(*self.sent)
+        self.sent = None
+        return True
+
+
+def reply_text(steps: list[Any], end_tokens: frozenset[int]) -> str:
+    """What the model has written of the current reply, its end-of-turn token left out (the
+    template adds its own)."""
+    return "".join(step.text for step in steps if step.token_id not in end_tokens)

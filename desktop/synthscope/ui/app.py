@@ -12,7 +12,7 @@ from PySide6.QtWidgets import QApplication
 
 from synthscope.engine import ModelLoadError, default_model_path
 from synthscope.ui import theme
-from synthscope.ui.main_window import MainWindow
+from synthscope.ui.window.main_window import MainWindow
 
 log = logging.getLogger(__name__)
 DEFAULT_SIZE = (1600, 1000)
@@ -48,19 +48,19 @@ def open_window(model: str | None, store: QSettings | None = None) -> MainWindow
         window.resize(min(DEFAULT_SIZE[0], screen.width()), min(DEFAULT_SIZE[1], screen.height()))
     window.show()
     if store is not None:  # the real app (tests open windows without a store): keep the work safe
-        window.autosave_enabled = True
-        window.restore_on_load = not model
+        window.autosave.enabled = True
+        window.sessions.restore_on_load = not model
     if model:
-        window.load_model(model, probe=True)
+        window.models.load_model(model, probe=True)
     else:
         try:
             # The shipped model is trusted, so it skips the crash-proof child-process probe.
-            window.load_model(default_model_path(), probe=False)
+            window.models.load_model(default_model_path(), probe=False)
         except ModelLoadError as exc:
-            window.show_load_error(str(exc))
+            window.models.show_load_error(str(exc))
     if store is not None and str(store.value(OFFERED_KEY, "false")).lower() != "true":
         store.setValue(OFFERED_KEY, True)
-        window.models_note.look()  # a note in the window, never a dialog: it opens ready to write
+        window.parts.models_note.look()  # a note in the window, never a dialog: it opens ready to write
     return window
 
 

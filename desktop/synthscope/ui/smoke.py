@@ -11,7 +11,7 @@ from PySide6.QtCore import QEventLoop, QMessageLogContext, QtMsgType, QTimer, qI
 
 from synthscope.engine import ModelLoadError, default_model_path
 from synthscope.ui.app import create_application
-from synthscope.ui.main_window import MainWindow
+from synthscope.ui.window.main_window import MainWindow
 
 PROMPT = "The capital of France is"
 MAX_TOKENS = 8
@@ -44,18 +44,18 @@ def cpu_backend() -> str:
 
 def wait_for_state(window: MainWindow, states: tuple[str, ...], timeout_s: float) -> str:
     """Run Qt's event loop until the window reaches one of `states` or `timeout_s` passes."""
-    if window.state not in states:
+    if window.doc.state not in states:
         loop = QEventLoop()
 
         def changed(state: str) -> None:
             if state in states:
                 loop.quit()
 
-        window.stateChanged.connect(changed)
+        window.run_state.changed.connect(changed)
         QTimer.singleShot(int(timeout_s * 1000), loop.quit)
         loop.exec()
-        window.stateChanged.disconnect(changed)
-    return window.state
+        window.run_state.changed.disconnect(changed)
+    return window.doc.state
 
 
 def smoke_test(window: MainWindow) -> str:
@@ -64,22 +64,22 @@ def smoke_test(window: MainWindow) -> str:
         path = default_model_path()
     except ModelLoadError as exc:
         raise SmokeTestFailed(str(exc)) from exc
-    window.load_model(path, probe=False)
-    if wait_for_state(window, ("idle", "no-model"), LOAD_TIMEOUT_S) != "idle" or window.model is None:
-        reason = window.banner.text.text() if window.state == "no-model" else \
+    window.models.load_model(path, probe=False)
+    if wait_for_state(window, ("idle", "no-model"), LOAD_TIMEOUT_S) != "idle" or window.doc.model is None:
+        reason = window.parts.banner.text.text() if window.doc.state == "no-model" else \
             f"it was still loading after {LOAD_TIMEOUT_S} s"
         raise SmokeTestFailed(f"The default model {path.name} did not load: {reason}")
-    window.set_chat_mode(False)  # the default model opens in chat mode; raw text is simpler
-    window.editor.set_prompt(PROMPT)
-    window.controls.max_tokens.setValue(MAX_TOKENS)
+    window.chat.set_mode(False)  # the default model opens in chat mode; raw text is simpler
+    window.parts.editor.set_prompt(PROMPT)
+    window.parts.controls.max_tokens.setValue(MAX_TOKENS)
     start = time.perf_counter()
-    window.generate()
+    window.run.generate()
     if wait_for_state(window, ("idle",), RUN_TIMEOUT_S) != "idle":
         raise SmokeTestFailed(f"No answer from {path.name} within {RUN_TIMEOUT_S} s")
     seconds = time.perf_counter() - start
-    tokens = len(window.mirror)
+    tokens = len(window.doc.mirror)
     if tokens == 0:
-        problem = window.banner.text.text() or "no reason given"
+        problem = window.parts.banner.text.text() or "no reason given"
         raise SmokeTestFailed(f"{path.name} loaded but wrote no tokens ({problem})")
     return (f"Smoke test passed: {path.name} wrote {tokens} tokens in {seconds:.2f} s "
             f"({tokens / seconds:.1f} tokens/s); llama.cpp CPU backend: {cpu_backend()}")

@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from synthscope.sampling import SamplerSettings, StageTrace, explain
+from synthscope.session.requests import LoadedModel
 
 STAGE_LABELS = {
     "penalties": "Repetition penalty",
@@ -17,6 +18,15 @@ _VISIBLE = str.maketrans({" ": "␣", "\n": "↵", "\t": "⇥", "\r": "␍"})
 
 
 STOP_WORDS = "⬣ stop here"  # the end-of-text (or end-of-reply) token, wherever a token is named
+
+
+def token_name(model: LoadedModel | None, token: int) -> str:
+    """A token as the window names it: its text, or STOP_WORDS for one that ends a text or a turn
+    (words, not template markup)."""
+    if model is not None and token in model.end_tokens:
+        return STOP_WORDS
+    vocab = model.vocab if model else ()
+    return vocab[token] if 0 <= token < len(vocab) else f"#{token}"
 
 
 def visible(text: str) -> str:

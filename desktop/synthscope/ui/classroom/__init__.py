@@ -1,0 +1,1 @@
+"""For a classroom: presentation mode, guess mode, the large-type panels and the Demos menu."""

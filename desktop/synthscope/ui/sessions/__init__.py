@@ -1,0 +1,1 @@
+"""Sessions: save and open the whole exploration, and the autosave that survives a crash."""

@@ -1,0 +1,1 @@
+"""The settings column: the sampler controls, presets, stop sequences and how llama.cpp runs (Performance)."""

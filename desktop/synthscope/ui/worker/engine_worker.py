@@ -1,0 +1,278 @@
+"""The engine worker: it owns the Engine and the Generator in a thread of its own and answers only
+through signals, with copied data."""
+from __future__ import annotations
+
+import dataclasses
+import logging
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import QObject, Signal, Slot
+
+from synthscope.engine import (ConfigError, Engine, EngineError, LoadCancelled, ModelLoadError,
+                               machine_choice, preferred_config, remembered_choice)
+from synthscope.engine.chat import format_chat
+from synthscope.engine.model import DEFAULT_CONTEXT
+from synthscope.sampling import SamplerSettings
+from synthscope.session import Generator, RunRecord, Step
+from synthscope.session.exploration_io import save_exploration
+from synthscope.session.stopping import StopWatcher
+from synthscope.session.requests import LoadedModel, RunRequest, RunStarted, StepMessage, device_name
+
+log = logging.getLogger(__name__)
+TOP_N = 20
+VOCAB_SHARE = 0.1  # of the progress bar, for reading the vocabulary after the weights
+SEND_SECONDS = 0.03  # steps reach the window in batches this often: it redraws at ~30 Hz anyway
+# During a run an autosave waits until this many times its last cost has passed since it, so a long
+# session (1,000 steps: 8 MB, 0.34 s to write) takes at most a tenth of the writing time.
+AUTOSAVE_SHARE = 10
+
+
+class EngineWorker(QObject):
+    """Lives in its own QThread. Slots run there; results go out as queued signals with copied data."""
+
+    loadProgress = Signal(float)
+    checking = Signal()  # the first load on this computer checks which configuration runs safely
+    loaded = Signal(object)  # LoadedModel
+    loadFailed = Signal(str)
+    runStarted = Signal(object)  # RunStarted
+    stepped = Signal(object)  # list[StepMessage], in order: one signal per batch of steps
+    runFinished = Signal(str)  # "limit", "end", "stopped", "stop-sequence" or "error"
+    stopSequenceMet = Signal(str)  # which one, just before runFinished("stop-sequence")
+    undone = Signal(int)  # steps left
+    truncated = Signal(int)  # a branch starts: the run was cut to this many steps
+    followed = Signal(int)  # the run now follows the path it was given (its length)
+    proposed = Signal(object)  # (index, Step) the dice would write next, not written (manual mode)
+    logitsReady = Signal(int, object)
+    failed = Signal(str)
+    saved = Signal(str)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.engine: Engine | None = None
+        self.generator: Generator | None = None
+        # Set from the UI thread and read between tokens: this is how Stop and Close reach a busy loop.
+        self.stop_event = threading.Event()
+        self.closing = threading.Event()
+        self.live_settings = SamplerSettings()  # replaced whole (never mutated), so reads are safe
+        self.live_threads: int | None = None  # None: the count measured fastest
+        # (path, snapshot) of the latest autosave asked for: written between tokens or when idle.
+        self.pending_autosave: tuple[str, object] | None = None
+        self.autosaved_at = 0.0  # perf_counter() when the last autosave ended
+        self.autosave_cost = 0.0  # seconds it took
+
+    # -- model ------------------------------------------------------------------------------
+    @Slot(str, bool, object)
+    def load(self, path: str, probe: bool, preferences: dict[str, object]) -> None:
+        self.release()
+
+        def progress(fraction: float) -> bool:
+            self.loadProgress.emit(fraction * (1 - VOCAB_SHARE))
+            return not self.closing.is_set()
+
+        try:
+            if remembered_choice() is None:
+                self.checking.emit()
+            wanted = dict(preferences)
+            n_ctx = int(wanted.pop("context", DEFAULT_CONTEXT))  # type: ignore[call-overload]
+            config = preferred_config(**wanted, probe_path=Path(path))  # type: ignore[arg-type]
+            engine = Engine.load(path, progress=progress, probe=probe, config=config, n_ctx=n_ctx)
+        except LoadCancelled:
+            return
+        except (ModelLoadError, ConfigError) as exc:
+            self.loadFailed.emit(str(exc))
+            return
+        except (EngineError, OSError, ValueError) as exc:
+            self.loadFailed.emit(f"{Path(path).name} could not be opened: {exc}")
+            return
+        except Exception as exc:  # a bug must not leave the window loading for ever
+            log.exception("loading failed")
+            self.loadFailed.emit(f"{Path(path).name} could not be opened because of an unexpected "
+                                 f"problem: {exc}")
+            return
+        vocab, ends = [], []
+        for token in range(engine.n_vocab):
+            vocab.append(engine.token_text(token))
+            if engine.is_end_of_generation(token):
+                ends.append(token)
+            if token % 8192 == 0:
+                self.loadProgress.emit(1 - VOCAB_SHARE + VOCAB_SHARE * token / engine.n_vocab)
+        self.engine = engine
+        self.generator = Generator(engine, top_n=TOP_N)
+        self.loadProgress.emit(1.0)
+        self.loaded.emit(LoadedModel(Path(path), engine.facts, tuple(vocab), engine.config, engine.note,
+                                     device_name(engine.config), engine.n_ctx, frozenset(ends)))
+
+    def release(self) -> None:
+        """Close the generator and engine (also called by the UI thread once this thread has ended)."""
+        if self.generator is not None:
+            self.generator.close()
+            self.generator = None
+        if self.engine is not None:
+            self.engine.close()
+            self.engine = None
+
+    # -- generation -------------------------------------------------------------------------
+    @Slot(object)
+    def run(self, request: RunRequest) -> None:
+        generator = self.generator
+        if generator is None:
+            self.failed.emit("No model is loaded yet. Open one with File > Open model….")
+            self.runFinished.emit("error")
+            return
+        reason = "error"
+        with self._reported("Generation"):
+            reason = self._generate(generator, request)
+        self.runFinished.emit(reason)
+
+    def _generate(self, generator: Generator, request: RunRequest) -> str:
+        machine_threads = machine_choice().config.threads  # known in this process: no check
+        threads = self.live_threads or machine_threads
+        if threads != generator.engine.config.threads:
+            generator.engine.set_threads(threads)  # before start(), which records the configuration
+        prompt = request.prompt
+        if request.messages is not None:
+            prompt = format_chat(generator.engine, list(request.messages))
+        if prompt is not None:
+            generator.start(prompt, seed=request.seed)
+            record = generator.record
+            record.stop_sequences = list(request.stop_sequences)
+            self.runStarted.emit(RunStarted(record.prompt, np.array(record.prompt_tokens, dtype=np.int32),
+                                            record.seed))
+        force = None
+        if request.fork is not None:
+            index, force = request.fork
+            generator.truncate(index)
+            self.truncated.emit(index)
+        made: list[tuple[int, Step, bool]] = []
+        last_sent = time.perf_counter()
+        watcher = (StopWatcher(request.stop_sequences, generator.record.text)
+                   if request.stop_sequences else None)
+        try:
+            for _ in range(request.max_tokens):
+                if self.stop_event.is_set() or self.closing.is_set():
+                    return "stopped"
+                threads = self.live_threads or machine_threads
+                if threads != generator.engine.config.threads:
+                    generator.engine.set_threads(threads)
+                step = generator.step_untraced(self.live_settings, force)
+                force = None
+                is_end = generator.is_end(step)
+                made.append((generator.n_steps - 1, step, is_end))
+                if is_end and not request.ignore_end:
+                    return "end"
+                met = watcher.feed(step.text) if watcher is not None else None
+                if met is not None:
+                    self.stopSequenceMet.emit(met)
+                    return "stop-sequence"
+                if time.perf_counter() - last_sent >= SEND_SECONDS:
+                    self._send(generator, made)
+                    last_sent = time.perf_counter()
+                    waited = time.perf_counter() - self.autosaved_at
+                    if self.pending_autosave is not None and waited >= AUTOSAVE_SHARE * self.autosave_cost:
+                        self.autosave()
+            return "limit"
+        finally:
+            self._send(generator, made)
+
+    def _send(self, generator: Generator, made: list[tuple[int, Step, bool]]) -> None:
+        """Fill in the traces of the steps made since the last call (a batch costs about half as
+        much as one at a time) and send them out, in order."""
+        try:
+            generator.complete_traces()  # on an error it takes its steps back: none go out
+            if made:
+                self.stepped.emit([StepMessage(index, step, generator.shared_logits(index), is_end)
+                                   for index, step, is_end in made])
+        finally:
+            made.clear()
+
+    @Slot()
+    def undo(self) -> None:
+        with self._reported("Undo"):
+            if self.generator is not None:
+                self.generator.undo()
+        self.undone.emit(self.generator.n_steps if self.generator else 0)  # always: the window waits
+
+    @Slot(object)
+    def follow(self, steps: list[Step]) -> None:
+        """Make the run follow another path of the exploration (re-decoded where it differs)."""
+        with self._reported("Switching branch"):
+            if self.generator is not None:
+                self.generator.follow(steps)
+        self.followed.emit(self.generator.n_steps if self.generator else 0)  # always: the window waits
+
+    @Slot(object)
+    def restore(self, session: object) -> None:
+        """Start the run of an opened session and follow its current path."""
+        prompt, seed, steps, pieces = session  # type: ignore[misc]
+        with self._reported("Opening the session"):
+            if self.generator is not None:
+                self.generator.start(prompt, seed=seed)
+                self.generator.record.pieces.update(pieces)
+                record = self.generator.record
+                self.runStarted.emit(RunStarted(record.prompt, np.array(record.prompt_tokens, dtype=np.int32),
+                                                record.seed))
+                self.generator.follow(steps)
+        self.followed.emit(self.generator.n_steps if self.generator else 0)
+
+    @Slot(object)
+    def peek(self, settings: SamplerSettings) -> None:
+        """What the dice would write next, for a person to accept or overrule (nothing is decoded)."""
+        with self._reported("Looking ahead"):
+            if self.generator is not None and self.generator.record.prompt_tokens:
+                self.proposed.emit((self.generator.n_steps, self.generator.peek(settings)))
+
+    @Slot(int)
+    def fetch_logits(self, index: int) -> None:
+        if self.generator is None or not 0 <= index < self.generator.n_steps:
+            return
+        with self._reported("Fetching the scores"):
+            self.logitsReady.emit(index, self.generator.raw_logits(index))
+
+    @contextmanager
+    def _reported(self, doing: str) -> Iterator[None]:
+        """Say an error in words; never let a bug kill the thread (it is logged in full)."""
+        try:
+            yield
+        except EngineError as exc:
+            self.failed.emit(str(exc))
+        except Exception as exc:
+            log.exception("%s failed", doing)
+            self.failed.emit(f"{doing} stopped because of an unexpected problem: {exc}")
+
+    @Slot()
+    def autosave(self) -> None:
+        """Write the latest autosave asked for, if any (a newer request replaces an older one)."""
+        pending, self.pending_autosave = self.pending_autosave, None
+        if pending is not None:
+            started = time.perf_counter()
+            path, snapshot = pending
+            if snapshot is None:  # nothing to keep: the window shows no run
+                Path(path).unlink(missing_ok=True)
+            else:
+                self.save(path, snapshot, True)
+            self.autosaved_at = time.perf_counter()
+            self.autosave_cost = self.autosaved_at - started
+
+    @Slot(str, object, bool)
+    def save(self, path: str, snapshot: object, quiet: bool) -> None:
+        """Write the session: the run's facts from here, the branches from the window's snapshot
+        (Exploration without its record). `quiet`: an autosave, which says nothing on success."""
+        record: RunRecord | None = self.generator.record if self.generator else None
+        if record is None or not record.prompt_tokens:
+            if not quiet:
+                self.failed.emit("There is no run to save yet.")
+            return
+        with self._reported("Saving the session"):
+            try:
+                exploration = dataclasses.replace(snapshot, record=record)  # type: ignore[type-var]
+                save_exploration(exploration, path)
+            except OSError as exc:
+                self.failed.emit(f"The session could not be saved to {path}: {exc.strerror or exc}.")
+            else:
+                if not quiet:
+                    self.saved.emit(path)
