@@ -27,7 +27,7 @@ import numpy as np  # noqa: E402
 from bench_trace import N_CTX, bare_generate, sweep  # noqa: E402
 from PySide6.QtCore import QElapsedTimer, QEventLoop, QTimer  # noqa: E402
 
-from synthscope.engine import Engine, EngineConfig, default_model_path, machine_choice  # noqa: E402
+from synthscope.engine import Engine, EngineConfig, default_model_path, machine_choice, open_engine  # noqa: E402
 from synthscope.engine.baseline import bare_llama  # noqa: E402
 from synthscope.sampling import SamplerSettings  # noqa: E402
 from synthscope.session import Generator  # noqa: E402
@@ -138,7 +138,7 @@ def child_main(kind: str, tokens: int, seed: int, config_json: str | None) -> No
         bare_generate(llm, 16, SAMPLE_PROMPT)
         print(json.dumps({"speed": bare_generate(llm, tokens, SAMPLE_PROMPT)}))
     else:
-        engine = Engine.load(path, probe=False, config=config)
+        engine = open_engine(path, probe=False, config=config)
         headless(engine, 16, 0)
         print(json.dumps({"speed": headless(engine, tokens, seed)}))
 

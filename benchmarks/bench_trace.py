@@ -23,7 +23,7 @@ import time
 import llama_cpp
 
 from synthscope.engine import (Engine, EngineConfig, default_model_path, gemma_model_path,
-                               machine_choice)
+                               machine_choice, open_engine)
 from synthscope.engine import machine_facts
 from synthscope.engine.baseline import bare_llama
 from synthscope.sampling import SamplerSettings
@@ -84,9 +84,9 @@ def bench(label: str, path: str, n: int, rounds: int, sweep_tokens: int) -> None
     default_config = safe.with_changes(threads=default_threads, flash_attention=False, kv_cache="f16")
     bare = {"bare (best)": bare_llama(path, best_config, N_CTX, seed=7),
             "bare (default)": bare_llama(path, default_config, N_CTX, seed=7)}
-    ours = {"synthscope": Engine.load(path, n_ctx=N_CTX, config=safe, probe=False)}
+    ours = {"synthscope": open_engine(path, n_ctx=N_CTX, config=safe, probe=False)}
     if best_config != safe:  # the instruments' own cost, apart from the configuration chosen
-        ours["synthscope (bare best's config)"] = Engine.load(path, n_ctx=N_CTX, config=best_config,
+        ours["synthscope (bare best's config)"] = open_engine(path, n_ctx=N_CTX, config=best_config,
                                                               probe=False)
     for llm in bare.values():  # warm-up: page in the weights for everyone
         bare_generate(llm, 16)

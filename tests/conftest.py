@@ -13,7 +13,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # before anything imports
 # in a folder of its own (child processes inherit it), and never touches the person's own cache.
 os.environ["SYNTHSCOPE_CACHE_DIR"] = tempfile.mkdtemp(prefix="synthscope-test-cache-")
 
-from synthscope.engine import Engine, EngineConfig, default_model_path, gemma_model_path  # noqa: E402
+from synthscope.engine import Engine, EngineConfig, default_model_path, gemma_model_path, open_engine  # noqa: E402
 from synthscope.engine import machine_choice  # noqa: E402
 
 
@@ -40,7 +40,7 @@ def engine_config() -> EngineConfig:
 
 @pytest.fixture(scope="module")
 def smollm_engine(smollm_path: Path) -> Iterator[Engine]:
-    with Engine.load(smollm_path, n_ctx=1024, probe=False) as engine:
+    with open_engine(smollm_path, n_ctx=1024, probe=False) as engine:
         yield engine
 
 

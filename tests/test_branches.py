@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from synthscope.engine import Engine
+from synthscope.engine import Engine, open_engine
 from synthscope.sampling import Dice, SamplerSettings
 from synthscope.session import Generator, SessionFileError, load_record, save_record
 from synthscope.session.divergence import explain_divergence, first_difference
@@ -38,7 +38,7 @@ def another_token(generator: Generator, index: int) -> int:
 def test_a_branch_keeps_both_texts_and_its_numbers_are_a_fresh_decodes(
         model: str, smollm_path: Path, gemma_path: Path) -> None:
     path = smollm_path if model == "smollm" else gemma_path
-    with Engine.load(path, n_ctx=256, probe=False) as engine:
+    with open_engine(path, n_ctx=256, probe=False) as engine:
         gen = Generator(engine, seed=9, logits_budget=1)  # only the newest logits cached
         gen.start(PROMPT)
         gen.generate(SETTINGS, 20, ignore_eos=True)

@@ -12,7 +12,7 @@ import pytest  # noqa: E402
 from PySide6.QtCore import Qt  # noqa: E402
 from PySide6.QtGui import QTextCursor  # noqa: E402
 from PySide6.QtWidgets import QLabel  # noqa: E402
-from synthscope.engine import default_model_path, machine_choice, Engine, preferred_config  # noqa: E402
+from synthscope.engine import default_model_path, machine_choice, open_engine, preferred_config  # noqa: E402
 from synthscope.sampling import SamplerSettings  # noqa: E402
 from synthscope.session import Generator  # noqa: E402
 from synthscope.session.compare import (MAX_SURPRISE_BITS, CompareSpec, agreement,  # noqa: E402
@@ -109,7 +109,7 @@ def test_the_marks_cannot_be_mistaken_for_or_lost_on_a_chance_band() -> None:
 @pytest.fixture
 def reference() -> Iterator[Generator]:
     """An independent generator with the engine settings every column uses."""
-    with Engine.load(default_model_path(), n_ctx=COMPARE_CONTEXT, config=preferred_config(),
+    with open_engine(default_model_path(), n_ctx=COMPARE_CONTEXT, config=preferred_config(),
                      probe=False) as engine:
         generator = Generator(engine, top_n=5)
         yield generator

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from synthscope.engine import (Engine, LoadCancelled, ModelLoadError, TextAssembler,
+from synthscope.engine import (Engine, LoadCancelled, ModelLoadError, TextAssembler, open_engine,
                                probe_model, read_facts)
 from synthscope.engine import probe as probe_module
 
@@ -27,16 +27,16 @@ def test_facts_come_from_the_header_without_loading(smollm_path: Path, gemma_pat
 
 def test_load_reports_progress_and_can_be_cancelled(smollm_path: Path) -> None:
     seen: list[float] = []
-    with Engine.load(smollm_path, n_ctx=128, probe=False, progress=lambda f: seen.append(f) or True):
+    with open_engine(smollm_path, n_ctx=128, probe=False, progress=lambda f: seen.append(f) or True):
         pass
     assert seen and seen == sorted(seen) and seen[-1] == pytest.approx(1.0)
     with pytest.raises(LoadCancelled):
-        Engine.load(smollm_path, n_ctx=128, probe=False, progress=lambda f: f < 0.3)
+        open_engine(smollm_path, n_ctx=128, probe=False, progress=lambda f: f < 0.3)
 
 
 def test_llama_log_goes_to_python_logging(smollm_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     with caplog.at_level(logging.DEBUG, logger="synthscope.llama"):
-        Engine.load(smollm_path, n_ctx=128, probe=False).close()
+        open_engine(smollm_path, n_ctx=128, probe=False).close()
     assert any("llama_model_loader" in r.getMessage() for r in caplog.records)
 
 
@@ -67,7 +67,7 @@ def test_rewind_then_continue_matches_the_original(engine: Engine) -> None:
 
 
 def test_gemma_sliding_window_model_rewinds(gemma_path: Path) -> None:
-    with Engine.load(gemma_path, n_ctx=256, probe=False) as engine:
+    with open_engine(gemma_path, n_ctx=256, probe=False) as engine:
         assert engine.n_vocab == 262144
         tokens = engine.tokenize("The quick brown fox jumps over the lazy dog")
         # Gemma's logits depend on how tokens were batched: decode one at a time throughout,
@@ -109,7 +109,7 @@ def _is_partial_utf8(piece: bytes) -> bool:
 ])
 def test_bad_paths_give_one_plain_line(tmp_path: Path, make, words: str) -> None:
     with pytest.raises(ModelLoadError) as caught:
-        Engine.load(make(tmp_path))
+        open_engine(make(tmp_path))
     message = str(caught.value)
     assert words in message and "\n" not in message
 
@@ -119,11 +119,11 @@ def test_truncated_model_is_reported_as_cut_short(smollm_path: Path, tmp_path: P
     with smollm_path.open("rb") as source:
         cut.write_bytes(source.read(20_000_000))
     with pytest.raises(ModelLoadError, match="cut short"):
-        Engine.load(cut)
+        open_engine(cut)
     header_only = tmp_path / "header.gguf"
     header_only.write_bytes(cut.read_bytes()[:100_000])
     with pytest.raises(ModelLoadError, match="damaged or cut short"):
-        Engine.load(header_only)
+        open_engine(header_only)
 
 
 def test_damaged_tensor_table_is_caught_before_llama_cpp(smollm_path: Path, tmp_path: Path) -> None:
@@ -159,7 +159,7 @@ def test_llama_cpp_load_failure_is_plain_words(smollm_path: Path, tmp_path: Path
     odd = tmp_path / "odd.gguf"
     odd.write_bytes(bytes(data))
     with pytest.raises(ModelLoadError) as caught:
-        Engine.load(odd)
+        open_engine(odd)
     assert "odd.gguf" in str(caught.value) and "\n" not in str(caught.value)
 
 

@@ -13,7 +13,7 @@ import llama_cpp
 import pytest
 
 from synthscope.engine import (EngineConfig, ModelLoadError, choice_file, forget_choice, machine_choice,
-                               machine_facts, Engine)
+                               machine_facts, open_engine)
 from synthscope.engine import machine as machine_module
 from synthscope.engine import choice as choice_module
 from synthscope.engine import probe as probe_module
@@ -73,7 +73,7 @@ def test_a_crash_falls_back_and_the_decision_is_remembered(
     # Later starts cost nothing: no child, the same decision, and loads use it.
     crashing_probe.clear()
     assert machine_choice() == choice and crashing_probe == []
-    with Engine.load(smollm_path, n_ctx=64, probe=False) as engine:
+    with open_engine(smollm_path, n_ctx=64, probe=False) as engine:
         assert engine.config == choice.config and engine.note == choice.reason
         assert llama_cpp.llama_n_threads(engine._ctx) == choice.config.threads
 
@@ -104,7 +104,7 @@ def test_an_unreadable_remembered_choice_is_checked_again(cache_dir: Path, smoll
 def test_an_opened_file_that_crashes_is_loaded_the_safe_way(
         cache_dir: Path, crashing_probe: list[EngineConfig], smollm_path: Path) -> None:
     config = EngineConfig(threads=1)
-    with Engine.load(smollm_path, n_ctx=64, config=config) as engine:  # probe=True: a user's file
+    with open_engine(smollm_path, n_ctx=64, config=config) as engine:  # probe=True: a user's file
         assert not engine.config.extra_buffers and engine.config.threads == 1
         assert "crashed" in engine.note and smollm_path.name in engine.note
         engine.decode(engine.tokenize("Hi"))
@@ -115,7 +115,7 @@ def test_a_file_that_crashes_every_way_is_refused(cache_dir: Path, smollm_path: 
     monkeypatch.setattr(probe_module, "probe_command", lambda *args, **kw: [
         sys.executable, "-c", "import os, signal; os.kill(os.getpid(), signal.SIGSEGV)"])
     with pytest.raises(ModelLoadError, match="crashed"):
-        Engine.load(smollm_path, n_ctx=64, config=EngineConfig(threads=1))
+        open_engine(smollm_path, n_ctx=64, config=EngineConfig(threads=1))
     with pytest.raises(ModelLoadError, match="every configuration"):
         machine_choice(smollm_path, refresh=True)
 

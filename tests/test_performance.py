@@ -17,7 +17,7 @@ import pytest  # noqa: E402
 from PySide6.QtCore import QSettings  # noqa: E402
 
 from synthscope.cli.main import main  # noqa: E402
-from synthscope.engine import (ConfigError, Engine, machine_choice, machine_facts,
+from synthscope.engine import (ConfigError, Engine, machine_choice, machine_facts, open_engine,
                                preferred_config)
 from synthscope.sampling import SamplerSettings, build_trace, run_chain  # noqa: E402
 from synthscope.sampling.trace import log_sum_exp, softmax_statistics  # noqa: E402
@@ -60,7 +60,7 @@ def test_preferences_keep_the_safety_decision_and_reject_nonsense() -> None:
 @pytest.mark.parametrize("kv, flash", [("f16", False), ("f32", True)])
 def test_the_context_is_built_as_configured(smollm_path: Path, kv: str, flash: bool) -> None:
     config = machine_choice().config.with_changes(kv_cache=kv, flash_attention=flash)
-    with Engine.load(smollm_path, n_ctx=64, config=config, probe=False) as engine:
+    with open_engine(smollm_path, n_ctx=64, config=config, probe=False) as engine:
         engine.decode(engine.tokenize("The capital of France is"))
         assert engine.token_text(int(engine.logits().argmax())) == " Paris"
         generator = Generator(engine, seed=1)

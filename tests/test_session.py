@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from synthscope.engine import Engine, EngineError
+from synthscope.engine import Engine, EngineError, open_engine
 from synthscope.sampling import SamplerSettings, build_trace, run_chain
 from synthscope.session import (Generator, SessionFileError, load_record, record_from_dict,
                                 record_to_dict, save_record)
@@ -127,7 +127,7 @@ def test_absurd_settings_in_a_session_file_are_refused(generator: Generator) -> 
 
 
 def test_gemma_generation_traces_a_262k_vocabulary(gemma_path: Path) -> None:
-    with Engine.load(gemma_path, n_ctx=256, probe=False) as engine:
+    with open_engine(gemma_path, n_ctx=256, probe=False) as engine:
         gen = Generator(engine, seed=8, top_n=10)
         gen.start("The three primary colours are")
         steps = gen.generate(SamplerSettings(top_k=0, top_p=0.9), 6, ignore_eos=True)
@@ -140,7 +140,7 @@ def test_gemma_generation_traces_a_262k_vocabulary(gemma_path: Path) -> None:
 
 
 def test_generation_stops_cleanly_at_the_end_of_the_context(smollm_path: Path) -> None:
-    with Engine.load(smollm_path, n_ctx=48, probe=False) as small:
+    with open_engine(smollm_path, n_ctx=48, probe=False) as small:
         gen = Generator(small, seed=2)
         gen.start(PROMPT)
         steps = gen.generate(SamplerSettings(), 500, ignore_eos=True)

@@ -406,7 +406,7 @@ def test_a_bug_in_a_worker_slot_is_reported_and_never_leaves_the_window_waiting(
     run(qtbot, window, "undo")
     assert window.parts.banner.isVisible() and "unexpected problem: a bug" in window.parts.banner.text.text()
     assert len(window.doc.mirror) == 1 and window.commands.step.isEnabled()
-    monkeypatch.setattr(worker.Engine, "load", broken)
+    monkeypatch.setattr(worker, "open_engine", broken)
     window.models.load_model(default_model_path(), probe=False)
     qtbot.waitUntil(lambda: window.doc.state == "no-model", timeout=WAIT_MS)
     assert "unexpected problem: a bug" in window.parts.banner.text.text()

@@ -10,9 +10,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from synthscope import __version__
-from synthscope.engine import (ConfigError, Engine, EngineError, LoadCancelled, ModelLoadError,
-                               choice_file, default_model_path, machine_choice,
-                               machine_facts, preferred_config)
+from synthscope.engine import (ConfigError, EngineError, LoadCancelled, ModelLoadError, choice_file,
+                               default_model_path, machine_choice, machine_facts, open_engine,
+                               preferred_config)
 from synthscope.engine.chat import chat_prompt
 from synthscope.engine.config import KV_TYPES, MAX_THREADS, EngineConfig
 from synthscope.engine.model import DEFAULT_CONTEXT
@@ -122,7 +122,7 @@ def run_trace(args: argparse.Namespace) -> int:
     prompt_bytes = len(args.prompt.encode()) + (len((args.system or "").encode()) + 1024 if args.chat else 0)
     n_ctx = max(DEFAULT_CONTEXT, prompt_bytes + args.max_tokens + 8)
     config = engine_config_from(args)
-    with Engine.load(path, n_ctx=n_ctx, config=config, probe=args.model is not None) as engine:
+    with open_engine(path, n_ctx=n_ctx, config=config, probe=args.model is not None) as engine:
         prompt = chat_prompt(engine, args.prompt, args.system) if args.chat else args.prompt
         generator = Generator(engine, seed=seed, top_n=args.top_n)
         try:
@@ -154,7 +154,7 @@ def run_replay(args: argparse.Namespace) -> int:
     max_tokens = len(original.steps) if args.max_tokens is None else args.max_tokens
     n_ctx = max(DEFAULT_CONTEXT, len(original.prompt_tokens) + max_tokens + 8)
     config = engine_config_from(args, original)
-    with Engine.load(path, n_ctx=n_ctx, config=config, probe=not _is_shipped(path)) as engine:
+    with open_engine(path, n_ctx=n_ctx, config=config, probe=not _is_shipped(path)) as engine:
         record, diverged = replay(engine, original, overrides, max_tokens, args.ignore_eos)
         document = record_to_dict(record)
     document["diverged_at"] = diverged

@@ -7,10 +7,11 @@ from synthscope.engine.choice import (MachineChoice, choice_file, forget_choice,
                                      preferred_config, remembered_choice)
 from synthscope.engine.model import Engine
 from synthscope.engine.model_facts import ModelFacts, read_facts
+from synthscope.engine.opening import open_engine
 from synthscope.engine.probe import probe_model
 from synthscope.engine.text import TextAssembler
 
 __all__ = ["ConfigError", "Engine", "EngineConfig", "EngineError", "LoadCancelled", "MachineChoice",
            "MachineFacts", "ModelFacts", "ModelLoadError", "TextAssembler", "choice_file",
            "default_model_path", "forget_choice", "gemma_model_path", "machine_choice",
-           "machine_facts", "preferred_config", "probe_model", "read_facts", "remembered_choice"]
+           "machine_facts", "open_engine", "preferred_config", "probe_model", "read_facts", "remembered_choice"]

@@ -46,21 +46,15 @@ class Engine:
         self._piece_buffer = ctypes.create_string_buffer(256)
 
     @classmethod
-    def load(cls, path: str | Path, progress: ProgressCallback | None = None,
-             n_ctx: int = DEFAULT_CONTEXT, config: EngineConfig | None = None,
-             probe: bool = True) -> Engine:
-        """Load a model with `config` (default: this machine's checked choice, see machine_choice).
-
-        Untrusted files are first opened in a child process (`probe`), because some corrupt files
-        make llama.cpp abort the whole process."""
-        from synthscope.engine.choice import probe_user_file, resolve_config
+    def load(cls, path: str | Path, config: EngineConfig, note: str = "",
+             progress: ProgressCallback | None = None, n_ctx: int = DEFAULT_CONTEXT,
+             facts: ModelFacts | None = None) -> Engine:
+        """Load a model with `config`, decided beforehand (engine.opening.open_engine decides it
+        and checks untrusted files first); `note` says why, in one sentence."""
         path = Path(path)
-        facts = read_facts(path)
-        config, note = resolve_config(config)
-        if probe:
-            config, changed = probe_user_file(path, config)
-            note = changed or note
-        assert config.threads is not None  # resolve_config always sets it
+        facts = facts if facts is not None else read_facts(path)
+        if config.threads is None:
+            raise ValueError("Engine.load needs a thread count: open_engine decides one")
         _init_backend()
         cancelled = False
 

@@ -103,8 +103,7 @@ def child_main(path: str, config_json: str = "", time_threads: str = "", time_pa
     config = EngineConfig.from_json(config_json) if config_json else EngineConfig()
     counts = [int(part) for part in time_threads.split(",") if part]
     try:
-        with Engine.load(path, n_ctx=256, probe=False, config=config.with_changes(
-                threads=config.threads or 1)) as engine:
+        with Engine.load(path, config.with_changes(threads=config.threads or 1), n_ctx=256) as engine:
             engine.decode(engine.tokenize("Hello, my name is") or [0])
             _greedy(engine, PROBE_TOKENS)
             speeds = _interleaved({n: (engine, n) for n in counts})
@@ -125,8 +124,8 @@ def _time_paths(path: Path, config: EngineConfig) -> dict[str, float]:
         contenders, texts = {}, {}
         for kv_cache, flash in PATHS:
             engine = stack.enter_context(Engine.load(
-                path, n_ctx=PATH_DEPTH + TIMED_TOKENS + 8, probe=False,
-                config=config.with_changes(kv_cache=kv_cache, flash_attention=flash)))
+                path, config.with_changes(kv_cache=kv_cache, flash_attention=flash, threads=config.threads or 1),
+                n_ctx=PATH_DEPTH + TIMED_TOKENS + 8))
             text = engine.tokenize("The quick brown fox jumps over the lazy dog. " * 8)
             texts[path_key(kv_cache, flash)] = (text * (PATH_DEPTH // len(text) + 1))[:PATH_DEPTH]
             engine.decode(texts[path_key(kv_cache, flash)][:SHORT_DEPTH])

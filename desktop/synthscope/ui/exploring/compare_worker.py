@@ -11,7 +11,7 @@ from pathlib import Path
 from PySide6.QtCore import QCoreApplication, QObject, QThread, Signal, Slot
 
 from synthscope.engine import (ConfigError, Engine, EngineError, LoadCancelled, ModelLoadError,
-                               default_model_path, gemma_model_path, preferred_config)
+                               default_model_path, gemma_model_path, open_engine, preferred_config)
 from synthscope.engine.chat import format_chat
 from synthscope.engine.discovery import FoundModel, discover
 from synthscope.sampling import SamplerSettings
@@ -202,7 +202,7 @@ class CompareWorker(QObject):
             kept = self._pool.setdefault(key, [])
             if slot >= len(kept):
                 self.loading.emit(generation, f"Loading {job.model_path.name} for column {job.column + 1}…")
-                engine = Engine.load(job.model_path, progress=lambda _f: not self._stale(generation),
+                engine = open_engine(job.model_path, progress=lambda _f: not self._stale(generation),
                                      n_ctx=COMPARE_CONTEXT, config=preferred_config(**request.engine),
                                      probe=job.probe)
                 kept.append((engine, Generator(engine, top_n=TOP_N, logits_budget=0)))  # no what-if here

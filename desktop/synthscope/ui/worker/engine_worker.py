@@ -14,7 +14,7 @@ import numpy as np
 from PySide6.QtCore import QObject, Signal, Slot
 
 from synthscope.engine import (ConfigError, Engine, EngineError, LoadCancelled, ModelLoadError,
-                               machine_choice, preferred_config, remembered_choice)
+                               machine_choice, open_engine, preferred_config, remembered_choice)
 from synthscope.engine.chat import format_chat
 from synthscope.engine.model import DEFAULT_CONTEXT
 from synthscope.sampling import SamplerSettings
@@ -80,7 +80,7 @@ class EngineWorker(QObject):
             wanted = dict(preferences)
             n_ctx = int(wanted.pop("context", DEFAULT_CONTEXT))  # type: ignore[call-overload]
             config = preferred_config(**wanted, probe_path=Path(path))  # type: ignore[arg-type]
-            engine = Engine.load(path, progress=progress, probe=probe, config=config, n_ctx=n_ctx)
+            engine = open_engine(path, progress=progress, probe=probe, config=config, n_ctx=n_ctx)
         except LoadCancelled:
             return
         except (ModelLoadError, ConfigError) as exc:
