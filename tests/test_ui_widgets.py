@@ -381,3 +381,62 @@ def test_the_selected_word_stays_readable_beside_a_branch_flag(qtbot) -> None:
     band = theme.band_colour(0.02)
     distance = sum(abs(a - b) for a, b in zip(inside.getRgb()[:3], band.getRgb()[:3], strict=True))
     assert distance < 30, (inside.name(), band.name())  # the word's own band, not the flag's blue
+
+
+def test_a_large_batch_of_text_keeps_a_view_that_followed_the_end_at_the_end(qtbot) -> None:
+    view = shown_text_view(qtbot, "Once upon a time", 150)
+    view.append_tokens([Piece(f" word{i}", 0.3) for i in range(60)])  # more than fits: it scrolls
+    bar = view.verticalScrollBar()  # in lines of text
+    assert bar.maximum() > 0 and bar.value() == bar.maximum()
+    before = bar.maximum()
+    view.append_tokens([Piece(f" more{i}", 0.3) for i in range(400)])  # dozens of lines at once
+    assert bar.maximum() > before + 40 and bar.value() == bar.maximum()
+    bar.setValue(0)  # a reader scrolled far back: new text leaves the view where it is
+    view.append_tokens([Piece(" again", 0.3)])
+    assert bar.value() == 0
+
+
+def test_selecting_a_word_paints_only_the_old_and_the_new_frame(qtbot) -> None:
+    from PySide6.QtCore import QEvent, QObject
+
+    view = shown_text_view(qtbot, "Once upon a time", 300)
+    view.append_tokens([Piece(f" word{i}", 0.3) for i in range(40)])
+    view.set_selected(3)
+    qtbot.wait(20)
+
+    class Regions(QObject):
+        def __init__(self) -> None:
+            super().__init__()
+            self.painted = []
+
+        def eventFilter(self, watched, event) -> bool:  # noqa: N802
+            if event.type() == QEvent.Type.Paint:
+                self.painted.append(event.region())
+            return False
+
+    spy = Regions()
+    view.viewport().installEventFilter(spy)
+    view.set_selected(30)
+    qtbot.waitUntil(lambda: bool(spy.painted), timeout=2000)
+    painted = spy.painted[0]
+    for index in (3, 30):
+        for rect in view.token_rects(index):
+            assert painted.contains(rect), index
+    area = sum(r.width() * r.height() for r in painted)
+    assert area < view.viewport().width() * view.viewport().height() / 5
+
+
+def test_a_views_redraws_wait_for_their_share_of_a_core_only_when_llama_cpp_uses_every_core(monkeypatch) -> None:
+    from synthscope.ui.steps import display
+    from synthscope.ui.steps.display import RedrawMeter
+
+    now = [100.0]
+    monkeypatch.setattr(display.time, "perf_counter", lambda: now[0])
+    meter = RedrawMeter(least_ms=100, share=0.02)
+    meter.shown_at, meter.cost = 100.0, 0.001  # a cheap redraw: the least interval rules
+    assert meter.wait(contended=True) == pytest.approx(0.1)
+    meter.cost = 0.010  # 10 ms of CPU per redraw: at most 2% of a core means every 0.5 s
+    assert meter.wait(contended=True) == pytest.approx(0.5)
+    assert meter.wait(contended=False) == pytest.approx(0.1)  # a free core: no need to wait longer
+    now[0] = 100.6
+    assert meter.wait(contended=True) < 0  # due

@@ -303,6 +303,32 @@ def test_views_refresh_at_bounded_rates_while_tokens_stream(qtbot, window: MainW
     assert window.steps.shown_index() == 119 and window.parts.editor.generated_text() == generator(window).record.text
 
 
+def test_a_costly_text_redraws_less_often_when_the_window_shares_the_cores(qtbot, window: MainWindow) -> None:
+    """When llama.cpp uses every core, a text whose redraw costs 20 ms of CPU is redrawn at most
+    every 20 ms / RUN_TEXT_SHARE while tokens stream; the end of the run shows all of it."""
+    texts: list[float] = []
+    append = window.parts.editor.append_tokens
+
+    def costly_append(*args, **kwargs):
+        texts.append(time.perf_counter())
+        burn = time.thread_time() + 0.02
+        while time.thread_time() < burn:
+            pass
+        return append(*args, **kwargs)
+
+    window.parts.editor.append_tokens = costly_append
+    window.steps.contended = lambda: True  # as on a computer where llama.cpp has every core
+    window.parts.controls.max_tokens.setValue(150)
+    window.parts.controls.ignore_end.setChecked(True)
+    run(qtbot, window, "generate")
+    assert len(window.doc.mirror) == 150
+    gaps = np.diff(texts[:-1])  # the last one is the immediate one at the end of the run
+    assert gaps.size == 0 or gaps.min() >= 0.02 / theme.RUN_TEXT_SHARE * 0.9
+    assert window.parts.editor.generated_text() == generator(window).record.text
+    speed = window.parts.speed_label
+    assert speed.minimumSize() == speed.maximumSize()  # its new numbers never lay the window out again
+
+
 def test_closing_mid_generation_exits_cleanly(qtbot, window: MainWindow) -> None:
     window.parts.controls.max_tokens.setValue(2000)
     window.run.generate()

@@ -102,6 +102,11 @@ class RunMirror:
             self.logits.put(index, logits)
         return index
 
+    def extend(self, steps: tuple[Step, ...], logits: tuple[np.ndarray, ...]) -> None:
+        """Steps that arrived together, each with its logits."""
+        for step, step_logits in zip(steps, logits):
+            self.append(step, step_logits)
+
     def replace_steps(self, steps: list[Step]) -> None:
         """Another path of the exploration: its steps, and no logits yet (they are fetched)."""
         self.steps = list(steps)

@@ -38,11 +38,23 @@ class RunStarted:
 
 
 @dataclass(frozen=True)
-class StepMessage:
-    index: int
-    step: Step
-    logits: np.ndarray  # the full logits this step was sampled from (read-only, shared)
-    is_end: bool  # the model's end-of-text token
+class StepBatch:
+    """Steps that reach the window together, in order: the steps themselves, and what the text
+    needs of them as arrays (one signal per batch, however many steps it holds)."""
+
+    first: int  # the index of steps[0] in the run
+    steps: tuple[Step, ...]
+    logits: tuple[np.ndarray, ...]  # the full logits each step was sampled from (read-only, shared)
+    p_raw: np.ndarray  # float64: each step's chance before the samplers, which shades its text
+    ends: np.ndarray  # bool: the model's end-of-text token
+
+    @classmethod
+    def of(cls, first: int, steps: list[Step], logits: list[np.ndarray], ends: list[bool]) -> StepBatch:
+        p_raw = np.fromiter((step.trace.chosen_p_raw for step in steps), dtype=np.float64, count=len(steps))
+        return cls(first, tuple(steps), tuple(logits), p_raw, np.array(ends, dtype=bool))
+
+    def __len__(self) -> int:
+        return len(self.steps)
 
 
 @dataclass(frozen=True)

@@ -11,12 +11,16 @@ MONO_FAMILY = "DejaVu Sans Mono"
 BASE_POINT_SIZE = 12
 TEXT_POINT_SIZE = 17
 REFRESH_MS = 33  # views redraw at most ~30 times a second, however fast tokens arrive
-# While tokens stream, the text redraws at most every RUN_TEXT_MS and the step panels (chances,
-# samplers, dice) every RUN_PANELS_MS: painting competes with llama.cpp for the cores. On two
-# cores at 30 Hz the window cost a third of the speed; at these rates its thread uses ~7% of a core
+# While tokens stream, the window's thread wakes only when the worker sends a batch (about
+# RUN_TEXT_MS apart) and redraws the text at most every RUN_TEXT_MS and the step panels (chances,
+# samplers, dice) at most every RUN_PANELS_MS. When llama.cpp uses every core, each wake-up takes
+# one from it: then each view also waits long enough that redrawing it takes at most its share of a
+# core, so a long text or a slow computer redraws less often instead of slowing the model
 # (measured: benchmarks/bench_gui.py). The panels show the last token as soon as a run ends.
-RUN_TEXT_MS = 66
+RUN_TEXT_MS = 100
 RUN_PANELS_MS = 500
+RUN_TEXT_SHARE = 0.02
+RUN_PANELS_SHARE = 0.01
 
 BACKGROUND = "#F6F5F1"
 PANEL = "#FFFFFF"

@@ -3,13 +3,16 @@ panels while word pieces stream."""
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import numpy as np
-from PySide6.QtCore import QObject, QPoint, QTimer, Signal
-from PySide6.QtWidgets import QLabel
+from PySide6.QtCore import QCoreApplication, QEvent, QObject, QPoint, QTimer, Signal
+from PySide6.QtWidgets import QLabel, QWidget
 
+from synthscope.engine import machine_facts
 from synthscope.session import Step
-from synthscope.session.requests import StepMessage
+from synthscope.session.requests import StepBatch
 from synthscope.session.workspace import Workspace
 from synthscope.ui import theme
 from synthscope.ui.settings.controls import ControlsPanel
@@ -35,7 +38,9 @@ class StepDisplay(QObject):
         self.doc, self.editor, self.inspector, self.controls = doc, editor, inspector, controls
         self.card, self.speed_label, self.handle = card, speed_label, handle
         self.pending: list[Piece] = []  # word pieces that reached the window since the last refresh
-        self.panels_shown_at = 0.0  # perf_counter() of the last step-panel refresh
+        self.text_meter = RedrawMeter(theme.RUN_TEXT_MS, theme.RUN_TEXT_SHARE)
+        self.panel_meter = RedrawMeter(theme.RUN_PANELS_MS, theme.RUN_PANELS_SHARE)
+        self.cores = machine_facts().logical_cores
         self.refresh_timer = QTimer(self)
         self.refresh_timer.setSingleShot(True)
         self.refresh_timer.setInterval(theme.REFRESH_MS)
@@ -88,12 +93,11 @@ class StepDisplay(QObject):
             self.card.show_for(self.doc.mirror.recorded(index), where)
 
     # -- the text ---------------------------------------------------------------------------
-    def receive(self, messages: list[StepMessage]) -> None:
-        """Word pieces from the worker: kept at once, shown at the next refresh."""
-        mirror = self.doc.mirror
-        for message in messages:
-            mirror.append(message.step, message.logits)
-            self.pending.append(Piece(message.step.text, message.step.trace.chosen_p_raw, message.is_end))
+    def receive(self, batch: StepBatch) -> None:
+        """Word pieces from the worker: kept at once, shown as soon as the text may redraw."""
+        self.doc.mirror.extend(batch.steps, batch.logits)
+        self.pending += map(Piece, (step.text for step in batch.steps), batch.p_raw.tolist(),
+                            batch.ends.tolist())
         self.schedule()
 
     def show_path(self, steps: list[Step]) -> None:
@@ -118,25 +122,69 @@ class StepDisplay(QObject):
 
     # -- refreshing -------------------------------------------------------------------------
     def schedule(self) -> None:
-        if not self.refresh_timer.isActive():
-            self.refresh_timer.start(theme.RUN_TEXT_MS if self.doc.state == "running" else theme.REFRESH_MS)
+        """Redraw soon: while a run streams, at once if the text is due (the batch that woke the
+        window is shown in the same wake-up), else when it is; otherwise within REFRESH_MS,
+        coalescing whatever else changes meanwhile."""
+        if self.refresh_timer.isActive():
+            return
+        if self.doc.state != "running":
+            self.refresh_timer.start(theme.REFRESH_MS)
+            return
+        wait = self.text_meter.wait(self.contended())
+        if wait <= 0:
+            self.flush()
+        else:
+            self.refresh_timer.start(int(wait * 1000) + 1)
+
+    def contended(self) -> bool:
+        """Whether llama.cpp runs on every core, so that the window's thread takes one from it."""
+        model = self.doc.model
+        return model is not None and (model.config.threads or self.cores) >= self.cores
 
     def flush(self) -> None:
-        """Coalesced view update: new text in one edit, the panels once, however many tokens came."""
+        """Coalesced view update: new text in one edit; while a run streams, the panels and the
+        speed only when they are due, with a batch of text (never a wake-up of their own)."""
         self.refresh_timer.stop()
+        running = self.doc.state == "running"
         if self.pending:
-            self.editor.append_tokens(self.pending)
-            self.pending = []
-        now, running = time.perf_counter(), self.doc.state == "running"
-        if not running or now - self.panels_shown_at >= theme.RUN_PANELS_MS / 1000:
-            self.panels_shown_at = now
+            with self.text_meter.measure(running, self.editor):
+                self.editor.append_tokens(self.pending)
+                self.pending = []
+        if running and self.panel_meter.wait(self.contended()) > 0:
+            return
+        with self.panel_meter.measure(running, self.editor):
             self.refresh_panels()
-        else:
-            self.refresh_timer.start(theme.RUN_TEXT_MS)  # the panels catch up within RUN_PANELS_MS
-        start, before = self.doc.run_clock
-        total = len(self.doc.mirror)
-        made, seconds = total - before, time.perf_counter() - start
-        if running and made > 1 and seconds > 0:
-            self.speed_label.setText(f"{total} word pieces · {made / seconds:.0f} per second")
-        else:
-            self.speed_label.setText(f"{total} word pieces" if total else "")
+            start, before = self.doc.run_clock
+            total = len(self.doc.mirror)
+            made, seconds = total - before, time.perf_counter() - start
+            if running and made > 1 and seconds > 0:
+                self.speed_label.setText(f"{total} word pieces · {made / seconds:.0f} per second")
+            else:
+                self.speed_label.setText(f"{total} word pieces" if total else "")
+
+
+class RedrawMeter:
+    """When a view may redraw again while a run streams: `least_ms` after the last time and, when
+    it shares the cores with llama.cpp, long enough after it that redrawing takes at most `share`
+    of a core."""
+
+    def __init__(self, least_ms: int, share: float) -> None:
+        self.least, self.share = least_ms / 1000, share
+        self.shown_at = 0.0  # perf_counter() of the last redraw
+        self.cost = 0.0  # its CPU seconds, painting included
+
+    def wait(self, contended: bool) -> float:
+        """Seconds until the view is due (0 or less: now)."""
+        interval = max(self.least, self.cost / self.share) if contended else self.least
+        return interval - (time.perf_counter() - self.shown_at)
+
+    @contextmanager
+    def measure(self, running: bool, widget: QWidget) -> Iterator[None]:
+        """Time the redraw done inside, painting it at once while a run streams so its cost is
+        known (Qt would paint it right after, in the same wake-up)."""
+        started = time.thread_time()
+        yield
+        if running:
+            QCoreApplication.sendPostedEvents(widget.window(), QEvent.Type.UpdateRequest)
+            self.cost = time.thread_time() - started
+        self.shown_at = time.perf_counter()

@@ -15,6 +15,7 @@ from PySide6.QtGui import (
     QPainter,
     QPaintEvent,
     QPen,
+    QRegion,
     QTextCharFormat,
     QTextCursor,
 )
@@ -24,6 +25,7 @@ from synthscope.ui import theme
 from synthscope.ui.wording import html
 
 END_MARK = " ⬣ end of text "  # ⬣, a stop sign's shape: ■ is the legends' colour swatch
+FRAME_MARGIN = 4  # pixels the selected token's frame reaches beyond the token
 ROLE_NAMES = {"system": "Instructions for the model", "user": "You", "assistant": "Model"}
 
 
@@ -120,6 +122,7 @@ class TokenTextView(QPlainTextEdit):
         fmt.setForeground(QColor(theme.BAND_INK))  # on a light band in either palette
         end_fmt.setForeground(QColor(theme.MUTED if theme.INK == theme.BAND_INK else theme.BAND_INK))
         end_fmt.setFontItalic(True)
+        following = self._following()  # before the text grows: a large batch must not lose the end
         with self._editing():
             cursor.beginEditBlock()
             for text, p, end in (Piece(*token) for token in tokens):
@@ -133,7 +136,8 @@ class TokenTextView(QPlainTextEdit):
                     cursor.insertText(text, fmt)
                 self.spans.append((start, cursor.position()))  # Qt may merge "\r\n": measure, don't count
             cursor.endEditBlock()
-        self._scroll_to_end_if_following()
+        if following:
+            self.verticalScrollBar().setValue(self.verticalScrollBar().maximum())
 
     def remove_last_tokens(self, count: int = 1) -> None:
         if not self.spans:
@@ -174,8 +178,19 @@ class TokenTextView(QPlainTextEdit):
         self.viewport().update()
 
     def set_selected(self, index: int | None) -> None:
-        self.selected = index
-        self.viewport().update()
+        """Frame step `index`; only the old and the new frame are painted again."""
+        old, self.selected = self.selected, index
+        if old != index:
+            self._update_tokens(old, index)
+
+    def _update_tokens(self, *indices: int | None) -> None:
+        region = QRegion()
+        for index in indices:
+            if index is not None and index < len(self.spans):
+                for rect in self.token_rects(index):
+                    region += rect.adjusted(-FRAME_MARGIN, -FRAME_MARGIN, FRAME_MARGIN, FRAME_MARGIN)
+        if not region.isEmpty():
+            self.viewport().update(region)
 
     def token_rects(self, index: int) -> list[QRect]:
         """Viewport rectangles covering token `index` (one per line it spans)."""
@@ -312,10 +327,14 @@ class TokenTextView(QPlainTextEdit):
             cursor.removeSelectedText()
         self.viewport().update()
 
-    def _scroll_to_end_if_following(self) -> None:
+    def _following(self) -> bool:
+        """Whether the view shows the end of the text (give or take a line), so it follows it."""
         bar = self.verticalScrollBar()
-        if bar.value() >= bar.maximum() - 40:
-            bar.setValue(bar.maximum())
+        return bar.value() >= bar.maximum() - 40
+
+    def _scroll_to_end_if_following(self) -> None:
+        if self._following():
+            self.verticalScrollBar().setValue(self.verticalScrollBar().maximum())
 
     def _contents_changed(self, position: int, removed: int, added: int) -> None:
         if not self._programmatic and (removed or added):

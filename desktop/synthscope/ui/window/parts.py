@@ -99,9 +99,10 @@ def build_parts(window: QMainWindow, commands: Actions, store: QSettings | None,
     window.setCentralWidget(layout.central)
     speed_label = QLabel()
     speed_label.setToolTip(JARGON["tokens_per_second"])
-    # A fixed width: a growing label would re-lay out (and repaint) the window at every refresh.
-    speed_label.setMinimumWidth(speed_label.fontMetrics().horizontalAdvance(
-        "99999 word pieces · 999 per second  "))
+    # A fixed size: a label that may change size makes Qt lay out the whole window again at every
+    # new text, however little it changed.
+    speed_label.setFixedSize(speed_label.fontMetrics().horizontalAdvance("99999 word pieces · 999 per second  "),
+                             speed_label.sizeHint().height())
     engine_label = QLabel()  # how llama.cpp runs; the tooltip says why
     engine_label.setObjectName("hint")
     window.statusBar().addPermanentWidget(engine_label)

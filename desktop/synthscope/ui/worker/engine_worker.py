@@ -21,12 +21,16 @@ from synthscope.sampling import SamplerSettings
 from synthscope.session import Generator, RunRecord, Step
 from synthscope.session.exploration_io import save_exploration
 from synthscope.session.stopping import StopWatcher
-from synthscope.session.requests import LoadedModel, RunRequest, RunStarted, StepMessage, device_name
+from synthscope.ui import theme
+from synthscope.session.requests import LoadedModel, RunRequest, RunStarted, StepBatch, device_name
 
 log = logging.getLogger(__name__)
 TOP_N = 20
 VOCAB_SHARE = 0.1  # of the progress bar, for reading the vocabulary after the weights
-SEND_SECONDS = 0.03  # steps reach the window in batches this often: it redraws at ~30 Hz anyway
+# Steps reach the window in batches a little further apart than it redraws the text while a run
+# streams, so each batch is shown as it arrives: one wake-up of the window's thread per batch (each
+# one takes a core from llama.cpp), and traces filled in a batch at a time (cheaper per step).
+SEND_SECONDS = theme.RUN_TEXT_MS * 1.1 / 1000
 # During a run an autosave waits until this many times its last cost has passed since it, so a long
 # session (1,000 steps: 8 MB, 0.34 s to write) takes at most a tenth of the writing time.
 AUTOSAVE_SHARE = 10
@@ -40,7 +44,7 @@ class EngineWorker(QObject):
     loaded = Signal(object)  # LoadedModel
     loadFailed = Signal(str)
     runStarted = Signal(object)  # RunStarted
-    stepped = Signal(object)  # list[StepMessage], in order: one signal per batch of steps
+    stepped = Signal(object)  # StepBatch: the steps made since the last one, in order
     runFinished = Signal(str)  # "limit", "end", "stopped", "stop-sequence" or "error"
     stopSequenceMet = Signal(str)  # which one, just before runFinished("stop-sequence")
     undone = Signal(int)  # steps left
@@ -185,8 +189,9 @@ class EngineWorker(QObject):
         try:
             generator.complete_traces()  # on an error it takes its steps back: none go out
             if made:
-                self.stepped.emit([StepMessage(index, step, generator.shared_logits(index), is_end)
-                                   for index, step, is_end in made])
+                self.stepped.emit(StepBatch.of(made[0][0], [step for _, step, _ in made],
+                                               [generator.shared_logits(index) for index, _, _ in made],
+                                               [is_end for _, _, is_end in made]))
         finally:
             made.clear()
 
