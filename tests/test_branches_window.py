@@ -128,6 +128,7 @@ def test_picking_each_token_yourself(qtbot, window: MainWindow) -> None:
     idle(qtbot, window)
     step = window.doc.mirror.steps[1]
     assert step.chosen_by == "person" and window.steps.token_text(step.token_id) == wanted
+    assert window.parts.editor.generated_text() == worker_generator(window).record.text  # both tokens
     assert len(window.doc.tree.branches) == 1  # writing at the end is no branch
 
 

@@ -165,6 +165,8 @@ def test_guess_mode_pauses_on_the_chances_and_the_next_press_writes_the_proposed
         assert written.token_id == proposed.token_id and written.u == proposed.u  # the same dice
         assert written.chosen_by == "dice"
         assert window.guess_state.guess is None and not window.parts.chances_cover.isVisible()
+        # Every token written so far is in the text, not only the one just revealed.
+        assert window.parts.editor.generated_text() == "".join(s.text for s in window.doc.mirror.steps)
 
 
 def test_guess_mode_in_a_chat_sends_the_message_then_guesses_the_reply(qtbot, window: MainWindow) -> None:

@@ -277,7 +277,7 @@ def test_views_refresh_at_bounded_rates_while_tokens_stream(qtbot, window: MainW
     show the last token as soon as the run ends."""
     panels: list[float] = []
     texts: list[float] = []
-    show, append = window.parts.inspector.show, window.parts.editor.append_tokens
+    show, append = window.parts.inspector.parts_of, window.parts.editor.append_tokens
 
     def counting_show(*args, **kwargs):
         panels.append(time.perf_counter())
@@ -287,7 +287,7 @@ def test_views_refresh_at_bounded_rates_while_tokens_stream(qtbot, window: MainW
         texts.append(time.perf_counter())
         return append(*args, **kwargs)
 
-    window.parts.inspector.show = counting_show
+    window.parts.inspector.parts_of = counting_show  # every refresh of the panels starts here
     window.parts.editor.append_tokens = counting_append
     window.parts.controls.max_tokens.setValue(120)
     window.parts.controls.ignore_end.setChecked(True)

@@ -3,7 +3,7 @@ panels while word pieces stream."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import numpy as np
@@ -21,6 +21,9 @@ from synthscope.ui.steps.inspector import Inspector
 from synthscope.ui.steps.text_view import Piece, TokenTextView
 from synthscope.ui.worker.handle import WorkerHandle
 from synthscope.ui.wording import token_name
+
+
+PART_GAP_MS = 4  # between two panels of one refresh while a run streams
 
 
 class StepDisplay(QObject):
@@ -41,6 +44,11 @@ class StepDisplay(QObject):
         self.text_meter = RedrawMeter(theme.RUN_TEXT_MS, theme.RUN_TEXT_SHARE)
         self.panel_meter = RedrawMeter(theme.RUN_PANELS_MS, theme.RUN_PANELS_SHARE)
         self.cores = machine_facts().logical_cores
+        self._parts: list[Callable[[], None]] = []  # the panels still to show in this refresh
+        self.part_timer = QTimer(self)  # the next panel, after what waits meanwhile (input, a batch)
+        self.part_timer.setSingleShot(True)
+        self.part_timer.setInterval(PART_GAP_MS)
+        self.part_timer.timeout.connect(self._next_part)
         self.refresh_timer = QTimer(self)
         self.refresh_timer.setSingleShot(True)
         self.refresh_timer.setInterval(theme.REFRESH_MS)
@@ -61,18 +69,24 @@ class StepDisplay(QObject):
         return self.doc.shown_index()
 
     def refresh_panels(self) -> None:
+        """Every panel shows the step on show, now."""
+        self._parts.clear()
+        for part in self._panel_parts():
+            part()
+        self.refreshed.emit()
+
+    def _panel_parts(self) -> list[Callable[[], None]]:
+        """What showing the step on show takes, panel by panel (after the text's frame moved)."""
         doc = self.doc
-        index = doc.shown_index()
-        self.editor.set_selected(index)
+        self.editor.set_selected(doc.shown_index())
         shown = doc.shown_step(self.controls.settings())
         if shown is None:
             if doc.state not in ("no-model", "loading"):  # keep their own message
                 self.inspector.clear()
-        else:
-            if shown.fetch:
-                self.handle.fetch_logits(shown.recorded.index)
-            self.inspector.show(shown.view, shown.recorded, len(doc.mirror), shown.fetching)
-        self.refreshed.emit()
+            return []
+        if shown.fetch:
+            self.handle.fetch_logits(shown.recorded.index)
+        return self.inspector.parts_of(shown.view, shown.recorded, len(doc.mirror), shown.fetching)
 
     def logits_ready(self, index: int, logits: np.ndarray) -> None:
         if self.doc.logits_arrived(index, logits):
@@ -142,25 +156,38 @@ class StepDisplay(QObject):
         return model is not None and (model.config.threads or self.cores) >= self.cores
 
     def flush(self) -> None:
-        """Coalesced view update: new text in one edit; while a run streams, the panels and the
-        speed only when they are due, with a batch of text (never a wake-up of their own)."""
+        """Coalesced view update: new text in one edit, then the panels. While a run streams, the
+        panels come only when they are due, with a batch of text (never a wake-up of their own), one
+        panel per turn of the event loop."""
         self.refresh_timer.stop()
         running = self.doc.state == "running"
         if self.pending:
             with self.text_meter.measure(running, self.editor):
                 self.editor.append_tokens(self.pending)
                 self.pending = []
-        if running and self.panel_meter.wait(self.contended()) > 0:
-            return
-        with self.panel_meter.measure(running, self.editor):
+        if not running:
             self.refresh_panels()
-            start, before = self.doc.run_clock
-            total = len(self.doc.mirror)
-            made, seconds = total - before, time.perf_counter() - start
-            if running and made > 1 and seconds > 0:
-                self.speed_label.setText(f"{total} word pieces · {made / seconds:.0f} per second")
-            else:
-                self.speed_label.setText(f"{total} word pieces" if total else "")
+            self._show_speed()
+        elif not self._parts and self.panel_meter.wait(self.contended()) <= 0:
+            self.panel_meter.start()
+            self._parts = [*self._panel_parts(), self._show_speed, self.refreshed.emit]
+            self._next_part()
+
+    def _next_part(self) -> None:
+        if self._parts:
+            with self.panel_meter.measure(True, self.editor, fresh=False):
+                self._parts.pop(0)()
+            if self._parts:
+                self.part_timer.start()
+
+    def _show_speed(self) -> None:
+        start, before = self.doc.run_clock
+        total = len(self.doc.mirror)
+        made, seconds = total - before, time.perf_counter() - start
+        if self.doc.state == "running" and made > 1 and seconds > 0:
+            self.speed_label.setText(f"{total} word pieces · {made / seconds:.0f} per second")
+        else:
+            self.speed_label.setText(f"{total} word pieces" if total else "")
 
 
 class RedrawMeter:
@@ -178,13 +205,17 @@ class RedrawMeter:
         interval = max(self.least, self.cost / self.share) if contended else self.least
         return interval - (time.perf_counter() - self.shown_at)
 
+    def start(self) -> None:
+        self.shown_at, self.cost = time.perf_counter(), 0.0
+
     @contextmanager
-    def measure(self, running: bool, widget: QWidget) -> Iterator[None]:
-        """Time the redraw done inside, painting it at once while a run streams so its cost is
-        known (Qt would paint it right after, in the same wake-up)."""
+    def measure(self, running: bool, widget: QWidget, fresh: bool = True) -> Iterator[None]:
+        """Time (a part of) a redraw done inside; while a run streams, paint it at once so that its
+        cost is known (Qt would paint it right after, in the same turn of the event loop)."""
+        if fresh:
+            self.start()
         started = time.thread_time()
         yield
         if running:
             QCoreApplication.sendPostedEvents(widget.window(), QEvent.Type.UpdateRequest)
-            self.cost = time.thread_time() - started
-        self.shown_at = time.perf_counter()
+            self.cost += time.thread_time() - started

@@ -89,7 +89,20 @@ class Inspector:
         return html(elide(visible(self.token_text(token)), limit))
 
     def show(self, view: StepView, recorded: StepView, total: int, fetching: bool = False) -> None:
+        for part in self.parts_of(view, recorded, total, fetching):
+            part()
+
+    def parts_of(self, view: StepView, recorded: StepView, total: int,
+                 fetching: bool = False) -> list[Callable[[], None]]:
+        """Showing a step, panel by panel: while a run streams, the window shows them one turn of
+        its event loop apart, so no single turn keeps it busy for long."""
         self.view = view
+        return [lambda: self._show_header(view, recorded, total, fetching),
+                lambda: self.pipeline.show_step(view, recorded if view.is_what_if else None),
+                lambda: self.dice.show_step(view),
+                lambda: self.distribution.show_step(view)]
+
+    def _show_header(self, view: StepView, recorded: StepView, total: int, fetching: bool) -> None:
         name, trace = self.name(recorded.token_id), recorded.trace
         if view.is_what_if and not fetching:
             # The panels show the re-sampled step: so does this line, naming what the run wrote too.
@@ -124,6 +137,3 @@ class Inspector:
             self.header.banner.show()
         else:
             self.header.banner.hide()
-        self.pipeline.show_step(view, recorded if view.is_what_if else None)
-        self.dice.show_step(view)
-        self.distribution.show_step(view)

@@ -140,7 +140,7 @@ class TokenTextView(QPlainTextEdit):
             self.verticalScrollBar().setValue(self.verticalScrollBar().maximum())
 
     def remove_last_tokens(self, count: int = 1) -> None:
-        if not self.spans:
+        if count <= 0 or not self.spans:  # spans[-0:] would be all of them
             return
         count = min(count, len(self.spans))
         start = self.spans[-count][0]
