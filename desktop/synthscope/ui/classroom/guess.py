@@ -46,10 +46,6 @@ class Guess(QObject):
         for cover in (chances_cover, dice_cover):
             cover.token_text = steps.token_text
 
-    @property
-    def guess(self) -> tuple[int, Step] | None:
-        return self.state.guess
-
     def step_or_guess(self) -> None:
         """The Step action: in guess mode, first the chances, then the dice; otherwise one token."""
         doc, state = self.doc, self.state

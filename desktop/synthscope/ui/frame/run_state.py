@@ -17,10 +17,6 @@ class RunState(QObject):
         super().__init__(parent)
         self.doc = doc
 
-    @property
-    def value(self) -> str:
-        return self.doc.state
-
     def set(self, state: str) -> None:
         assert state in STATES, state
         self.doc.state = state

@@ -23,7 +23,9 @@ from synthscope.ui.worker.handle import WorkerHandle
 from synthscope.ui.wording import token_name
 
 
-PART_GAP_MS = 4  # between two panels of one refresh while a run streams
+# Between two parts of one refresh while a run streams: a 0 ms timer fires once the events that
+# came meanwhile (input, the next batch) are handled.
+PART_GAP_MS = 0
 
 
 class StepDisplay(QObject):
@@ -44,8 +46,8 @@ class StepDisplay(QObject):
         self.text_meter = RedrawMeter(theme.RUN_TEXT_MS, theme.RUN_TEXT_SHARE)
         self.panel_meter = RedrawMeter(theme.RUN_PANELS_MS, theme.RUN_PANELS_SHARE)
         self.cores = machine_facts().logical_cores
-        self._parts: list[Callable[[], None]] = []  # the panels still to show in this refresh
-        self.part_timer = QTimer(self)  # the next panel, after what waits meanwhile (input, a batch)
+        self._parts: list[Callable[[], None]] = []  # what is still to show in this refresh
+        self.part_timer = QTimer(self)  # the next part of the panels
         self.part_timer.setSingleShot(True)
         self.part_timer.setInterval(PART_GAP_MS)
         self.part_timer.timeout.connect(self._next_part)
@@ -157,8 +159,8 @@ class StepDisplay(QObject):
 
     def flush(self) -> None:
         """Coalesced view update: new text in one edit, then the panels. While a run streams, the
-        panels come only when they are due, with a batch of text (never a wake-up of their own), one
-        panel per turn of the event loop."""
+        panels come only when they are due, with a batch of text (never a wake-up of their own), in
+        parts one turn of the event loop apart."""
         self.refresh_timer.stop()
         running = self.doc.state == "running"
         if self.pending:
@@ -170,15 +172,19 @@ class StepDisplay(QObject):
             self._show_speed()
         elif not self._parts and self.panel_meter.wait(self.contended()) <= 0:
             self.panel_meter.start()
-            self._parts = [*self._panel_parts(), self._show_speed, self.refreshed.emit]
+            self._parts = self._panel_parts() or [lambda: None]
             self._next_part()
 
     def _next_part(self) -> None:
+        if not self._parts:
+            return
+        with self.panel_meter.measure(True, self.editor, fresh=False):
+            self._parts.pop(0)()
+            if not self._parts:  # the last part: the speed and the large-type covers with it
+                self._show_speed()
+                self.refreshed.emit()
         if self._parts:
-            with self.panel_meter.measure(True, self.editor, fresh=False):
-                self._parts.pop(0)()
-            if self._parts:
-                self.part_timer.start()
+            self.part_timer.start()
 
     def _show_speed(self) -> None:
         start, before = self.doc.run_clock

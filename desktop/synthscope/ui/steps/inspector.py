@@ -94,13 +94,20 @@ class Inspector:
 
     def parts_of(self, view: StepView, recorded: StepView, total: int,
                  fetching: bool = False) -> list[Callable[[], None]]:
-        """Showing a step, panel by panel: while a run streams, the window shows them one turn of
-        its event loop apart, so no single turn keeps it busy for long."""
+        """Showing a step in two halves of about the same cost (the sentences and the samplers, then
+        the dice and the chances): while a run streams, the window shows them one turn of its event
+        loop apart, so no single turn keeps it busy for long."""
         self.view = view
-        return [lambda: self._show_header(view, recorded, total, fetching),
-                lambda: self.pipeline.show_step(view, recorded if view.is_what_if else None),
-                lambda: self.dice.show_step(view),
-                lambda: self.distribution.show_step(view)]
+
+        def sentences_and_samplers() -> None:
+            self._show_header(view, recorded, total, fetching)
+            self.pipeline.show_step(view, recorded if view.is_what_if else None)
+
+        def dice_and_chances() -> None:
+            self.dice.show_step(view)
+            self.distribution.show_step(view)
+
+        return [sentences_and_samplers, dice_and_chances]
 
     def _show_header(self, view: StepView, recorded: StepView, total: int, fetching: bool) -> None:
         name, trace = self.name(recorded.token_id), recorded.trace
