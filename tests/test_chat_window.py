@@ -48,6 +48,15 @@ def menu_titles(window: MainWindow, title: str) -> list[str]:
     return [a.text() for a in menu.actions()]
 
 
+
+def test_the_hint_before_a_reply_names_the_button_the_mode_has(window: MainWindow) -> None:
+    hint = window.parts.inspector.header.label.text
+    assert window.commands.generate.text().endswith("Send")
+    assert "Press <b>Send</b> or <b>Step</b>" in hint()
+    window.chat.set_mode(False)
+    assert "Press <b>Generate</b> or <b>Step</b>" in hint()
+    assert window.commands.generate.text().endswith("Generate")
+
 def test_a_reply_uses_the_models_template_and_shows_roles_not_markup(
         qtbot, window: MainWindow, template_prompt) -> None:
     assert window.commands.generate.text().endswith("Send")  # the toolbar names what it does here

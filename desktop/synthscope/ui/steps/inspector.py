@@ -67,6 +67,7 @@ class Inspector:
         self.header, self.pipeline, self.dice, self.distribution = header, pipeline, dice, distribution
         self.token_text: Callable[[int], str] = lambda token: f"#{token}"
         self.view: StepView | None = None
+        self.start_word = "Generate"  # the button that starts a run: Send in a chat
         self.clear()
 
     def set_token_text(self, token_text: Callable[[int], str]) -> None:
@@ -74,10 +75,10 @@ class Inspector:
         self.dice.set_token_text(token_text)
         self.distribution.token_text = token_text
 
-    def clear(self, message: str = "Press <b>Generate</b> or <b>Step</b>: each new word piece "
-                                   "and how it was chosen appears here.") -> None:
+    def clear(self, message: str = "") -> None:
         self.view = None
-        self.header.label.setText(message)
+        self.header.label.setText(message or f"Press <b>{self.start_word}</b> or <b>Step</b>: each new "
+                                             "word piece and how it was chosen appears here.")
         self.header.why.setText("")
         self.header.why.hide()
         self.header.banner.hide()

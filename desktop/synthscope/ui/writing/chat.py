@@ -80,6 +80,7 @@ class Chat(QObject):
         self.text_title.setText("Conversation" if on else "Prompt and continuation")
         # One name for one thing: in a chat the toolbar's Generate is the Send button's twin.
         self.commands.generate.setText("▶  Send" if on else "▶  Generate")
+        self.steps.inspector.start_word = "Send" if on else "Generate"
         self.editor.setReadOnly(on or busy)
         self.steps.refresh_panels()
         self.run_state.update_actions()
