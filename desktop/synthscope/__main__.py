@@ -22,16 +22,17 @@ def load_llama_backends() -> None:
     import llama_cpp
 
     from synthscope.engine import llama_log
+    from synthscope.engine.machine import ggml_library_names
 
     folder = Path(getattr(llama_cpp.llama_cpp._lib, "_name", "") or "").parent
-    # The very file libllama loaded (by its soname): the wheel's libggml.so is a copy of it, not a
-    # link, and opening the copy would load a second libggml with a registry of its own.
-    names = {"darwin": ["libggml.0.dylib", "libggml.dylib"], "win32": ["ggml.dll"]}
-    library = next((folder / name for name in names.get(sys.platform, ["libggml.so.0", "libggml.so"])
-                    if (folder / name).is_file()), None)
+    # The very file libllama loaded: the wheel's libggml.so is a copy of it, not a link, and
+    # opening the copy would load a second libggml with a registry of its own.
+    library = next((folder / name for name in ggml_library_names() if (folder / name).is_file()), None)
     if library is None:
         return
     ggml = ctypes.CDLL(str(library))
+    if not hasattr(ggml, "ggml_backend_reg_count"):  # an older layout: no registry to fill
+        return
     ggml.ggml_backend_reg_count.restype = ctypes.c_size_t
     if ggml.ggml_backend_reg_count() == 0:
         llama_log.install()  # llama.cpp's "loaded CPU backend from …" goes to the log, not stderr

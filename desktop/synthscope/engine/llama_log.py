@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import ctypes
 import logging
+import re
 from collections import deque
 
 import llama_cpp
@@ -14,6 +15,10 @@ _LEVELS = {0: logging.INFO, 1: logging.DEBUG, 2: logging.INFO, 3: logging.WARNIN
 _state = {"level": logging.DEBUG, "installed": False}
 _pending: list[str] = []
 recent_errors: deque[str] = deque(maxlen=8)
+# llama.cpp's "load_backend: loaded CPU backend from /…/libggml-cpu-haswell.so": where no
+# /proc/self/maps lists the mapped libraries (macOS, Windows), the smoke test names them from here.
+LOADED_BACKEND = re.compile(r"load_backend: loaded (?P<kind>\S+) backend from (?P<path>.+)$")
+loaded_backends: list[str] = []
 
 
 @llama_cpp.llama_log_callback
@@ -27,6 +32,9 @@ def _on_log(level: int, text: bytes, _user: ctypes.c_void_p) -> None:
     _pending.clear()
     if _state["level"] >= logging.ERROR:
         recent_errors.append(line)
+    loaded = LOADED_BACKEND.search(line)
+    if loaded:
+        loaded_backends.append(loaded["path"].strip())
     logger.log(_state["level"], "%s", line)
 
 

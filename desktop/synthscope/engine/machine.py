@@ -119,13 +119,22 @@ def _llama_build() -> str:
     return f"llama-cpp-python {llama_cpp.__version__} {where}"
 
 
+def ggml_library_names(platform: str = sys.platform) -> tuple[str, ...]:
+    """libggml's file names beside libllama on `platform`, the one libllama loaded first.
+    On Linux and macOS that is the versioned name (libggml.so.0, libggml.0.dylib): a wheel also
+    ships libggml.so as a separate copy, and opening it would load a second libggml with an
+    empty backend registry."""
+    if platform == "darwin":
+        return ("libggml.0.dylib", "libggml.dylib")
+    if platform == "win32":
+        return ("ggml.dll",)
+    return ("libggml.so.0", "libggml.so", "libggml-base.so")
+
+
 def _ggml_library() -> ctypes.CDLL | None:
-    """libggml beside libllama (it holds the backend registry); None where it cannot be found.
-    The soname (libggml.so.0) first: that is the copy libllama loaded. A wheel may also ship
-    libggml.so as a separate file, and opening it would load a second libggml with an empty
-    registry."""
+    """libggml beside libllama (it holds the backend registry); None where it cannot be found."""
     folder = Path(getattr(llama_cpp.llama_cpp._lib, "_name", "") or "").parent
-    for name in ("libggml.so.0", "libggml.so", "libggml.dylib", "ggml.dll", "libggml-base.so"):
+    for name in ggml_library_names():
         candidate = folder / name
         if candidate.exists():
             try:

@@ -20,6 +20,8 @@ if TYPE_CHECKING:
 K = TypeVar("K")
 PROBE_FLAG = "--probe-model"
 RESULT_PREFIX = "SYNTHSCOPE-PROBE "
+WINDOWS_CRASHES = {0xC0000005: "access violation", 0xC000001D: "illegal instruction",
+                   0xC00000FD: "stack overflow", 0xC0000409: "abort", 0xC0000094: "division by zero"}
 PROBE_TOKENS = 6  # single-token decodes after the prompt: generation takes other kernels than a batch
 TIMED_TOKENS = 24
 ROUNDS = 3
@@ -86,12 +88,29 @@ def probe_model(path: Path, config: EngineConfig | None = None, time_threads: tu
                 return ProbeResult({int(k): float(v) for k, v in result.get("speeds", {}).items()},
                                    {str(k): float(v) for k, v in result.get("paths", {}).items()})
             raise ModelLoadError(result["error"])
-    if done.returncode < 0:
-        name = signal.Signals(-done.returncode).name
+    name = crash_name(done.returncode)
+    if name is not None:
         raise ProbeCrashed(f"llama.cpp crashed ({name}) while opening {path.name}; the file is "
                            "probably damaged or a model type this version cannot run.", name)
     raise ModelLoadError(f"{path.name} could not be opened (the check stopped with code "
                          f"{done.returncode}); the file is probably damaged.")
+
+
+def crash_name(returncode: int, platform: str = sys.platform) -> str | None:
+    """What killed a child that crashed ("SIGSEGV"; on Windows "access violation"), None if it exited.
+    POSIX reports a signal as a negative return code; Windows reports the exception's NTSTATUS
+    code (0xC0000005 and the like) as the exit code."""
+    if platform == "win32":
+        code = returncode & 0xFFFFFFFF
+        if code >= 0xC0000000:
+            return WINDOWS_CRASHES.get(code, f"exception 0x{code:08X}")
+        return None
+    if returncode < 0:
+        try:
+            return signal.Signals(-returncode).name
+        except ValueError:
+            return f"signal {-returncode}"
+    return None
 
 
 def child_main(path: str, config_json: str = "", time_threads: str = "", time_paths: str = "") -> int:

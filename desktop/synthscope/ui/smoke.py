@@ -9,7 +9,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QEventLoop, QMessageLogContext, QtMsgType, QTimer, qInstallMessageHandler
 
-from synthscope.engine import ModelLoadError, default_model_path
+from synthscope.engine import ModelLoadError, default_model_path, llama_log
 from synthscope.ui.app import create_application
 from synthscope.ui.window.main_window import MainWindow
 
@@ -26,20 +26,29 @@ class SmokeTestFailed(Exception):
     """One plain sentence saying what did not work."""
 
 
-def cpu_backend() -> str:
+def cpu_backend(platform: str = sys.platform) -> str:
     """The llama.cpp CPU backend this process has loaded: with run-time dispatch
     (GGML_CPU_ALL_VARIANTS) the variant picked for this CPU, e.g. `haswell (libggml-cpu-haswell.so)`;
-    otherwise the one `libggml-cpu` library, built for a single kind of CPU."""
-    try:
-        maps = Path("/proc/self/maps").read_text(errors="replace")
-    except OSError:
-        return "unknown (no /proc/self/maps)"
-    names = sorted({Path(line.split(maxsplit=5)[-1]).name for line in maps.splitlines()
-                    if "libggml-cpu" in line and len(line.split(maxsplit=5)) == 6})
-    variants = [re.match(r"libggml-cpu-([\w.]+?)\.(so|dylib|dll)", name) for name in names]
+    otherwise the one `libggml-cpu` library, built for a single kind of CPU. Linux lists the mapped
+    libraries in /proc/self/maps; elsewhere llama.cpp's log says which plug-ins it loaded."""
+    if platform.startswith("linux"):
+        try:
+            maps = Path("/proc/self/maps").read_text(errors="replace")
+        except OSError:
+            return "unknown (no /proc/self/maps)"
+        paths = [line.split(maxsplit=5)[-1] for line in maps.splitlines()
+                 if "ggml-cpu" in line and len(line.split(maxsplit=5)) == 6]
+    else:
+        paths = list(llama_log.loaded_backends)
+    names = sorted({Path(path).name for path in paths if "ggml-cpu" in Path(path).name})
+    variants = [re.match(r"(?:lib)?ggml-cpu-([\w.]+?)\.(so|dylib|dll)$", name) for name in names]
     if names and all(variants):
         return ", ".join(f"{match[1]} ({name})" for match, name in zip(variants, names))
-    return ", ".join(f"{name} (one build, no run-time choice)" for name in names) or "none found"
+    if names:
+        return ", ".join(f"{name} (one build, no run-time choice)" for name in names)
+    if platform.startswith("linux"):
+        return "none found"
+    return "linked into llama.cpp (one build, no run-time choice)"
 
 
 def wait_for_state(window: MainWindow, states: tuple[str, ...], timeout_s: float) -> str:
