@@ -20,6 +20,9 @@ OFFERED_KEY = "models/offered"  # the first start's note about the other models 
 # The engine worker runs Python between decodes; with Python's default 5 ms switch interval it can
 # wait that long for the GIL behind a repaint while llama.cpp's cores sit idle.
 SWITCH_INTERVAL_S = 0.001
+# The freedesktop ID (resources/linux/*.desktop): on Wayland the desktop matches the window to its
+# menu entry and icon by it.
+DESKTOP_FILE_NAME = "io.github.synthscope.Synthscope"
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -35,6 +38,7 @@ def create_application() -> QApplication:
     sys.setswitchinterval(SWITCH_INTERVAL_S)
     app.setApplicationName("Synthscope")
     app.setOrganizationName("Synthscope")
+    app.setDesktopFileName(DESKTOP_FILE_NAME)
     theme.apply(app)
     return app
 
