@@ -22,6 +22,7 @@ from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
+from PySide6.QtGui import QTextCursor  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 from synthscope.engine import default_model_path  # noqa: E402
 from synthscope.sampling import SamplerSettings  # noqa: E402
@@ -83,6 +84,14 @@ def branches_shot(app: QApplication, window: MainWindow, path: Path) -> None:
     window.parts.controls.set_settings(base.with_changes(temperature=1.4))
     window.branching.branch_from(14, None)
     wait_until(app, lambda: window.doc.state == "idle" and not window.steps.pending)
+    settle(app, window)
+    # Whether the box followed the streaming end depends on layout timing; put the branch point on
+    # the box's second line, so every run takes the same picture: the old text above, the replay below.
+    editor = window.parts.editor
+    cursor = QTextCursor(editor.document())
+    cursor.setPosition(editor.spans[14][0])
+    bar = editor.verticalScrollBar()
+    bar.setValue(bar.value() + editor.cursorRect(cursor).top() - editor.cursorRect(cursor).height())
     settle(app, window)
     window.grab().save(str(path))
     window.parts.controls.set_settings(base)
