@@ -47,3 +47,14 @@ def install() -> None:
 
 def last_error() -> str | None:
     return recent_errors[-1] if recent_errors else None
+
+
+def load_reason() -> str | None:
+    """Why llama.cpp refused the latest model, without the names of its functions: the innermost
+    part of its last "error loading model" line, e.g. "tensor 'output.weight' not found"."""
+    for line in reversed(recent_errors):
+        if "error loading model" in line:
+            reason = line.rsplit("error loading model", 1)[1].lstrip(": ")
+            reason = re.sub(r"^\w+: ", "", reason)  # "check_tensor_dims: …", "hyperparameters: …"
+            return " ".join(reason.split()).rstrip(".") or None
+    return None

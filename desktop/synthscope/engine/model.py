@@ -70,13 +70,14 @@ class Engine:
         callback = llama_cpp.llama_progress_callback(on_progress)
         params = config.model_params()
         params.progress_callback = callback
+        llama_log.recent_errors.clear()  # the reason given below is this load's own
         model = llama_cpp.llama_model_load_from_file(str(path).encode(), params)
         if not model:
             if cancelled:
                 raise LoadCancelled(f"Loading {path.name} was cancelled.")
-            detail = llama_log.last_error()
-            raise ModelLoadError(f"llama.cpp could not load {path.name}"
-                                 + (f": {detail}" if detail else "."))
+            reason = llama_log.load_reason()
+            raise ModelLoadError(f"llama.cpp could not load {path.name}: the file is damaged or a kind of "
+                                 "model this version cannot run" + (f" ({reason})." if reason else "."))
         n_ctx = min(n_ctx, facts.context_length) if facts.context_length else n_ctx
         ctx = llama_cpp.llama_init_from_model(model, config.context_params(n_ctx, config.threads))
         if not ctx:
@@ -119,6 +120,8 @@ class Engine:
 
     def chat_template(self) -> str | None:
         """The model's own chat template from its metadata, None for a base model."""
+        if not self.facts.has_chat_template:  # absent, or a number or list where the text belongs
+            return None
         text = llama_cpp.llama_model_chat_template(self._model, None)
         return text.decode("utf-8", errors="replace") if text else None
 
