@@ -8,8 +8,9 @@ thread, signals, coalesced redraws). The two baselines run in child processes of
 driven from two threads of one process (here the window's worker and the main thread) makes OpenMP
 manage more threads than there are cores, which throttles its spinning and slowed both by a third.
 Also measures the longest event-loop stall during GUI generation (a 2 ms timer's longest gap, in a
-round of its own), the window thread's CPU time per token, and the what-if recompute per slider
-move. Prints figures; asserts nothing.
+round of its own), the window thread's CPU time per token, the what-if recompute per slider
+move, and the stop latency (Stop pressed mid-run to the worker's end of run, and to the window idle
+again). Prints figures; asserts nothing.
 """
 from __future__ import annotations
 
@@ -27,7 +28,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import numpy as np  # noqa: E402
 from bench_trace import N_CTX, bare_generate, sweep  # noqa: E402
-from PySide6.QtCore import QElapsedTimer, QEventLoop, QTimer  # noqa: E402
+from PySide6.QtCore import QElapsedTimer, QEventLoop, Qt, QTimer  # noqa: E402
 
 from synthscope.engine import (Engine, EngineConfig, default_model_path, gemma_model_path,  # noqa: E402
                                machine_choice, machine_facts, open_engine)
@@ -133,6 +134,30 @@ def what_if_costs(app, window: MainWindow, moves: int = 60) -> tuple[list[float]
     return recompute, update
 
 
+def stop_latencies(app, window: MainWindow, stops: int = 10) -> tuple[list[float], list[float]]:
+    """Per Stop pressed mid-run, milliseconds until the worker ends the run (it finishes the token it
+    is making, no more) and until the window is idle again with Generate enabled."""
+    worker_done: list[float] = []
+    window.handle.worker.runFinished.connect(lambda _reason: worker_done.append(time.perf_counter()),
+                                             Qt.ConnectionType.DirectConnection)
+    controls = window.parts.controls
+    controls.max_tokens.setValue(2000)
+    controls.ignore_end.setChecked(True)
+    to_worker, to_idle = [], []
+    for round_ in range(stops):
+        window.run.clear()
+        controls.seed_box.setValue(round_)
+        window.run.generate()
+        wait_until(app, lambda: len(window.doc.mirror) >= 8)
+        worker_done.clear()
+        pressed = time.perf_counter()
+        window.commands.stop.trigger()
+        wait_until(app, lambda: window.doc.state == "idle" and window.commands.generate.isEnabled())
+        to_idle.append((time.perf_counter() - pressed) * 1e3)
+        to_worker.append((worker_done[0] - pressed) * 1e3)
+    return to_worker, to_idle
+
+
 def child(kind: str, path: Path, tokens: int, seed: int, config: EngineConfig | None = None) -> dict:
     """Run one baseline measurement in a fresh process; returns what it printed (JSON)."""
     command = [sys.executable, __file__, "--child", kind, "--model-path", str(path), "--tokens", str(tokens),
@@ -181,6 +206,7 @@ def bench_model(app, name: str, path: Path, args: argparse.Namespace) -> None:
     gui(window, args.tokens, args.rounds, meter)
     gaps = np.array(meter.gaps)
     recompute, update = what_if_costs(app, window)
+    to_worker, to_idle = stop_latencies(app, window)
     window.close()
     med = {k: statistics.median(v) for k, v in speeds.items()}
     print(f"{name}, {args.tokens} tokens x {args.rounds} rounds, offscreen")
@@ -200,6 +226,9 @@ def bench_model(app, name: str, path: Path, args: argparse.Namespace) -> None:
           f"max {max(recompute):.2f} ms")
     print(f"  what-if panel update per move (recompute + views): median {statistics.median(update):.2f} ms,"
           f" max {max(update):.2f} ms")
+    print(f"  stop latency ({len(to_idle)} stops): to the worker's end of run median "
+          f"{statistics.median(to_worker):.1f} ms, max {max(to_worker):.1f} ms; to the window idle median "
+          f"{statistics.median(to_idle):.1f} ms, max {max(to_idle):.1f} ms")
 
 
 def main() -> None:

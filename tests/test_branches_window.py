@@ -11,11 +11,12 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 from PySide6.QtCore import QSettings
 
 from synthscope.engine import default_model_path
-from synthscope.sampling import Dice, SamplerSettings
+from synthscope.sampling import Dice, SamplerSettings, run_chain
 from synthscope.session import ModelIdentity
 from synthscope.session.tree import TRUNK
 from synthscope.ui.window.main_window import MainWindow
@@ -51,6 +52,9 @@ def test_writing_another_token_keeps_the_old_text_as_a_branch(qtbot, window: Mai
     window.run.generate()
     idle(qtbot, window)
     trunk = tokens(window.doc.mirror.steps)
+    first_logits = window.doc.mirror.logits.get(5)
+    assert first_logits is not None  # as the step was sampled from, kept while the run streamed
+    first_logits = first_logits.copy()
     choices = alternative_actions(window, 9)
     assert sum(a.isChecked() for a in choices) == 1 and len(choices) >= 5
     unchosen = next(a for a in choices if not a.isChecked())
@@ -69,10 +73,16 @@ def test_writing_another_token_keeps_the_old_text_as_a_branch(qtbot, window: Mai
     assert tokens(worker_generator(window).record.steps) == trunk
     assert window.parts.editor.generated_text() == "".join(s.text for s in window.doc.mirror.steps)
     # A what-if on the followed path fetches re-decoded logits equal to the original ones.
+    assert window.doc.mirror.logits.get(5) is None  # another path's steps come without logits
     window.steps.select_step(5)
     window.parts.controls.set_settings(SamplerSettings(temperature=0.0))
     qtbot.waitUntil(lambda: window.parts.inspector.view is not None and window.parts.inspector.view.is_what_if,
                     timeout=WAIT_MS)
+    refetched = window.doc.mirror.logits.get(5)
+    assert refetched is not None and refetched is not first_logits
+    assert np.array_equal(refetched, first_logits)  # bit for bit: decoded one token at a time again
+    greedy = run_chain(first_logits, SamplerSettings(temperature=0.0), window.doc.mirror.history(5), None)
+    assert window.parts.inspector.view.token_id == greedy.token_id  # the what-if used those scores
 
 
 def test_replaying_with_the_same_settings_writes_the_same_text_and_other_settings_are_explained(
@@ -207,6 +217,8 @@ CHILD = textwrap.dedent("""
 
 
 def test_an_autosaved_session_survives_a_killed_process(qtbot, tmp_path, engine_config, monkeypatch) -> None:
+    from synthscope.session.exploration_io import load_exploration
+
     env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "SYNTHSCOPE_CACHE_DIR": str(tmp_path)}
     (tmp_path / "engine-choice.json").write_text(
         (Path(os.environ["SYNTHSCOPE_CACHE_DIR"]) / "engine-choice.json").read_text())
@@ -217,10 +229,10 @@ def test_an_autosaved_session_survives_a_killed_process(qtbot, tmp_path, engine_
         line = child.stdout.readline()  # type: ignore[union-attr]
         assert line.startswith("WROTE 30"), line
         autosave = tmp_path / "autosave-session.json"
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and not autosave.is_file():
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not (  # the autosave after the last token
+                autosave.is_file() and len(load_exploration(autosave).record.steps) == 30):
             time.sleep(0.1)
-        time.sleep(2.5)  # the autosave after the last token
         child.send_signal(signal.SIGKILL)
         child.wait(timeout=10)
     finally:
@@ -229,8 +241,6 @@ def test_an_autosaved_session_survives_a_killed_process(qtbot, tmp_path, engine_
             child.wait()
         child.stdout.close()  # type: ignore[union-attr]
     assert child.returncode == -signal.SIGKILL
-    from synthscope.session.exploration_io import load_exploration
-
     saved = load_exploration(autosave)
     assert len(saved.record.steps) == 30
     from synthscope.ui.app import open_window

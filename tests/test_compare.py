@@ -287,6 +287,63 @@ def test_column_one_uses_the_main_windows_engine_choices_and_writes_its_text(qtb
     main.close()
 
 
+def test_two_models_write_what_each_writes_alone_and_are_aligned_by_text(
+        qtbot, qapp, gemma_path: Path) -> None:
+    specs = [CompareSpec(default_model_path(), 42, BASE), CompareSpec(gemma_path, 42, BASE)]
+    win = open_window(qtbot, qapp, specs, 12)
+    run_to_end(qtbot, win)
+    expected, labels = [], []
+    for spec in specs:  # each model on its own, one after the other
+        with open_engine(spec.model_path, n_ctx=COMPARE_CONTEXT, config=preferred_config(),
+                         probe=False) as engine:
+            generator = Generator(engine, top_n=5)
+            expected.append(alone(generator, spec, 12))
+            labels.append([engine.token_text(token) for token in expected[-1]])
+            generator.close()
+    assert tokens(win) == expected
+    assert [[t.label for t in column.tokens] for column in win.columns] == labels
+    assert expected[0] != expected[1]  # two vocabularies: their numbers say nothing about each other
+    assert win.divergence() == first_divergence(labels)  # parted where the texts part, not the numbers
+    assert "gemma" in win.columns[1].label.text().lower()  # the column is named by its model
+    for column in win.columns:
+        assert column.ended in ("limit", "end")
+        assert column.view.generated_text() == "".join(t.text for t in column.tokens)
+    win.close()
+    assert not win.handle.worker_thread.isRunning() and win.handle.worker.engine_count() == 0
+
+
+def test_a_chat_compared_from_the_main_window_answers_in_the_models_template(qtbot, qapp, reference) -> None:
+    from synthscope.engine.chat import format_chat
+    from synthscope.ui.window.main_window import MainWindow
+
+    machine_choice()
+    theme.apply(qapp)
+    main = MainWindow()
+    qtbot.addWidget(main)
+    main.resize(1400, 900)
+    main.show()
+    main.models.load_model(default_model_path(), probe=False)
+    qtbot.waitUntil(lambda: main.doc.state == "idle", timeout=WAIT_MS)
+    assert main.doc.chatting
+    main.parts.chat_input.set_message("Name one fruit.")
+    main.parts.controls.seed_box.setValue(8)
+    win = main.compare.open_compare()
+    assert win is not None and win.messages is not None
+    assert win.messages[-1] == {"role": "user", "content": "Name one fruit."}
+    win.max_tokens.setValue(10)
+    run_to_end(qtbot, win)
+    prompt = format_chat(reference.engine, list(win.messages))
+    assert prompt != "Name one fruit." and "Name one fruit." in prompt  # the template wraps the message
+    expected = []
+    for spec in win.specs():
+        reference.start(prompt, seed=spec.seed)
+        expected.append([step.token_id for step in reference.generate(spec.settings, 10)])
+    assert [spec.seed for spec in win.specs()] == [8, 9]
+    assert tokens(win) == expected and all(expected)
+    win.close()
+    main.close()
+
+
 def test_the_clicked_position_is_framed_dark_not_in_the_chosen_orange(qtbot) -> None:
     from PySide6.QtGui import QColor
 

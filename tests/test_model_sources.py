@@ -57,9 +57,14 @@ def test_a_dropped_gguf_opens_through_the_probe_and_text_still_drops_as_text(
     other = tmp_path / "notes.txt"
     other.write_text("hello", encoding="utf-8")
     assert not drop(window, files(other))
+    assert window.doc.chatting  # the instruct model opened in chat mode, where the text is read-only
+    window.chat.set_mode(False)  # continuing raw text: the text takes drops
+    before = window.parts.editor.toPlainText()
     text = QMimeData()
     text.setText(" and more")
-    drop(window.parts.editor.viewport(), text)
+    assert drop(window.parts.editor.viewport(), text)
+    after = window.parts.editor.toPlainText()
+    assert " and more" in after and len(after) == len(before) + len(" and more")
     assert window.doc.model.path == copy and window.doc.state == "idle"
     window.close()
 
@@ -120,3 +125,50 @@ def test_model_information_shows_facts_licence_and_template(qtbot, qapp, store, 
     assert window.models.info_dialog.values["Vocabulary"].text() == "262,144 word pieces"
     window.models.info_dialog.close()
     window.close()
+
+
+def test_a_session_whose_model_moved_finds_it_again_where_the_person_shows(
+        qtbot, qapp, store, smollm_path: Path, tmp_path: Path, monkeypatch) -> None:
+    import json
+
+    from PySide6.QtWidgets import QFileDialog, QMessageBox
+
+    old = tmp_path / "old-place" / "SmolLM2.gguf"
+    old.parent.mkdir()
+    shutil.copyfile(smollm_path, old)
+    window = loaded_window(qtbot, qapp, store, seed=5)
+    window.chat.set_mode(False)
+    window.models.load_model(old, probe=False)
+    qtbot.waitUntil(lambda: window.doc.state == "idle" and window.doc.model is not None
+                    and window.doc.model.path == old, timeout=WAIT_MS)
+    window.chat.set_mode(False)
+    window.parts.controls.max_tokens.setValue(10)
+    window.run.generate()
+    qtbot.waitUntil(lambda: window.doc.state == "idle" and not window.steps.pending, timeout=WAIT_MS)
+    written = [step.token_id for step in window.doc.mirror.steps]
+    session = tmp_path / "session.json"
+    window.handle.save(str(session), window.sessions.snapshot())
+    qtbot.waitUntil(session.is_file, timeout=WAIT_MS)
+    assert json.loads(session.read_text(encoding="utf-8"))["model"]["path"] == str(old)
+    window.close()
+
+    moved = tmp_path / "new-place" / "renamed.gguf"
+    moved.parent.mkdir()
+    old.rename(moved)
+    asked: list[str] = []
+    # The real question and file dialog of Sessions, answered as a person would.
+    monkeypatch.setattr(QMessageBox, "question", lambda _parent, _title, text, *_a: (
+        asked.append(text) or QMessageBox.StandardButton.Yes))
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *_a, **_k: (str(moved), ""))
+    again = MainWindow(store)  # a fresh start with no model yet: the default one would match by content
+    qtbot.addWidget(again)
+    again.show()
+    assert again.doc.model is None
+    assert again.sessions.open_session(str(session))
+    assert len(asked) == 1 and str(old) in asked[0] and "no longer" in asked[0]
+    qtbot.waitUntil(lambda: again.doc.state == "idle" and again.doc.model is not None
+                    and again.doc.model.path == moved and len(again.doc.mirror) == len(written),
+                    timeout=WAIT_MS)
+    assert [step.token_id for step in again.doc.mirror.steps] == written
+    assert again.parts.editor.generated_text() == "".join(step.text for step in again.doc.mirror.steps)
+    again.close()

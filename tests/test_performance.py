@@ -3,7 +3,9 @@ and the generator; the statistics are the same whether or not they overlap the d
 from __future__ import annotations
 
 import json
+import logging
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -58,9 +60,21 @@ def test_preferences_keep_the_safety_decision_and_reject_nonsense() -> None:
 
 
 @pytest.mark.parametrize("kv, flash", [("f16", False), ("f32", True)])
-def test_the_context_is_built_as_configured(smollm_path: Path, kv: str, flash: bool) -> None:
-    config = machine_choice().config.with_changes(kv_cache=kv, flash_attention=flash)
+def test_the_context_is_built_as_configured(smollm_path: Path, kv: str, flash: bool,
+                                            caplog: pytest.LogCaptureFixture) -> None:
+    config = machine_choice().config.with_changes(kv_cache=kv, flash_attention=flash, threads=2)
+    caplog.set_level(logging.INFO, logger="synthscope.llama")
     with open_engine(smollm_path, n_ctx=64, config=config, probe=False) as engine:
+        # Read back from llama.cpp itself, not from the configuration handed to it.
+        assert llama_cpp.llama_n_threads(engine._ctx) == llama_cpp.llama_n_threads_batch(engine._ctx) == 2
+        assert llama_cpp.llama_n_ctx(engine._ctx) >= engine.n_ctx == 64  # it rounds up to its padding
+        assert llama_cpp.llama_n_batch(engine._ctx) == engine.n_batch == 64
+        # llama.cpp has no getter for the attention path and the KV type: its log says them.
+        said = [record.getMessage() for record in caplog.records if record.name == "synthscope.llama"]
+        attention = [line for line in said if re.search(r"llama_context: flash_attn\s*=", line)]
+        assert attention and attention[-1].split("=")[1].strip() == ("enabled" if flash else "disabled")
+        cache = [line for line in said if "llama_kv_cache: size" in line]
+        assert cache and f"K ({kv})" in cache[-1] and f"V ({kv})" in cache[-1]
         engine.decode(engine.tokenize("The capital of France is"))
         assert engine.token_text(int(engine.logits().argmax())) == " Paris"
         generator = Generator(engine, seed=1)

@@ -358,3 +358,32 @@ def test_a_stored_value_with_more_decimals_than_shown_still_matches(qtbot, tmp_p
     panel.restore(ini(tmp_path))
     panel.apply_preset("Fine")
     assert panel.settings().temperature == 0.73 and panel.presets.combo.currentText() == "Fine"
+
+
+# -- generating with a preset, on the real model --------------------------------------------------
+@pytest.mark.parametrize("name, other", [("Precise", "Wild"), ("Wild", "Precise")])
+def test_generating_with_a_preset_samples_every_token_with_its_settings(qtbot, qapp, name: str,
+                                                                         other: str) -> None:
+    from synthscope.sampling import Dice, run_chain
+    from synthscope.sampling.presets import builtin_preset
+    from window_helpers import WAIT_MS, loaded_window, worker_generator
+
+    window = loaded_window(qtbot, qapp, seed=9)
+    preset, rival = builtin_preset(name), builtin_preset(other)
+    assert preset is not None and rival is not None
+    assert window.parts.controls.apply_preset(name)
+    window.parts.controls.max_tokens.setValue(16)
+    window.parts.controls.ignore_end.setChecked(True)
+    window.run.generate()
+    qtbot.waitUntil(lambda: window.doc.state == "idle" and not window.steps.pending, timeout=WAIT_MS)
+    steps = window.doc.mirror.steps
+    assert len(steps) == 16 and all(step.settings == preset.settings for step in steps)
+    gen = worker_generator(window)
+    dice, differs = Dice(9), 0
+    for index, step in enumerate(steps):  # the sampler, given the preset and the run's own dice
+        logits, history = gen.raw_logits(index), gen.history(index)
+        assert run_chain(logits, preset.settings, history, dice.u(index)).token_id == step.token_id
+        differs += run_chain(logits, rival.settings, history, dice.u(index)).token_id != step.token_id
+    assert differs > 0  # the other preset would have written another text: the preset mattered
+    assert window.parts.controls.presets.shown().name == name
+    window.close()

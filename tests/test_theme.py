@@ -4,6 +4,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QPalette, QTextCursor
 
 from synthscope.ui import theme
@@ -53,6 +54,31 @@ def test_a_dark_computer_gets_the_dark_palette_and_shaded_words_keep_dark_ink(qa
     assert fmt.foreground().color().name().upper() == theme.BAND_INK.upper()
     assert fmt.background().color() == theme.band_colour(0.95)
     view.deleteLater()
+
+
+class _Hints:
+    """Style hints reporting one colour scheme, as a computer set to it would."""
+
+    def __init__(self, scheme: Qt.ColorScheme) -> None:
+        self.scheme = scheme
+
+    def colorScheme(self) -> Qt.ColorScheme:  # noqa: N802 (Qt's name)
+        return self.scheme
+
+
+@pytest.mark.parametrize("scheme, dark", [(Qt.ColorScheme.Dark, True), (Qt.ColorScheme.Light, False),
+                                          (Qt.ColorScheme.Unknown, False)])
+def test_the_computers_colour_setting_chooses_the_palette(qapp, monkeypatch, scheme, dark: bool) -> None:
+    monkeypatch.setattr(qapp, "styleHints", lambda: _Hints(scheme))
+    assert theme.system_is_dark(qapp) is dark
+    try:
+        theme.apply(qapp)  # no choice given: the computer's setting decides
+        expected = theme.DARK if dark else theme.LIGHT
+        assert theme.PANEL == expected["PANEL"] and theme.INK == expected["INK"]
+        assert qapp.palette().color(QPalette.ColorRole.Base).name().upper() == expected["PANEL"].upper()
+    finally:
+        monkeypatch.undo()
+        theme.apply(qapp, dark=False)
 
 
 def test_the_light_palette_comes_back(qapp) -> None:

@@ -108,17 +108,15 @@ def test_undo_removes_the_last_token_and_the_next_step_continues(qtbot, window: 
 
 def test_stop_takes_effect_between_tokens(qtbot, window: MainWindow) -> None:
     window.parts.controls.max_tokens.setValue(2000)
-    finished_at: list[float] = []
-    window.handle.worker.runFinished.connect(lambda _r: finished_at.append(time.perf_counter()),
-                                             Qt.ConnectionType.DirectConnection)
     window.run.generate()
     qtbot.waitUntil(lambda: len(window.doc.mirror) >= 5, timeout=WAIT_MS)
-    stopped_at = time.perf_counter()
-    window.run.stop()
+    # Read while the worker runs: a plain length, and the token being made when Stop is pressed
+    # is the most that may still come (how soon, in milliseconds, is bench_gui's stop latency).
+    made_at_stop = generator(window).n_steps
+    window.commands.stop.trigger()
     qtbot.waitUntil(lambda: window.doc.state == "idle", timeout=WAIT_MS)
-    assert finished_at and finished_at[0] - stopped_at < 0.1
     count = generator(window).n_steps
-    assert count < 2000
+    assert made_at_stop <= count <= made_at_stop + 1
     qtbot.wait(200)
     assert generator(window).n_steps == count == len(window.doc.mirror)
     assert window.commands.generate.isEnabled() and not window.commands.stop.isEnabled()
