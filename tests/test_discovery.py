@@ -108,6 +108,26 @@ def test_split_models_show_once_and_damaged_files_get_an_error(home: Path, smoll
     assert found["lonely"].error and "missing" in found["lonely"].error
 
 
+def test_a_reader_failure_on_one_file_names_it_and_the_scan_goes_on(
+        home: Path, smollm_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    folder = home / "data" / "synthscope" / "models"
+    _plant(smollm_path, folder / "odd.gguf")
+    _plant(smollm_path, folder / "fine.gguf")
+    real_read = discovery.read_facts
+
+    def read(path: Path):  # an error of a kind the reader was never meant to raise
+        if Path(path).name == "odd.gguf":
+            raise RuntimeError("a bug in the reader")
+        return real_read(path)
+
+    monkeypatch.setattr(discovery, "read_facts", read)
+    found = {m.name: m for m in discovery.discover() if m.source == "user"}
+    assert set(found) == {"odd", "fine"}
+    assert found["odd"].error == "it could not be read as a model file."
+    assert found["fine"].error is None and found["fine"].n_vocab == real_read(smollm_path).vocab_size
+    assert "odd.gguf" in caplog.text  # the whole story is logged for a bug report
+
+
 def test_a_broken_ollama_manifest_is_skipped(home: Path, smollm_path: Path) -> None:
     store = home / ".ollama" / "models"
     _ollama_store(store, smollm_path, "good", "1b")

@@ -3,6 +3,7 @@ cache, LM Studio, Ollama's store and the PyPI-installed models, with facts read 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import sys
@@ -14,6 +15,8 @@ from typing import Any
 from synthscope.engine.default_model import default_model_path, gemma_model_path
 from synthscope.engine.errors import ModelLoadError
 from synthscope.engine.model_facts import read_facts
+
+log = logging.getLogger(__name__)
 
 SOURCES = ("project", "user", "huggingface", "lmstudio", "ollama", "package")
 SPLIT = re.compile(r"^(?P<stem>.+)-(?P<part>\d{5})-of-(?P<count>\d{5})\.gguf$", re.IGNORECASE)
@@ -185,6 +188,9 @@ def _describe(path: Path, name: str, source: str) -> FoundModel:
         facts = read_facts(path)
     except (ModelLoadError, OSError, ValueError) as exc:
         return FoundModel(str(path), name, source, size, error=str(exc))
+    except Exception:  # a reader bug on one odd file must not end the scan of all the others
+        log.exception("reading %s failed", path)
+        return FoundModel(str(path), name, source, size, error="it could not be read as a model file.")
     parameters = facts.parameters
     for part in parts[1:]:
         try:
