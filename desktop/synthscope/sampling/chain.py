@@ -11,6 +11,14 @@ from synthscope.sampling.settings import SamplerSettings
 from synthscope.sampling.stages import Candidates
 
 STAGE_NAMES = ("penalties", "top_k", "typical_p", "top_p", "min_p", "temperature")
+# Scores beyond this are clipped to it (±inf included): the penalties (up to ×10) and the lowest
+# temperature (×1000) then stay far inside float32, where inf − inf would make every chance NaN.
+# Real models score within ±100, so llama.cpp's results are unchanged.
+LOGIT_LIMIT = np.float32(1e33)
+
+
+class BrokenLogits(ValueError):
+    """The model's scores for the next token cannot be sampled (NaN); str() is one plain sentence."""
 
 
 @dataclass(frozen=True)
@@ -52,12 +60,30 @@ def penalty_window(history: np.ndarray, settings: SamplerSettings) -> np.ndarray
     return history[-n:] if n > 0 else history[:0]
 
 
+def usable_logits(raw_logits: np.ndarray) -> np.ndarray:
+    """`raw_logits` itself when every score is an ordinary number, else a copy with ±inf and huge
+    scores clipped to ±LOGIT_LIMIT: a +inf token then shares the certainty with any other +inf one,
+    and a −inf token keeps no chance at all. NaN (a broken model) raises BrokenLogits."""
+    if raw_logits.size == 0:
+        raise BrokenLogits("The model produced no scores for its next word, so no word can be "
+                           "chosen; the model file may be damaged.")
+    low, high = raw_logits.min(), raw_logits.max()  # NaN makes both NaN
+    if -LOGIT_LIMIT <= low and high <= LOGIT_LIMIT:
+        return raw_logits
+    if np.isnan(low) or np.isnan(high):
+        raise BrokenLogits("The model produced invalid numbers (NaN) for its next word, so no word "
+                           "can be chosen; the model file may be damaged.")
+    return np.clip(raw_logits, -LOGIT_LIMIT, LOGIT_LIMIT).astype(np.float32)
+
+
 def run_chain(raw_logits: np.ndarray, settings: SamplerSettings,
               history: np.ndarray | None = None, u: float | None = None) -> ChainResult:
     """Apply the chain to one step's logits. `history` is the context so far (prompt included).
 
     `raw_logits` is read, never written; `u` in [0, 1) is required unless temperature is 0.
+    The result's `raw_logits` are the scores the chain used (see usable_logits).
     """
+    raw_logits = usable_logits(raw_logits)
     if history is None:
         history = np.zeros(0, dtype=np.int32)
     steps: list[StageStep] = []

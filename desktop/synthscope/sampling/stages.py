@@ -86,12 +86,23 @@ def top_indices(logits: np.ndarray, k: int) -> np.ndarray:
         threshold = np.partition(sample, sample.size - 1 - rank)[sample.size - 1 - rank]
         field = np.flatnonzero(logits >= threshold)
         if field.size >= k:
-            part = field[np.argpartition(logits[field], field.size - k)[field.size - k:]]
-            part.sort()
-            return part
-    part = np.argpartition(logits, n - k)[n - k:]
-    part.sort()
-    return part
+            return field[_first_largest(logits[field], k)]
+    return _first_largest(logits, k)
+
+
+def _first_largest(values: np.ndarray, k: int) -> np.ndarray:
+    """Positions of the k largest values in position order; of values tied at the cut the first
+    ones, as a stable sort would keep (argpartition picks any, so top-k 1 of [0, 0] could keep
+    the second while greedy and top-p keep the first)."""
+    n = values.shape[0]
+    part = np.argpartition(values, n - k)[n - k:]
+    cut = values[part].min()
+    tied = np.flatnonzero(values == cut)
+    if tied.size == np.count_nonzero(values[part] == cut):  # no tie straddles the cut
+        part.sort()
+        return part
+    above = np.flatnonzero(values > cut)
+    return np.sort(np.concatenate((above, tied[:k - above.size])))
 
 
 def top_k(c: Candidates, k: int) -> Candidates:
@@ -184,5 +195,8 @@ def dist_probabilities(c: Candidates) -> tuple[np.ndarray, np.ndarray]:
 
 def draw(running: np.ndarray, u: float) -> int:
     """Index of the first candidate whose running sum reaches u × total (llama_sampler_dist_apply)."""
-    index = int(np.searchsorted(running, running[-1] * u, side="left"))
+    target = running[-1] * u
+    # At u = 0 the first candidate "reaches" 0 even with no chance at all (a -inf score): take the
+    # first one that has a chance instead (llama.cpp cannot roll exactly 0 in practice either).
+    index = int(np.searchsorted(running, target, side="left" if target > 0 else "right"))
     return min(index, running.size - 1)
