@@ -19,6 +19,7 @@ from synthscope.engine.model import DEFAULT_CONTEXT
 from synthscope.engine.probe import PATH_DEPTH
 from synthscope.sampling import SPECS, SamplerSettings, SettingsError, new_seed
 from synthscope.session import Generator, RunRecord, SessionFileError, load_record, record_to_dict
+from synthscope.session.json_io import unsaved_words, write_json
 from synthscope.session.replay import check_model, check_overrides, replay, replay_config
 from synthscope.session.stopping import check_stop_sequences, unescape
 
@@ -135,12 +136,14 @@ def run_trace(args: argparse.Namespace) -> int:
 
 
 def write_document(document: dict, path: str | None) -> int:
-    text = json.dumps(document, ensure_ascii=False, indent=1)
     if path:
-        with open(path, "w", encoding="utf-8") as handle:
-            handle.write(text)
+        try:
+            write_json(document, path, indent=1)  # a kill or a full disk leaves any old file whole
+        except OSError as exc:
+            print(f"synthscope: error: {unsaved_words(path, exc)}", file=sys.stderr)
+            return EXIT_USAGE
     else:
-        sys.stdout.write(text + "\n")
+        sys.stdout.write(json.dumps(document, ensure_ascii=False, indent=1) + "\n")
     return 0
 
 

@@ -6,8 +6,12 @@ from pathlib import Path
 from typing import Any
 
 from synthscope.sampling import SamplerSettings, SettingsError
-from synthscope.session.json_io import (SessionFileError, step_to_dict, read_json, record_from_dict,
-                                        record_to_dict, steps_from_dicts, write_json)
+from synthscope.session.chat import ROLES
+from synthscope.session.file_checks import (MAX_LIST, MAX_NAME_CHARS, MAX_TEXT_CHARS, MAX_TOKENS,
+                                            SessionFileError, damaged, items, mapping, maybe_whole, shown,
+                                            text, whole)
+from synthscope.session.json_io import (read_json, record_from_dict, record_to_dict, step_to_dict,
+                                        steps_from_dicts, write_json)
 from synthscope.session.record import RunRecord
 from synthscope.session.tree import TRUNK, Branch, ExplorationTree
 
@@ -61,33 +65,67 @@ def exploration_from_dict(data: Any) -> Exploration:
     try:
         if isinstance(data.get("window_settings"), dict):
             settings = SamplerSettings.from_dict(data["window_settings"])
-        items = data.get("branches")
-        if not items:
+        listed = data.get("branches")
+        if not listed:
             branches = [Branch(TRUNK, "Main text", None, 0, list(record.steps))]
             current = TRUNK
         else:
-            branches, by_id, cache = [], {}, {}
-            for item in sorted(items, key=lambda i: int(i["id"])):
-                parent_id = None if item["parent"] is None else int(item["parent"])
-                shared = int(item["shared"])
-                if parent_id is not None and parent_id not in by_id:
-                    raise ValueError(f"branch {item['id']} leaves a branch that is not in the file")
-                prefix = by_id[parent_id].steps[:shared] if parent_id is not None else []
-                if len(prefix) != shared:
-                    raise ValueError(f"branch {item['id']} shares more than its parent has")
-                steps = prefix + steps_from_dicts(item["steps"], record.pieces, cache)
-                branch = Branch(int(item["id"]), str(item["name"]), parent_id,
-                                min(int(item["fork_at"]), len(steps)), steps)
-                by_id[branch.id] = branch
-                branches.append(branch)
-            current = int(data.get("current_branch", TRUNK))
-            if TRUNK not in by_id or current not in by_id:
-                raise ValueError("the main text or the current branch is missing")
-            record.steps = list(by_id[current].steps)
-    except (KeyError, TypeError, ValueError, AttributeError, SettingsError) as exc:
-        raise SessionFileError(f"The session file is damaged ({type(exc).__name__}: {exc}).") from exc
-    extras = {key: data[key] for key in ("chat",) if key in data}
+            branches, current = _branches_from_dicts(listed, data.get("current_branch", TRUNK), record)
+            record.steps = list(next(b for b in branches if b.id == current).steps)
+        extras = {"chat": _chat_from_dict(data["chat"])} if data.get("chat") is not None else {}
+    except SettingsError as exc:
+        raise SessionFileError(f"The session file is damaged: {exc}") from exc
+    except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as exc:
+        raise SessionFileError("The session file is damaged: some of its parts are missing or of the "
+                               "wrong kind.") from exc
     return Exploration(record, branches, current, settings, extras)
+
+
+def _branches_from_dicts(values: Any, wanted: Any, record: RunRecord) -> tuple[list[Branch], int]:
+    """The branches, each after its parent, and the one followed (`wanted`)."""
+    branches: list[Branch] = []
+    by_id: dict[int, Branch] = {}
+    cache: dict[tuple, SamplerSettings] = {}
+    found = [mapping(item, "a branch") for item in items(values, "the branches")]
+    for item in sorted(found, key=lambda i: whole(i.get("id"), "a branch's number", 0, MAX_LIST)):
+        number = int(item["id"])
+        if number in by_id:
+            raise damaged(f"two branches have the number {number}")
+        parent_id = maybe_whole(item.get("parent"), f"branch {number}'s parent", 0, MAX_LIST)
+        shared = whole(item.get("shared"), f"branch {number}'s shared steps", 0, MAX_TOKENS)
+        if parent_id is not None and parent_id not in by_id:
+            raise damaged(f"branch {number} leaves a branch that is not in the file")
+        prefix = by_id[parent_id].steps[:shared] if parent_id is not None else []
+        if len(prefix) != shared:
+            raise damaged(f"branch {number} shares more steps than its parent has")
+        steps = prefix + steps_from_dicts(item.get("steps"), record.pieces, cache, record.model.vocab_size)
+        branch = Branch(number, text(item.get("name"), f"branch {number}'s name", MAX_NAME_CHARS), parent_id,
+                        min(whole(item.get("fork_at"), f"branch {number}'s fork", 0, MAX_TOKENS), len(steps)),
+                        steps)
+        by_id[branch.id] = branch
+        branches.append(branch)
+    current = whole(wanted, "the current branch's number", 0, MAX_LIST)
+    if TRUNK not in by_id or current not in by_id:
+        raise damaged("the main text or the current branch is missing")
+    return branches, current
+
+
+def _chat_from_dict(value: Any) -> dict[str, Any]:
+    """The conversation of chat mode, as the window puts it back."""
+    chat = mapping(value, "the conversation")
+    if not chat:
+        return {}
+    turns = []
+    for turn in items(chat.get("turns") or [], "the conversation's messages"):
+        turn = mapping(turn, "a message of the conversation")
+        role = turn.get("role")
+        if role not in ROLES:
+            raise damaged(f"a message of the conversation is from {shown(role)}, not a person or the model")
+        turns.append({"role": role, "content": text(turn.get("content"), "a message", MAX_TEXT_CHARS)})
+    asking = chat.get("asking")
+    return {"system": text(chat.get("system") or "", "the system message", MAX_TEXT_CHARS),
+            "asking": None if asking is None else text(asking, "the question being answered", MAX_TEXT_CHARS),
+            "turns": turns}
 
 
 def save_exploration(exploration: Exploration, path: str | Path) -> None:

@@ -82,6 +82,8 @@ class Sessions(QObject):
             return False
         identity = exploration.record.model
         if doc.model is not None and same_model(identity, doc.model.path):
+            if not self._fits(exploration, quiet):
+                return False
             self._restore(exploration)
             return True
         model_file = Path(identity.path)
@@ -124,8 +126,20 @@ class Sessions(QObject):
         doc = self.doc
         if doc.waiting is not None:
             exploration, doc.waiting = doc.waiting, None
-            if doc.model is not None and same_model(exploration.record.model, doc.model.path):
+            if (doc.model is not None and same_model(exploration.record.model, doc.model.path)
+                    and self._fits(exploration, False)):
                 self._restore(exploration)
+
+    def _fits(self, exploration: Exploration, quiet: bool) -> bool:
+        """The file's token numbers were checked against the vocabulary it names: that must be the
+        loaded model's (a number past it would make llama.cpp read beyond its tables)."""
+        model = self.doc.model
+        if model is not None and exploration.record.model.vocab_size == len(model.vocab):
+            return True
+        if not quiet:
+            self.notices.problem("The session could not be opened: its word pieces do not fit this "
+                                 "model's vocabulary, so the file is damaged.")
+        return False
 
     def _restore(self, exploration: Exploration) -> None:
         record, doc = exploration.record, self.doc
