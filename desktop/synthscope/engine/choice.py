@@ -20,6 +20,7 @@ import logging
 import os
 import tempfile
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -238,11 +239,13 @@ def _write(choice: MachineChoice) -> None:
         log.warning("could not remember the engine choice in %s: %s", path, exc)
 
 
-def probe_user_file(path: Path, config: EngineConfig) -> tuple[EngineConfig, str]:
+def probe_user_file(path: Path, config: EngineConfig,
+                    cancelled: Callable[[], bool] | None = None) -> tuple[EngineConfig, str]:
     """Probe a file the person opened with `config`; if llama.cpp crashes, try the safer
-    configurations. Returns the configuration to load it with and a sentence if it changed."""
+    configurations. Returns the configuration to load it with and a sentence if it changed;
+    LoadCancelled once `cancelled()` turns true."""
     try:
-        probe_model(path, config)
+        probe_model(path, config, cancelled=cancelled)
         return config, ""
     except ProbeCrashed as first:
         crash = first
@@ -251,7 +254,7 @@ def probe_user_file(path: Path, config: EngineConfig) -> tuple[EngineConfig, str
         if safer == config:
             continue
         try:
-            probe_model(path, safer)
+            probe_model(path, safer, cancelled=cancelled)
         except ProbeCrashed:
             continue
         return safer, (f"{path.name} runs without {avoided}, because they crashed with this file "

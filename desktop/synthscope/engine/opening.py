@@ -15,11 +15,13 @@ def open_engine(path: str | Path, progress: ProgressCallback | None = None, n_ct
     """Load `path` with `config` (default: this machine's checked choice, see machine_choice).
 
     Untrusted files are first opened in a child process (`probe`), because some corrupt files
-    make llama.cpp abort the whole process."""
+    make llama.cpp abort the whole process. `progress` returning False cancels the load, also
+    during that check (it is told 0.0 while the child works)."""
     path = Path(path)
     facts = read_facts(path)  # a file that is no model at all is named as such before any check
     config, note = resolve_config(config)
     if probe:
-        config, changed = probe_user_file(path, config)
+        cancelled = (lambda: progress(0.0) is False) if progress is not None else None
+        config, changed = probe_user_file(path, config, cancelled)
         note = changed or note
     return Engine.load(path, config, note, progress, n_ctx, facts)

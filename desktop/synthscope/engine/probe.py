@@ -6,13 +6,14 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from contextlib import ExitStack
 from typing import TYPE_CHECKING, TypeVar
 
 from synthscope.engine.config import EngineConfig
-from synthscope.engine.errors import ModelLoadError
+from synthscope.engine.errors import LoadCancelled, ModelLoadError
 
 if TYPE_CHECKING:
     from synthscope.engine.model import Engine
@@ -25,6 +26,7 @@ WINDOWS_CRASHES = {0xC0000005: "access violation", 0xC000001D: "illegal instruct
 PROBE_TOKENS = 6  # single-token decodes after the prompt: generation takes other kernels than a batch
 TIMED_TOKENS = 24
 ROUNDS = 3
+POLL_S = 0.1  # how often a check waiting for its child asks whether it is still wanted
 TIE = 0.03  # thread counts within 3% of the fastest count as equal; the fewer threads win
 # Attention paths timed on a long text: (KV-cache type, flash attention). Flash attention on a CPU
 # keeps 16-bit precision whatever the cache type, so f32 with it is no path of its own.
@@ -70,17 +72,17 @@ def probe_command(path: Path, config: EngineConfig, time_threads: tuple[int, ...
 
 
 def probe_model(path: Path, config: EngineConfig | None = None, time_threads: tuple[int, ...] = (),
-                time_paths: bool = False, timeout: float = 300.0) -> ProbeResult:
+                time_paths: bool = False, timeout: float = 300.0,
+                cancelled: Callable[[], bool] | None = None) -> ProbeResult:
     """Raise ModelLoadError unless a child process can load `path` with `config` and generate a
     few tokens; with `time_threads`, also measure decode speed at each of those thread counts; with
-    `time_paths`, each attention path's speed at config's thread count."""
+    `time_paths`, each attention path's speed at config's thread count. When `cancelled()` turns
+    true the child is ended and LoadCancelled raised (a window closing must not wait for it)."""
     config = config or EngineConfig()
-    try:
-        done = subprocess.run(probe_command(path, config, time_threads, time_paths), capture_output=True,
-                              text=True, timeout=timeout, errors="replace", stdin=subprocess.DEVNULL)
-    except subprocess.TimeoutExpired as exc:
+    done = _run_child(probe_command(path, config, time_threads, time_paths), timeout, cancelled)
+    if done is None:
         raise ModelLoadError(f"Checking {path.name} took longer than {timeout:.0f} s; "
-                             "it is too large or the file is unreadable.") from exc
+                             "it is too large or the file is unreadable.")
     for line in done.stdout.splitlines():
         if line.startswith(RESULT_PREFIX):
             result = json.loads(line[len(RESULT_PREFIX):])
@@ -94,6 +96,28 @@ def probe_model(path: Path, config: EngineConfig | None = None, time_threads: tu
                            "probably damaged or a model type this version cannot run.", name)
     raise ModelLoadError(f"{path.name} could not be opened (the check stopped with code "
                          f"{done.returncode}); the file is probably damaged.")
+
+
+def _run_child(command: list[str], timeout: float,
+               cancelled: Callable[[], bool] | None) -> subprocess.CompletedProcess[str] | None:
+    """The child's output once it exits; None if it ran past `timeout` (it is killed either way)."""
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                          errors="replace", stdin=subprocess.DEVNULL) as child:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                out, err = child.communicate(timeout=min(POLL_S, max(deadline - time.monotonic(), 0)))
+            except subprocess.TimeoutExpired:
+                if cancelled is not None and cancelled():
+                    child.kill()
+                    child.communicate()
+                    raise LoadCancelled() from None
+                if time.monotonic() >= deadline:
+                    child.kill()
+                    child.communicate()
+                    return None
+                continue
+            return subprocess.CompletedProcess(command, child.returncode, out, err)
 
 
 def crash_name(returncode: int, platform: str = sys.platform) -> str | None:

@@ -17,9 +17,10 @@ from synthscope.engine import (ConfigError, Engine, EngineError, LoadCancelled, 
                                machine_choice, open_engine, preferred_config, remembered_choice)
 from synthscope.engine.chat import format_chat
 from synthscope.engine.model import DEFAULT_CONTEXT
-from synthscope.sampling import SamplerSettings
+from synthscope.sampling import BrokenLogits, SamplerSettings
 from synthscope.session import Generator, RunRecord, Step
 from synthscope.session.exploration_io import save_exploration
+from synthscope.session.json_io import unsaved_words
 from synthscope.session.stopping import StopWatcher
 from synthscope.ui import theme
 from synthscope.session.requests import LoadedModel, RunRequest, RunStarted, StepBatch, device_name
@@ -104,6 +105,9 @@ class EngineWorker(QObject):
             if engine.is_end_of_generation(token):
                 ends.append(token)
             if token % 8192 == 0:
+                if self.closing.is_set():  # a large vocabulary takes a while: closing does not wait
+                    engine.close()
+                    return
                 self.loadProgress.emit(1 - VOCAB_SHARE + VOCAB_SHARE * token / engine.n_vocab)
         self.engine = engine
         self.generator = Generator(engine, top_n=TOP_N)
@@ -243,7 +247,7 @@ class EngineWorker(QObject):
         """Say an error in words; never let a bug kill the thread (it is logged in full)."""
         try:
             yield
-        except EngineError as exc:
+        except (EngineError, BrokenLogits) as exc:
             self.failed.emit(str(exc))
         except Exception as exc:
             log.exception("%s failed", doing)
@@ -277,7 +281,7 @@ class EngineWorker(QObject):
                 exploration = dataclasses.replace(snapshot, record=record)  # type: ignore[type-var]
                 save_exploration(exploration, path)
             except OSError as exc:
-                self.failed.emit(f"The session could not be saved to {path}: {exc.strerror or exc}.")
+                self.failed.emit(unsaved_words(path, exc, automatic=quiet))
             else:
                 if not quiet:
                     self.saved.emit(path)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QObject, QThread, Signal
+from PySide6.QtCore import QCoreApplication, QEvent, QObject, QThread, Signal
 
 from synthscope.sampling import SamplerSettings
 from synthscope.session import Step
@@ -95,7 +95,17 @@ class WorkerHandle(QObject):
         self.worker.stop_event.set()
         self.worker_thread.quit()
         self.worker_thread.wait()
+        self._drop_answers()
         try:
             self.worker.autosave()  # the last one asked for, now that the worker is still
         finally:
             self.worker.release()
+
+    def _drop_answers(self) -> None:
+        """What the worker sent before it stopped and the window has not handled yet never reaches it:
+        the window is closing, and a late batch or end of run would change it after it closed (queued
+        calls outlive a disconnect, so they are removed from the queue)."""
+        owner = self.parent()
+        if owner is not None:
+            for receiver in (owner, *owner.findChildren(QObject)):
+                QCoreApplication.removePostedEvents(receiver, QEvent.Type.MetaCall)
