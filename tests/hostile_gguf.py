@@ -371,3 +371,16 @@ def _odd_paths(corpus: _Corpus) -> None:
     corpus.add("link to nothing", None, make=lambda p: p.symlink_to(p.with_name("gone.gguf")))
     if hasattr(os, "mkfifo"):  # a pipe: opening it to read would wait for ever
         corpus.add("pipe named like a model", None, make=lambda p: os.mkfifo(p))
+
+
+def with_chat_template(real: Path, target: Path, template: str) -> Path:
+    """A copy of the real model at `target` whose chat template is `template` (weights untouched)."""
+    with real.open("rb") as handle:
+        head = handle.read(HEADER_READ)
+    layout, _ = read_layout(head)
+    entry = layout.key("tokenizer.chat_template")
+    new_head = head[:entry.start] + kv_bytes("tokenizer.chat_template", T.STRING, string_bytes(template))
+    new_head += head[entry.end:layout.info_end]
+    new_head += bytes(-len(new_head) % 32)
+    _splice(real, target, new_head, layout.data_start)
+    return target

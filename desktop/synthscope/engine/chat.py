@@ -1,12 +1,11 @@
-"""Chat turns in the model's own template, rendered by llama-cpp-python's sandboxed Jinja formatter."""
+"""Chat turns in the model's own template, rendered in a sandbox that bounds time and size."""
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
 import jinja2
-from llama_cpp.llama_chat_format import Jinja2ChatFormatter
-
 from synthscope.engine.errors import EngineError
+from synthscope.engine.template_sandbox import TemplateRefused, render_chat_template
 
 if TYPE_CHECKING:
     from synthscope.engine.model import Engine
@@ -33,8 +32,8 @@ def format_chat(engine: Engine, messages: list[dict[str, str]]) -> str:
                              "give it text to continue instead.")
     bos, eos = engine.special_texts()
     try:
-        formatter = Jinja2ChatFormatter(template, eos_token=eos, bos_token=bos,
-                                        add_generation_prompt=True)
-        return formatter(messages=messages).prompt  # type: ignore[arg-type]
+        return render_chat_template(template, messages, bos_token=bos, eos_token=eos)
+    except TemplateRefused as exc:
+        raise EngineError(f"The chat template of {engine.path.name} was not used: {exc}.") from exc
     except (jinja2.TemplateError, ValueError) as exc:
         raise EngineError(f"The chat template of {engine.path.name} could not be applied: {exc}") from exc
