@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from synthscope.engine import (Engine, LoadCancelled, ModelLoadError, TextAssembler, open_engine,
-                               probe_model, read_facts)
+from synthscope.engine import (Engine, EngineConfig, LoadCancelled, ModelLoadError, TextAssembler,
+                               open_engine, probe_model, read_facts)
 from synthscope.engine import probe as probe_module
 
 
@@ -146,8 +146,10 @@ def test_a_crash_while_probing_is_contained(smollm_path: Path, monkeypatch: pyte
         probe_model(smollm_path)
 
 
-def test_probe_accepts_a_good_model_in_a_child_process(smollm_path: Path) -> None:
-    probe_model(smollm_path)  # raises on failure
+def test_probe_accepts_a_good_model_in_a_child_process(smollm_path: Path, engine_config: EngineConfig) -> None:
+    # With the configuration checked for this machine: llama.cpp's standard one crashes on some
+    # processors (AMX on Sapphire Rapids), which the engine check finds and avoids.
+    probe_model(smollm_path, engine_config)  # raises on failure
 
 
 def test_llama_cpp_load_failure_is_plain_words(smollm_path: Path, tmp_path: Path) -> None:
