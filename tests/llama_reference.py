@@ -157,3 +157,93 @@ def dist_u(seed: int) -> float:
     x0, x1 = rng(), rng()
     u = (float(x0) + float(x1) * 4294967296.0) / 18446744073709551616.0
     return u if u < 1.0 else float(np.nextafter(1.0, 0.0))
+
+
+# --- the newer samplers: samplers kept across steps, arrays whose start moves, replayed RNGs ---
+
+class OwnedSamplers:
+    """llama.cpp samplers that live across several applies (their state carries), all freed on
+    leaving the `with` block."""
+
+    def __init__(self) -> None:
+        self.pointers: list[SamplerPointer] = []
+
+    def add(self, sampler: SamplerPointer) -> SamplerPointer:
+        if not sampler:
+            raise RuntimeError("llama.cpp could not create a sampler")
+        self.pointers.append(sampler)
+        return sampler
+
+    def __enter__(self) -> OwnedSamplers:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for sampler in self.pointers:
+            llama_cpp.llama_sampler_free(sampler)
+        self.pointers.clear()
+
+
+def init_logit_bias(n_vocab: int, token_ids: np.ndarray | list[int],
+                    biases: np.ndarray | list[float]) -> SamplerPointer:
+    """llama_sampler_init_logit_bias over (token, bias) pairs in the given order."""
+    pairs = (llama_cpp.llama_logit_bias * len(token_ids))()
+    for entry, token, bias in zip(pairs, token_ids, biases, strict=True):
+        entry.token, entry.bias = int(token), float(bias)
+    return llama_cpp.llama_sampler_init_logit_bias(n_vocab, len(token_ids), pairs)
+
+
+def current(tokens: TokenArray, name: str) -> RefStage:
+    """The array as llama.cpp now sees it: XTC removes from the front by moving `data` forward."""
+    start = (ctypes.cast(tokens.array.data, ctypes.c_void_p).value
+             - tokens.buffer.ctypes.data) // TOKEN_DATA.itemsize
+    kept = tokens.buffer[start:start + tokens.array.size]
+    return RefStage(name, kept["id"].copy(), kept["logit"].copy(), kept["p"].copy(),
+                    bool(tokens.array.sorted))
+
+
+def apply_all(logits: np.ndarray, samplers: list[tuple[str, SamplerPointer]],
+              ) -> tuple[list[RefStage], int]:
+    """Apply the samplers in turn to one fresh array; the array after each, and `selected`."""
+    tokens = TokenArray(np.ascontiguousarray(logits, dtype=np.float32))
+    stages = []
+    for name, sampler in samplers:
+        tokens.apply(sampler)
+        stages.append(current(tokens, name))
+    return stages, int(tokens.array.selected)
+
+
+class RngReplay:
+    """One sampler's own std::mt19937(seed) as llama.cpp consumes it: a float draw takes one
+    output, a double draw two (libstdc++'s generate_canonical); `peek_double` looks ahead."""
+
+    def __init__(self, seed: int) -> None:
+        self.rng = Mt19937(seed)
+        self.ahead: list[int] = []
+        self.consumed = 0  # 32-bit outputs taken so far
+
+    def _fill(self, n: int) -> None:
+        while len(self.ahead) < n:
+            self.ahead.append(self.rng())
+
+    def take_u32(self) -> int:
+        self._fill(1)
+        self.consumed += 1
+        return self.ahead.pop(0)
+
+    def peek_double(self) -> float:
+        self._fill(2)
+        x0, x1 = self.ahead[:2]
+        u = (float(x0) + float(x1) * 4294967296.0) / 18446744073709551616.0
+        return u if u < 1.0 else float(np.nextafter(1.0, 0.0))
+
+    def take_double(self) -> float:
+        u = self.peek_double()
+        del self.ahead[:2]
+        self.consumed += 2
+        return u
+
+
+def xtc_chance(x: int) -> float:
+    """uniform_real_distribution<float>(0, 1) from one output: float(x) / 2³² in float."""
+    r = np.float32(np.uint32(x)) / np.float32(2.0**32)
+    return float(r) if r < 1 else float(np.nextafter(np.float32(1), np.float32(0)))
