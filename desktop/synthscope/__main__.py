@@ -49,6 +49,9 @@ def main(argv: list[str] | None = None) -> int:
     if args[:1] == ["--probe-model"] and 2 <= len(args) <= 5:
         from synthscope.engine.probe import child_main
         return child_main(*args[1:])
+    if args == ["--check-grammar"]:  # a grammar is parsed in a child first: llama.cpp can crash on one
+        from synthscope.engine.grammar import child_main as grammar_child
+        return grammar_child()
     if args[:1] and args[0] in HEADLESS_COMMANDS:
         from synthscope.cli.main import main as cli_main
         return cli_main(args)
