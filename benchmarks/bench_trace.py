@@ -8,12 +8,18 @@ For each model: N tokens with end-of-text banned and the same sampler settings.
                   flash attention off);
   synthscope      Generator.generate(ignore_eos=True), top-10 recorded (the trace command's path),
                   with the engine's checked and measured configuration.
+Then, with DRY and XTC on (and every stage in llama.cpp's default order):
+  bare chain      llama.cpp's own sampler chain (penalties, DRY, top-k, top-p, min-p, XTC,
+                  temperature, dist) sampling each token of a plain decode loop, at the best bare
+                  configuration;
+  synthscope      the same settings, traced.
 Every contender shares the safe model parameters the engine chose (engine.baseline.bare_llama).
 The timed rounds alternate between contenders. Prints tokens per second and ratios; asserts nothing.
 """
 from __future__ import annotations
 
 import argparse
+import ctypes
 import itertools
 import logging
 import os
@@ -44,12 +50,53 @@ def bare_generate(llm: llama_cpp.Llama, n: int, prompt: str = PROMPT) -> float:
     return n / (time.perf_counter() - start)
 
 
-def synthscope_run(engine: Engine, n: int, seed: int) -> float:
+NEWER = SamplerSettings(dry_multiplier=0.8, xtc_probability=0.5, xtc_threshold=0.1)
+
+
+def bare_chain(llm: llama_cpp.Llama, s: SamplerSettings, seed: int) -> object:
+    """llama.cpp's common chain for `s` (its default order), built from the low-level samplers."""
+    chain = llama_cpp.llama_sampler_chain_init(llama_cpp.llama_sampler_chain_default_params())
+    vocab = llama_cpp.llama_model_get_vocab(llm.model)
+    breakers = [b.encode() for b in s.dry_sequence_breakers]
+    array = (ctypes.c_char_p * len(breakers))(*breakers)
+    for sampler in (llama_cpp.llama_sampler_init_penalties(llm.n_vocab(), s.repeat_last_n, s.repeat_penalty,
+                                                           s.frequency_penalty, s.presence_penalty),
+                    llama_cpp.llama_sampler_init_dry(vocab, s.dry_multiplier, s.dry_base, s.dry_allowed_length,
+                                                     s.dry_penalty_last_n, array, len(breakers)),
+                    llama_cpp.llama_sampler_init_top_k(s.top_k),
+                    llama_cpp.llama_sampler_init_top_p(s.top_p, 1),
+                    llama_cpp.llama_sampler_init_min_p(s.min_p, 1),
+                    llama_cpp.llama_sampler_init_xtc(s.xtc_probability, s.xtc_threshold, 1, seed),
+                    llama_cpp.llama_sampler_init_temp(s.temperature),
+                    llama_cpp.llama_sampler_init_dist(seed)):
+        llama_cpp.llama_sampler_chain_add(chain, sampler)
+    return chain
+
+
+def bare_chain_generate(llm: llama_cpp.Llama, n: int, s: SamplerSettings = NEWER) -> float:
+    """A plain decode loop sampled by llama.cpp's own chain (llama_sampler_sample accepts each token)."""
+    tokens = llm.tokenize(PROMPT.encode(), special=True)
+    chain = bare_chain(llm, s, 7)
+    try:
+        llm.reset()
+        llm.eval(tokens)
+        for token in tokens:
+            llama_cpp.llama_sampler_accept(chain, token)
+        start = time.perf_counter()
+        for _ in range(n):
+            token = llama_cpp.llama_sampler_sample(chain, llm.ctx, -1)
+            llm.eval([token])
+        return n / (time.perf_counter() - start)
+    finally:
+        llama_cpp.llama_sampler_free(chain)
+
+
+def synthscope_run(engine: Engine, n: int, seed: int, settings: SamplerSettings | None = None) -> float:
     generator = Generator(engine, seed=seed, top_n=10)
     try:
         generator.start(PROMPT)  # the baselines reuse their cached prompt, so time generation only
         start = time.perf_counter()
-        steps = generator.generate(SamplerSettings(), n, ignore_eos=True)
+        steps = generator.generate(settings or SamplerSettings(), n, ignore_eos=True)
         elapsed = time.perf_counter() - start
     finally:
         generator.close()
@@ -98,10 +145,16 @@ def bench(label: str, path: str, n: int, rounds: int, sweep_tokens: int) -> None
             speeds[key].append(bare_generate(llm, n))
         for key, engine in ours.items():
             speeds[key].append(synthscope_run(engine, n, r))
+    newer: dict[str, list[float]] = {"bare chain (DRY, XTC)": [], "synthscope (DRY, XTC)": []}
+    engine = ours["synthscope"]
+    for r in range(rounds):
+        newer["bare chain (DRY, XTC)"].append(bare_chain_generate(bare["bare (best)"], n))
+        newer["synthscope (DRY, XTC)"].append(synthscope_run(engine, n, r, NEWER))
     for engine in ours.values():
         engine.close()
     for llm in bare.values():
         llm.close()
+    speeds.update(newer)
     med = {k: statistics.median(v) for k, v in speeds.items()}
     best = {k: max(v) for k, v in speeds.items()}
     print(f"\n{label}: {n} tokens x {rounds} rounds")
@@ -117,6 +170,10 @@ def bench(label: str, path: str, n: int, rounds: int, sweep_tokens: int) -> None
         for base in bare:
             print(f"  ratio {key} / {base}: median {med[key] / med[base]:.3f}"
                   f"  best {best[key] / best[base]:.3f}")
+    ours_newer, bare_newer = "synthscope (DRY, XTC)", "bare chain (DRY, XTC)"
+    print(f"  ratio {ours_newer} / {bare_newer}: median {med[ours_newer] / med[bare_newer]:.3f}"
+          f"  best {best[ours_newer] / best[bare_newer]:.3f};  cost per token "
+          f"{(1 / med[ours_newer] - 1 / med[bare_newer]) * 1000:+.2f} ms")
 
 
 def main() -> None:

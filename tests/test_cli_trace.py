@@ -15,7 +15,7 @@ from synthscope.engine.baseline import bare_llama
 from synthscope.engine.model import DEFAULT_CONTEXT
 
 PROMPT = "<|im_start|>user\nName three colours.<|im_end|>\n<|im_start|>assistant\n"
-STAGES = ["penalties", "top_k", "typical_p", "top_p", "min_p", "temperature"]
+STAGES = ["penalties", "dry", "top_n_sigma", "top_k", "typical_p", "top_p", "min_p", "xtc", "temperature"]
 
 
 def trace(tmp_path: Path, *args: str) -> dict:
@@ -33,7 +33,7 @@ def test_trace_json_has_every_field(tmp_path: Path) -> None:
         assert 0 <= step["u"] < 1 and step["entropy_raw"] > 0
         assert [s["name"] for s in step["stages"]] == STAGES
         assert all({"kept", "removed_mass"} <= set(s) for s in step["stages"])
-        assert step["stages"][1]["kept"] == 40
+        assert step["stages"][STAGES.index("top_k")]["kept"] == 40
         cands = step["candidates"]
         assert len(cands) == 5
         assert [c["logit"] for c in cands] == sorted((c["logit"] for c in cands), reverse=True)

@@ -27,6 +27,7 @@ from llama_reference import RefStage, dist_u, reference_chain
 from synthscope.engine import EngineConfig
 from synthscope.engine.baseline import bare_llama
 from synthscope.sampling import STAGE_NAMES, Candidates, ChainResult, SamplerSettings, run_chain
+from synthscope.sampling.order import LLAMA_CPP_PYTHON_ORDER
 
 OFF = SamplerSettings(temperature=1.0, top_k=0, top_p=1.0, min_p=0.0, typical_p=1.0)
 LOGIT_RTOL = 1e-5
@@ -35,6 +36,15 @@ PROB_ATOL = 1e-12  # float32 exps below ~1e-38 are subnormal: their last bit is 
 CUM_TOL = 5e-5  # float32 running sums of last-bit-different addends drift apart over 262k terms
 SHIFT_TOL = 1e-5  # |−log p − H| is ~1-20; a few float32 ulps
 TYPICAL_MAX_RANGE = 100.0  # beyond ~103 expf underflows to 0 and llama.cpp's entropy is NaN
+
+
+CLASSIC = ("temperature", "top_k", "top_p", "min_p", "typical_p", "repeat_penalty", "repeat_last_n",
+           "frequency_penalty", "presence_penalty")
+
+
+def classic(settings: SamplerSettings) -> dict[str, float]:
+    """The settings of llama-cpp-python's chain, which reference_chain runs."""
+    return {key: getattr(settings, key) for key in CLASSIC}
 
 
 def model_path() -> Path:
@@ -180,7 +190,7 @@ def compare_chain(logits: np.ndarray, s: SamplerSettings,
     typical = ours.stages[STAGE_NAMES.index("typical_p")]
     assert not typical.active or np.ptp(typical.before.logits) < TYPICAL_MAX_RANGE, (
         "typical-p over this logit range is not comparable: llama.cpp's entropy would be NaN")
-    ref = reference_chain(logits, history, seed=seed, **s.to_dict())
+    ref = reference_chain(logits, history, seed=seed, **classic(s))
     steps = {step.name: step for step in ours.stages}
     assert tuple(steps) == STAGE_NAMES
     for step in ours.stages:
@@ -201,7 +211,8 @@ def compare_chain(logits: np.ndarray, s: SamplerSettings,
 
     key = np.arange(logits.size, dtype=np.float64)  # what the current order follows, by id
     key_tol: float | np.ndarray = 0.0
-    for name in STAGE_NAMES[1:]:
+    assert not any(steps[name].active for name in ("dry", "top_n_sigma", "xtc"))  # off by default
+    for name in LLAMA_CPP_PYTHON_ORDER[1:]:
         step, r = steps[name], ref.stage(name)
         if not np.array_equal(np.sort(step.after.ids), np.sort(r.ids)):
             assert dispute_explained(name, step.before, step.after.ids, r.ids, s), (
@@ -259,7 +270,7 @@ def test_replayed_dice_are_llama_dist_dice(seed: int) -> None:
     """dist_u(seed) is the uniform llama_sampler_init_dist(seed) draws: on n equal logits it picks
     index ceil(u·n) − 1."""
     n = 262144
-    ref = reference_chain(np.zeros(n, np.float32), [], seed=seed, **OFF.to_dict())
+    ref = reference_chain(np.zeros(n, np.float32), [], seed=seed, **classic(OFF))
     assert ref.selected == int(np.ceil(dist_u(seed) * n)) - 1
 
 
@@ -288,7 +299,7 @@ def test_draw_is_the_first_token_whose_running_sum_reaches_u_times_total(
     """For u across [0, 1): our pick equals llama_sampler_dist's rule applied to llama.cpp's own
     final order (compared where the two orders agree, which they do here)."""
     logits = random_logits(31, 5000, scale=2.0, peaks=2)
-    ref = reference_chain(logits, [], **s.to_dict()).final
+    ref = reference_chain(logits, [], **classic(s)).final
     agreed = 0
     for u in [0.0, *np.linspace(0.0, 1.0, 97, endpoint=False)[1:], 0.999999]:
         ours = run_chain(logits, s, None, u)

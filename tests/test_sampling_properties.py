@@ -125,7 +125,7 @@ def test_greedy_takes_the_first_highest_score(values: list[float], top_k: int, t
 def test_tied_scores_are_cut_like_a_stable_sort(seed: int, n_vocab: int, k: int) -> None:
     """Of words tied at top-k's cut the first ones stay, so top-k 1 keeps the word greedy takes."""
     logits = np.random.default_rng(seed).integers(-4, 4, n_vocab).astype(np.float32)
-    kept = run_chain(logits, OFF.with_changes(top_k=k), None, 0.5).stages[1].after.ids
+    kept = run_chain(logits, OFF.with_changes(top_k=k), None, 0.5).stage("top_k").after.ids
     assert kept.tolist() == np.argsort(-logits, kind="stable")[:k].tolist()
     greedy = run_chain(logits, OFF.with_changes(temperature=0.0)).token_id
     assert run_chain(logits, OFF.with_changes(top_k=1), None, 0.5).token_id == greedy

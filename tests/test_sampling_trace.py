@@ -66,7 +66,9 @@ def test_greedy_takes_the_first_maximum_after_penalties_and_rolls_no_dice() -> N
     penalised = run_chain(raw, SamplerSettings(temperature=0, repeat_penalty=3.0),
                           np.array([best], dtype=np.int32), None)
     assert penalised.token_id != best
-    assert [s.active for s in penalised.stages] == [True, False, False, False, False, True]
+    assert {s.name: s.active for s in penalised.stages} == {name: name in ("penalties", "temperature")
+                                                            for name in STAGE_NAMES}
+    assert penalised.stages[-1].name == "temperature"  # where the top word is taken
 
 
 def test_dice_are_a_pure_function_of_seed_and_index() -> None:

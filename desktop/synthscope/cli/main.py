@@ -18,6 +18,8 @@ from synthscope.engine.config import KV_TYPES, MAX_THREADS, EngineConfig
 from synthscope.engine.model import DEFAULT_CONTEXT
 from synthscope.engine.probe import PATH_DEPTH
 from synthscope.sampling import SPECS, SamplerSettings, SettingsError, new_seed
+from synthscope.sampling.settings import parse_bias
+from synthscope.sampling.specs import MAX_GRAMMAR_CHARS
 from synthscope.session import Generator, RunRecord, SessionFileError, load_record, record_to_dict
 from synthscope.session.json_io import unsaved_words, write_json
 from synthscope.session.replay import check_model, check_overrides, replay, replay_config
@@ -53,6 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
     for spec in SPECS:
         trace.add_argument("--" + spec.key.replace("_", "-"), type=spec.kind, default=spec.default,
                            help=f"{spec.help} Default {spec.default}.")
+    add_list_options(trace)
     trace.add_argument("--top-n", type=int, default=10, help="candidates recorded per step")
     trace.add_argument("--ignore-eos", action="store_true", help="keep going past end-of-text tokens")
     trace.add_argument("--stop", action="append", default=[], metavar="TEXT",
@@ -66,6 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
     for spec in SPECS:
         again.add_argument("--" + spec.key.replace("_", "-"), type=spec.kind,
                            help=f"{spec.help} Default: what each step of the run used.")
+    add_list_options(again, replaying=True)
     again.add_argument("--max-tokens", type=int, help="default: as many as the run has")
     again.add_argument("--ignore-eos", action="store_true", help="keep going past end-of-text tokens")
     again.add_argument("--json", metavar="PATH", help="write here instead of standard output")
@@ -78,6 +82,52 @@ def build_parser() -> argparse.ArgumentParser:
     models = commands.add_parser("models", help="list the GGUF models found on this computer")
     models.add_argument("--json", action="store_true", help="print them as a JSON list")
     return parser
+
+
+def add_list_options(parser: argparse.ArgumentParser, replaying: bool = False) -> None:
+    """The settings that are not one number, named as llama.cpp's command line names them."""
+    default = " Default: what each step of the run used." if replaying else ""
+    parser.add_argument("--samplers", metavar="ORDER",
+                        help="the order of the samplers, as llama.cpp writes it: names separated by ';' "
+                             "(penalties;dry;top_n_sigma;top_k;typ_p;top_p;min_p;xtc;temperature, the "
+                             "default) or its letters (edskypmxt)." + default)
+    parser.add_argument("--dry-sequence-breaker", action="append", metavar="TEXT",
+                        help="a text that ends a copy for DRY (\\n is a new line); may be given several "
+                             "times, replacing the default breakers ('\\n', ':', '\"', '*'); 'none' for "
+                             "no breakers." + default)
+    parser.add_argument("--logit-bias", action="append", metavar="TOKEN_ID(+/-)BIAS",
+                        help="raise or lower one word piece's score before the other samplers, e.g. "
+                             "15043+1 or 15043-inf (a ban); may be given several times." + default)
+    grammar = parser.add_mutually_exclusive_group()
+    grammar.add_argument("--grammar", metavar="GBNF",
+                         help="a grammar in llama.cpp's GBNF that decides which word pieces may follow "
+                              "(e.g. 'root ::= [0-9]+')." + default)
+    grammar.add_argument("--grammar-file", metavar="PATH", help="read the grammar from a file")
+
+
+def list_settings(args: argparse.Namespace) -> dict[str, object]:
+    """The list settings given on the command line (only those given)."""
+    values: dict[str, object] = {}
+    if args.samplers is not None:
+        values["samplers"] = args.samplers
+    if args.dry_sequence_breaker is not None:
+        breakers = [unescape(text) for text in args.dry_sequence_breaker]
+        values["dry_sequence_breakers"] = [] if "none" in breakers else breakers
+    if args.logit_bias is not None:
+        values["logit_bias"] = [parse_bias(text) for text in args.logit_bias]
+    if args.grammar_file is not None:
+        path = Path(args.grammar_file)
+        try:
+            if path.stat().st_size > MAX_GRAMMAR_CHARS * 4:
+                raise SettingsError(f"{path.name} is too large to be a grammar.")
+            values["grammar"] = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError:
+            raise SettingsError(f"{path.name} is not a text file, so it cannot be a grammar.") from None
+        except OSError as exc:
+            raise SettingsError(f"The grammar file {path} could not be read ({exc.strerror or exc}).") from None
+    elif args.grammar is not None:
+        values["grammar"] = args.grammar
+    return values
 
 
 def add_engine_options(parser: argparse.ArgumentParser, replaying: bool = False) -> None:
@@ -108,7 +158,7 @@ def engine_config_from(args: argparse.Namespace, run: RunRecord | None = None) -
 
 
 def run_trace(args: argparse.Namespace) -> int:
-    settings = SamplerSettings(**{spec.key: getattr(args, spec.key) for spec in SPECS})
+    settings = SamplerSettings(**{spec.key: getattr(args, spec.key) for spec in SPECS}, **list_settings(args))
     if not 1 <= args.max_tokens <= 100_000:
         raise SettingsError(f"--max-tokens must be between 1 and 100000, not {args.max_tokens}.")
     if not 1 <= args.top_n <= 1000:
@@ -148,8 +198,8 @@ def write_document(document: dict, path: str | None) -> int:
 
 
 def run_replay(args: argparse.Namespace) -> int:
-    overrides = check_overrides({spec.key: getattr(args, spec.key) for spec in SPECS
-                                 if getattr(args, spec.key) is not None})
+    overrides = check_overrides({**{spec.key: getattr(args, spec.key) for spec in SPECS
+                                    if getattr(args, spec.key) is not None}, **list_settings(args)})
     if args.max_tokens is not None and not 1 <= args.max_tokens <= 100_000:
         raise SettingsError(f"--max-tokens must be between 1 and 100000, not {args.max_tokens}.")
     original = load_record(args.run)

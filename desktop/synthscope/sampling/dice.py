@@ -12,6 +12,7 @@ def new_seed() -> int:
     return secrets.randbelow(MAX_SEED + 1)
 
 
+XTC_STREAM = 1  # the counter's second word: XTC's draws never meet the dice's
 BLOCK = 32  # draws rolled together: one at a time right after a decode costs several times more
 
 
@@ -31,6 +32,14 @@ class Dice:
             values = [self._roll(i) for i in range(start, start + BLOCK)]
             self._block = (start, values)
         return values[index - start]
+
+    def xtc_u(self, index: int) -> float:
+        """XTC's own draw for the i-th generated token: a second stream of the same seed, turned
+        into a float as llama.cpp's XTC turns one 32-bit number from its generator into one."""
+        raw = int(np.random.Philox(key=self.seed, counter=[index, XTC_STREAM, 0, 0]).random_raw())
+        word = raw >> 32
+        value = np.float32(word) / np.float32(4294967296.0)
+        return float(value) if value < 1.0 else float(np.nextafter(np.float32(1.0), np.float32(0.0)))
 
     def _roll(self, index: int) -> float:
         # Philox is counter-based: jumping to draw `index` costs the same as the next draw. The

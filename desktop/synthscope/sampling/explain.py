@@ -7,11 +7,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from synthscope.sampling.chain import STAGE_NAMES
 from synthscope.sampling.trace import StepTrace
 
 LONG_SHOT = 0.05  # a pick with less than this chance is "a long shot"
-STAGE_COLUMNS = ("model",) + STAGE_NAMES  # the model's own chance, then after every stage
+
+
+def stage_columns(trace: StepTrace) -> tuple[str, ...]:
+    """The model's own chance, then the chance after every stage of this step's chain."""
+    return ("model",) + trace.stage_names
 
 
 def percent(p: float) -> str:
@@ -108,10 +111,10 @@ def why(trace: StepTrace, chosen_id: int, name: Callable[[int], str], greedy: bo
 
 @dataclass(frozen=True)
 class StageRow:
-    """One candidate followed through the chain: its chance in each column of STAGE_COLUMNS."""
+    """One candidate followed through the chain: its chance in each column of stage_columns()."""
 
     token_id: int
-    chances: tuple[float, ...]  # len(STAGE_COLUMNS); 0 once a stage removed it
+    chances: tuple[float, ...]  # one per column of stage_columns(); 0 once a stage removed it
     removed_at: int | None  # column index where it was removed, None if it reached the draw
 
     def effect(self, column: int) -> str:
@@ -142,11 +145,13 @@ def stage_rows(trace: StepTrace, limit: int | None = None) -> list[StageRow]:
 
 def penalty_change(trace: StepTrace) -> dict[int, tuple[float, float]]:
     """Candidates whose chance the repetition penalties lowered: token id → (before, after)."""
-    if trace.stage_p is None or not trace.stage("penalties").changed:
+    if trace.stage_p is None or not trace.has_stage("penalties") or not trace.stage("penalties").changed:
         return {}
+    row = trace.stage_names.index("penalties")
     result = {}
     for j, cand in enumerate(trace.candidates):
-        before, after = float(cand["p_raw"]), float(trace.stage_p[0, j])
+        before = float(trace.stage_p[row - 1, j]) if row else float(cand["p_raw"])
+        after = float(trace.stage_p[row, j])
         if after < before * 0.97:
             result[int(cand["token_id"])] = (before, after)
     return result

@@ -75,7 +75,7 @@ def user_preset(name: str, settings: SamplerSettings) -> Preset:
 
 
 def preset_to_dict(preset: Preset) -> dict[str, Any]:
-    return {"name": preset.name, "settings": preset.settings.to_dict()}
+    return {"name": preset.name, "settings": preset.settings.to_record()}
 
 
 def preset_from_dict(data: Any) -> Preset:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -19,6 +20,14 @@ class Candidates:
     @property
     def size(self) -> int:
         return int(self.ids.shape[0])
+
+
+@lru_cache(maxsize=4)
+def all_ids(n_vocab: int) -> np.ndarray:
+    """Every token id in order, read-only and shared: the chain's first array holds this one."""
+    ids = np.arange(n_vocab, dtype=np.int32)
+    ids.setflags(write=False)
+    return ids
 
 
 def sequential_sum(values: np.ndarray) -> np.float32:
@@ -54,19 +63,27 @@ def penalties(c: Candidates, window: np.ndarray, repeat: float, frequency: float
               presence: float) -> Candidates:
     """Repeat / frequency / presence penalties for the tokens in `window` (already cut to last-n).
 
-    It is the first stage, so `c` is the whole vocabulary in id order: position == token id.
+    In the default order it is the first stage, and `c` is the whole vocabulary in id order
+    (position == token id); placed later, each repeated token is looked up where it now stands.
     """
     if window.size == 0 or (repeat == 1.0 and frequency == 0.0 and presence == 0.0):
         return c
     seen, counts = np.unique(window, return_counts=True)
-    valid = (seen >= 0) & (seen < c.size)
-    seen, counts = seen[valid], counts[valid].astype(np.float32)
+    if c.ids is all_ids(c.size):  # the whole vocabulary in id order
+        valid = (seen >= 0) & (seen < c.size)
+        positions = seen[valid]
+    else:
+        order = np.argsort(c.ids, kind="stable")
+        found = np.minimum(np.searchsorted(c.ids[order], seen), max(c.size - 1, 0))
+        valid = (c.ids[order][found] == seen) if c.size else np.zeros(seen.shape, dtype=bool)
+        positions = order[found[valid]]
+    counts = counts[valid].astype(np.float32)
     logits = c.logits.copy()
-    values = logits[seen]
+    values = logits[positions]
     rep = np.float32(repeat)
     values = np.where(values <= 0, values * rep, values / rep).astype(np.float32)
     values -= counts * np.float32(frequency) + np.float32(presence)
-    logits[seen] = values
+    logits[positions] = values
     return Candidates(c.ids, logits, False)
 
 

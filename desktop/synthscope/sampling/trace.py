@@ -4,11 +4,12 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
-from synthscope.sampling.chain import STAGE_NAMES, ChainResult
-from synthscope.sampling.stages import top_indices
+from synthscope.sampling.chain import MASKING_STAGES, ChainResult, StageStep
+from synthscope.sampling.stages import Candidates, top_indices
 
 CANDIDATE_DTYPE = np.dtype([("token_id", "<i4"), ("logit", "<f4"), ("p_raw", "<f4"),
                             ("p_final", "<f4"), ("removed_by", "i1")])
@@ -25,6 +26,7 @@ class StageTrace:
     kept: int
     removed_mass: float  # share of the stage's input probability that it removed
     changed: int  # tokens whose score the stage changed (penalties, temperature)
+    detail: dict[str, Any] | None = None  # what it found or decided (ChainResult's StageStep.detail)
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,12 +42,23 @@ class StepTrace:
     entropy_final: float
     chosen_logit: float
     chosen_p_raw: float
-    # Each candidate's chance after every stage: shape (len(STAGE_NAMES), len(candidates)), float32,
+    # Each candidate's chance after every stage: shape (len(stages), len(candidates)), float32,
     # 0 where a stage removed it. None for traces saved before it was recorded.
     stage_p: np.ndarray | None = None
 
     def stage(self, name: str) -> StageTrace:
-        return self.stages[STAGE_NAMES.index(name)]
+        """The stage called `name`; KeyError if this step's chain did not have it."""
+        for stage in self.stages:
+            if stage.name == name:
+                return stage
+        raise KeyError(name)
+
+    def has_stage(self, name: str) -> bool:
+        return any(stage.name == name for stage in self.stages)
+
+    @property
+    def stage_names(self) -> tuple[str, ...]:
+        return tuple(stage.name for stage in self.stages)
 
     @property
     def chosen_p_final(self) -> float:
@@ -86,11 +99,12 @@ def _lookup(query: np.ndarray, ids: np.ndarray, values: np.ndarray) -> np.ndarra
 
 
 def _raw_head(result: ChainResult, n: int) -> np.ndarray:
-    """Ids of the n highest raw logits, descending. Top-k already sorted its head: when penalties
-    left the scores alone, its first n are these (no second pass over the vocabulary)."""
-    penalties, top_k = result.stages[0], result.stages[1]
-    if not penalties.active and top_k.active and top_k.after.size >= n and top_k.after.sorted:
-        return top_k.after.ids[:n].astype(np.int32)
+    """Ids of the n highest raw logits, descending. Top-k already sorted its head: when it is the
+    first stage that did anything, its first n are these (no second pass over the vocabulary)."""
+    first = next((step for step in result.stages if step.active), None)
+    if (first is not None and first.name == "top_k" and first.after.size >= n and first.after.sorted
+            and first.before.logits is result.raw_logits):
+        return first.after.ids[:n].astype(np.int32)
     raw = result.raw_logits
     top = top_indices(raw, n)
     return top[np.argsort(-raw[top], kind="stable")].astype(np.int32)
@@ -109,18 +123,23 @@ def build_trace(result: ChainResult, top_n: int = 10) -> StepTrace:
     lse_raw, entropy_raw = softmax_statistics(raw)
     lse_cache[id(raw)] = lse_raw
     stage_traces = []
+    masked = False  # whether an earlier stage left −inf scores in the array
     for step in result.stages:
         before, after = step.before, step.after
+        n_in = stage_traces[-1].kept if stage_traces else before.size
+        masked = masked or (step.active and step.name in MASKING_STAGES)
+        kept = _finite(after) if masked and step.active else (after.size if not masked else n_in)
         removed = 0.0
-        if step.active and after.size < before.size:
+        if step.active and kept < n_in:
             removed = max(0.0, 1.0 - math.exp(lse(after.logits) - lse(before.logits)))
         changed = 0
         if step.active and step.name == "penalties":
             changed = _penalised_lse(raw, after.logits, lse_raw, lse_cache)
+        elif step.active and step.name in ("dry", "logit_bias") and step.detail is not None:
+            changed = int(step.detail.get("penalised", step.detail.get("changed", 0)))
         elif step.active and step.name == "temperature" and after.size == before.size:
-            changed = after.size
-        stage_traces.append(StageTrace(step.name, step.active, before.size, after.size, removed,
-                                       changed))
+            changed = kept
+        stage_traces.append(StageTrace(step.name, step.active, n_in, kept, removed, changed, step.detail))
 
     n = min(top_n, raw.shape[0])
     top = _raw_head(result, n)
@@ -128,8 +147,8 @@ def build_trace(result: ChainResult, top_n: int = 10) -> StepTrace:
     top_logits = raw[top]
     removed_by = [NOT_REMOVED] * n
     for index, step in enumerate(result.stages):
-        if step.after.size < step.before.size:
-            for j, kept in enumerate(_kept(top, top_ids, step.after.ids)):
+        if step.after.size < step.before.size or (stage_traces[index].kept < stage_traces[index].n_in):
+            for j, kept in enumerate(_kept(top, top_ids, _survivors(step))):
                 if not kept and removed_by[j] == NOT_REMOVED:
                     removed_by[j] = index
     cands = np.array(list(zip(top_ids, top_logits.tolist(),
@@ -145,6 +164,21 @@ def build_trace(result: ChainResult, top_n: int = 10) -> StepTrace:
     return StepTrace(tuple(stage_traces), cands, final, result.final.size, result.chosen_index,
                      entropy_raw, _entropy_of(result.final_probs), chosen_logit,
                      math.exp(chosen_logit - lse_raw), stage_p)
+
+
+def _finite(c: Candidates) -> int:
+    """How many candidates still have a chance (a masking stage leaves −inf ones in the array)."""
+    if c.size <= SMALL:
+        return sum(1 for value in c.logits.tolist() if value != -math.inf)
+    return int(np.count_nonzero(c.logits != -np.inf))
+
+
+def _survivors(step: StageStep) -> np.ndarray:
+    """The ids a stage kept with a chance."""
+    after = step.after
+    if step.name in MASKING_STAGES or (after.size and after.logits.min() == -np.inf):
+        return after.ids[after.logits != -np.inf]
+    return after.ids
 
 
 def _penalised_lse(raw: np.ndarray, after: np.ndarray, lse_raw: float, cache: dict[int, float]) -> int:

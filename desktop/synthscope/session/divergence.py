@@ -3,14 +3,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from synthscope.sampling import SPECS, STAGE_NAMES
+from synthscope.sampling import SPECS
+from synthscope.sampling.settings import LIST_SPECS
 from synthscope.sampling.explain import percent
 from synthscope.sampling.trace import NOT_REMOVED
 from synthscope.session.compare import first_divergence
 from synthscope.session.record import Step
 
 STAGE_WORDS = {"penalties": "the repetition penalties", "top_k": "top-k", "typical_p": "typical-p",
-               "top_p": "top-p", "min_p": "min-p", "temperature": "temperature"}
+               "top_p": "top-p", "min_p": "min-p", "temperature": "temperature", "dry": "DRY",
+               "top_n_sigma": "top-n-sigma", "xtc": "XTC", "logit_bias": "the logit bias",
+               "grammar": "the grammar", "mirostat": "mirostat", "adaptive_p": "adaptive-p"}
 
 
 def first_difference(a: list[Step], b: list[Step], start: int = 0) -> int | None:
@@ -27,6 +30,9 @@ def changed_settings(before: Step, after: Step) -> str:
         old, new = getattr(before.settings, spec.key), getattr(after.settings, spec.key)
         if old != new:
             parts.append(f"{spec.label.lower()} {old:g} → {new:g}")
+    for list_spec in LIST_SPECS:
+        if getattr(before.settings, list_spec.key) != getattr(after.settings, list_spec.key):
+            parts.append(f"{list_spec.label.lower()} changed")
     return ", ".join(parts)
 
 
@@ -48,7 +54,7 @@ def explain_divergence(original: list[Step], replay: list[Step], index: int,
     elif found.size == 0:
         text += f" ‘{old_word}’ was not even among the replay's top candidates."
     elif int(found[0]["removed_by"]) != NOT_REMOVED:
-        stage = STAGE_NAMES[int(found[0]["removed_by"])]
+        stage = new.trace.stages[int(found[0]["removed_by"])].name
         text += f" This time {STAGE_WORDS[stage]} removed ‘{old_word}’ before the draw."
     else:
         text += (f" ‘{old_word}’ still had {percent(float(found[0]['p_final']))} after the samplers, but the "

@@ -53,7 +53,7 @@ def exploration_to_dict(exploration: Exploration) -> dict[str, Any]:
     document["branches"] = branches
     document["current_branch"] = exploration.current
     if exploration.settings is not None:
-        document["window_settings"] = exploration.settings.to_dict()
+        document["window_settings"] = exploration.settings.to_record()
     document.update(exploration.extras)
     return document
 

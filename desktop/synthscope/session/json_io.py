@@ -16,7 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from synthscope.sampling import STAGE_NAMES, SamplerSettings, SettingsError, StageTrace, StepTrace
+from synthscope.sampling import FRESH, KNOWN_STAGES, Feedback, SamplerSettings, SettingsError, StageTrace, StepTrace
+from synthscope.sampling.feedback import AdaptiveState
 from synthscope.sampling.dice import MAX_SEED
 from synthscope.sampling.trace import CANDIDATE_DTYPE, FINAL_DTYPE, NOT_REMOVED
 from synthscope.session.file_checks import (LOGIT_LIMIT, MAX_FILE_BYTES, MAX_LIST, MAX_NAME_CHARS,
@@ -28,6 +29,7 @@ from synthscope.session.record import ModelIdentity, RunRecord, Step
 SCHEMA_VERSION = 2
 READABLE_VERSIONS = (1, 2)
 LEFTOVER_SECONDS = 600  # a temporary file this old belongs to no writer still running
+MAX_FEEDBACK = 1e6  # mirostat's mu and adaptive-p's sums stay far below this in any real run
 
 
 def record_to_dict(record: RunRecord) -> dict[str, Any]:
@@ -56,15 +58,19 @@ def step_to_dict(step: Step, record: RunRecord) -> dict[str, Any]:
         "entropy_final": trace.entropy_final,
         "p_raw": trace.chosen_p_raw,
         "p_final": None if math.isnan(trace.chosen_p_final) else trace.chosen_p_final,  # past the list kept
-        "settings": step.settings.to_dict(),
+        "settings": step.settings.to_record(),
         **({"chosen_by": step.chosen_by} if step.chosen_by != "dice" else {}),
+        **({"xtc_u": step.xtc_u} if step.xtc_u is not None else {}),
+        **({"feedback_in": step.feedback_in.to_dict()} if step.feedback_in != FRESH else {}),
+        **({"feedback_out": step.feedback_out.to_dict()} if step.feedback_out != FRESH else {}),
         "stages": [{"name": s.name, "active": s.active, "n_in": s.n_in, "kept": s.kept,
-                    "removed_mass": s.removed_mass, "changed": s.changed} for s in trace.stages],
+                    "removed_mass": s.removed_mass, "changed": s.changed,
+                    **({"detail": s.detail} if s.detail is not None else {})} for s in trace.stages],
         "candidates": [{"token_id": int(c["token_id"]), "text": record.piece_text(int(c["token_id"])),
                         "logit": float(c["logit"]), "p_raw": float(c["p_raw"]),
                         "p_final": float(c["p_final"]),
                         "removed_by": None if c["removed_by"] == NOT_REMOVED
-                        else STAGE_NAMES[c["removed_by"]]} for c in trace.candidates],
+                        else trace.stages[c["removed_by"]].name} for c in trace.candidates],
         "final": {"size": trace.final_size, "chosen_index": trace.chosen_index,
                   "token_ids": trace.final["token_id"].tolist(), "p": trace.final["p"].tolist()},
         "chosen_logit": trace.chosen_logit,
@@ -118,7 +124,7 @@ def pieces_from_dict(value: Any, vocab: int) -> dict[int, bytes]:
     return pieces
 
 
-def steps_from_dicts(values: Any, pieces: dict[int, bytes], settings_cache: dict[tuple, SamplerSettings],
+def steps_from_dicts(values: Any, pieces: dict[int, bytes], settings_cache: dict[str, SamplerSettings],
                      vocab: int) -> list[Step]:
     """The steps of a path; each token number must be in the model's vocabulary of `vocab` tokens."""
     steps = []
@@ -126,9 +132,8 @@ def steps_from_dicts(values: Any, pieces: dict[int, bytes], settings_cache: dict
         item = mapping(item, f"step {n}")
         raw = mapping(item.get("settings"), f"step {n}'s settings")
         try:
-            key: tuple | None = tuple(sorted(raw.items()))
-            hash(key)
-        except TypeError:  # a list where a number goes: from_dict says so
+            key: str | None = json.dumps(raw, sort_keys=True)
+        except (TypeError, ValueError):  # not JSON's kinds of value: from_dict says what is wrong
             key = None
         settings = settings_cache.get(key) if key is not None else None
         if settings is None:
@@ -139,25 +144,64 @@ def steps_from_dicts(values: Any, pieces: dict[int, bytes], settings_cache: dict
         if chosen_by not in ("dice", "person"):
             raise damaged(f"step {n} was chosen by {shown(chosen_by)}, neither the dice nor a person")
         token = whole(item.get("token_id"), f"step {n}'s token number", 0, vocab - 1)
-        u = item.get("u")
+        u, xtc_u = item.get("u"), item.get("xtc_u")
         steps.append(Step(token, pieces.get(token, b""),
                           text(item.get("text"), f"step {n}'s text", MAX_PIECE_CHARS),
                           None if u is None else number(u, f"step {n}'s dice", 0.0, 1.0),
-                          settings, _trace_from_dict(item, n, vocab), chosen_by))
+                          settings, _trace_from_dict(item, n, vocab), chosen_by,
+                          None if xtc_u is None else number(xtc_u, f"step {n}'s XTC draw", 0.0, 1.0),
+                          _feedback_from_dict(item.get("feedback_in"), n),
+                          _feedback_from_dict(item.get("feedback_out"), n)))
     return steps
 
 
+def _feedback_from_dict(value: Any, n: int) -> Feedback:
+    if value is None:
+        return FRESH
+    values = mapping(value, f"what step {n}'s samplers carried over")
+    mu = values.get("mirostat_mu")
+    adaptive = None
+    if "adaptive_weighted_sum" in values or "adaptive_total_weight" in values:
+        adaptive = AdaptiveState(number(values.get("adaptive_weighted_sum"), f"step {n}'s adaptive-p memory",
+                                        -MAX_FEEDBACK, MAX_FEEDBACK),
+                                 number(values.get("adaptive_total_weight"), f"step {n}'s adaptive-p memory",
+                                        0.0, MAX_FEEDBACK))
+    return Feedback(None if mu is None else number(mu, f"step {n}'s mirostat state", -MAX_FEEDBACK, MAX_FEEDBACK),
+                    adaptive)
+
+
+def _detail_from_dict(value: Any, n: int) -> dict[str, Any] | None:
+    """A stage's detail: a few numbers, flags and token lists, nothing else."""
+    if value is None:
+        return None
+    detail = mapping(value, f"a stage's detail at step {n}")
+    if len(detail) > 16:
+        raise damaged(f"a stage's detail at step {n} is too long")
+    for key, entry in detail.items():
+        if isinstance(entry, list):
+            wholes(entry, f"a stage's detail at step {n}", 0, MAX_VOCAB, MAX_LIST)
+        elif entry is not None and not isinstance(entry, (bool, int, float)):
+            raise damaged(f"a stage's detail at step {n} holds {shown(entry)}")
+        elif isinstance(entry, float) and not math.isfinite(entry):
+            raise damaged(f"a stage's detail at step {n} holds a number that is not finite")
+    return dict(detail)
+
+
 def _trace_from_dict(item: dict[str, Any], n: int, vocab: int) -> StepTrace:
-    values = items(item.get("stages"), f"step {n}'s stages", len(STAGE_NAMES))
-    if [mapping(s, f"a stage of step {n}").get("name") for s in values] != list(STAGE_NAMES):
+    values = [mapping(s, f"a stage of step {n}") for s in
+              items(item.get("stages"), f"step {n}'s stages", len(KNOWN_STAGES))]
+    names = [s.get("name") for s in values]
+    if not names or any(name not in KNOWN_STAGES for name in names) or len(set(names)) != len(names):
         raise damaged(f"step {n}'s stages are not the sampler's stages")
     stages = tuple(StageTrace(s["name"], bool(s.get("active")),
                               whole(s.get("n_in"), f"step {n}'s word count", 0, vocab),
                               whole(s.get("kept"), f"step {n}'s kept word count", 0, vocab),
                               chance(s.get("removed_mass"), f"step {n}'s removed chance"),
-                              whole(s.get("changed"), f"step {n}'s changed word count", 0, vocab))
+                              whole(s.get("changed"), f"step {n}'s changed word count", 0, vocab),
+                              _detail_from_dict(s.get("detail"), n))
                    for s in values)
-    cands = _candidates_from_dicts(items(item.get("candidates"), f"step {n}'s candidates"), n, vocab)
+    cands = _candidates_from_dicts(items(item.get("candidates"), f"step {n}'s candidates"), n, vocab,
+                                   tuple(names))
     draw = mapping(item.get("final"), f"step {n}'s draw")
     ids = wholes(draw.get("token_ids"), f"step {n}'s draw", 0, vocab - 1, vocab)
     p = chances(draw.get("p"), f"the chances of step {n}'s draw", vocab)
@@ -174,10 +218,10 @@ def _trace_from_dict(item: dict[str, Any], n: int, vocab: int) -> StepTrace:
                      chance(item.get("p_raw"), f"step {n}'s chance"))
 
 
-def _candidates_from_dicts(found: list[Any], n: int, vocab: int) -> np.ndarray:
+def _candidates_from_dicts(found: list[Any], n: int, vocab: int, names: tuple[str, ...]) -> np.ndarray:
     """The candidates of step `n`: a quick look at all of them, and the slow, explaining checks only
     when one is wrong (a long session has tens of thousands)."""
-    stage = {None: NOT_REMOVED, **{name: i for i, name in enumerate(STAGE_NAMES)}}
+    stage = {None: NOT_REMOVED, **{name: i for i, name in enumerate(names)}}
     high = 1.0 + SLACK
 
     def fine(c: Any) -> bool:
@@ -188,15 +232,15 @@ def _candidates_from_dicts(found: list[Any], n: int, vocab: int) -> np.ndarray:
                 and (c.get("removed_by") is None or type(c["removed_by"]) is str and c["removed_by"] in stage))
 
     if not all(fine(c) for c in found):
-        found = [_candidate_from_dict(c, n, vocab) for c in found]
+        found = [_candidate_from_dict(c, n, vocab, names) for c in found]
     return np.array([(c["token_id"], c["logit"], c["p_raw"], c["p_final"], stage[c.get("removed_by")])
                      for c in found], dtype=CANDIDATE_DTYPE)
 
 
-def _candidate_from_dict(value: Any, n: int, vocab: int) -> dict[str, Any]:
+def _candidate_from_dict(value: Any, n: int, vocab: int, names: tuple[str, ...]) -> dict[str, Any]:
     c = mapping(value, f"a candidate of step {n}")
     removed_by = c.get("removed_by")
-    if removed_by is not None and removed_by not in STAGE_NAMES:
+    if removed_by is not None and removed_by not in names:
         raise damaged(f"a candidate of step {n} was crossed out by {shown(removed_by)}, not a stage")
     return {"token_id": whole(c.get("token_id"), f"a candidate of step {n}", 0, vocab - 1),
             "logit": score(c.get("logit"), f"a candidate's score at step {n}"),

@@ -7,9 +7,29 @@ from dataclasses import dataclass
 import numpy as np
 
 from synthscope.sampling import Dice, SamplerSettings, StepTrace, build_trace, run_chain
+from synthscope.sampling.dry import DryBreakers, dry_enabled
+from synthscope.sampling.newer_stages import xtc_enabled
 from synthscope.session import Step
 
 DEFAULT_LOGITS_BUDGET = 128 * 1024 * 1024
+MAX_VERDICTS = 32  # grammar verdicts kept for what-ifs (one bool per word piece each)
+
+
+@dataclass(frozen=True)
+class StepExtras:
+    """What a what-if at one step needs from the engine besides the logits: the grammar's verdict on
+    every word piece there, and DRY's breaker table (each only when asked for)."""
+
+    index: int
+    grammar: str = ""
+    allowed: np.ndarray | None = None
+    breakers: tuple[str, ...] | None = None
+    table: DryBreakers | None = None
+
+
+def needs_breakers(settings: SamplerSettings) -> bool:
+    return not settings.mirostat and "dry" in settings.samplers and dry_enabled(
+        settings.dry_multiplier, settings.dry_base, settings.dry_penalty_last_n)
 
 
 @dataclass(frozen=True)
@@ -84,6 +104,8 @@ class RunMirror:
         self.seed = 0
         self.steps: list[Step] = []
         self.logits = LogitsCache(logits_budget)
+        self.tables: dict[tuple[str, ...], DryBreakers] = {}  # DRY's breaker tables, for this model
+        self.verdicts: OrderedDict[tuple[int, str], np.ndarray] = OrderedDict()  # (step, grammar)
 
     def reset(self, prompt: str, prompt_tokens: np.ndarray, seed: int) -> None:
         self.prompt = prompt
@@ -91,6 +113,25 @@ class RunMirror:
         self.seed = seed
         self.steps = []
         self.logits.clear()
+        self.tables.clear()  # a new run may be on another model: its word pieces differ
+        self.verdicts.clear()
+
+    def missing_extras(self, index: int, settings: SamplerSettings) -> tuple[str, tuple[str, ...] | None] | None:
+        """(grammar, breakers) a what-if at `index` with `settings` still needs from the engine
+        ("" / None for what it does not need); None when it has everything."""
+        grammar = settings.grammar if settings.grammar and (index, settings.grammar) not in self.verdicts else ""
+        breakers = settings.dry_sequence_breakers
+        wanted = breakers if needs_breakers(settings) and breakers not in self.tables else None
+        return (grammar, wanted) if grammar or wanted is not None else None
+
+    def add_extras(self, extras: StepExtras) -> None:
+        if extras.table is not None and extras.breakers is not None:
+            self.tables[extras.breakers] = extras.table
+        if extras.allowed is not None and extras.grammar:
+            extras.allowed.setflags(write=False)
+            self.verdicts[(extras.index, extras.grammar)] = extras.allowed
+            while len(self.verdicts) > MAX_VERDICTS:
+                self.verdicts.popitem(last=False)
 
     def __len__(self) -> int:
         return len(self.steps)
@@ -111,11 +152,14 @@ class RunMirror:
         """Another path of the exploration: its steps, and no logits yet (they are fetched)."""
         self.steps = list(steps)
         self.logits.clear()
+        self.verdicts.clear()  # a grammar's verdict depends on the path to the step
 
     def pop(self) -> None:
         if self.steps:
             self.steps.pop()
             self.logits.discard_from(len(self.steps))
+            for key in [key for key in self.verdicts if key[0] >= len(self.steps)]:
+                del self.verdicts[key]
 
     def history(self, index: int) -> np.ndarray:
         """The context before step `index`, prompt included: what the penalties look back over."""
@@ -131,12 +175,21 @@ class RunMirror:
         return StepView(index, step.trace, step.token_id, step.u, step.settings)
 
     def what_if(self, index: int, settings: SamplerSettings) -> StepView | None:
-        """Step `index` re-sampled with `settings` and the same dice; None until its logits are here."""
+        """Step `index` re-sampled with `settings`, the same dice and XTC's same draw, from the state
+        mirostat or adaptive-p had there; None until its logits (and any grammar verdict or DRY
+        table it needs, see missing_extras) are here."""
         logits = self.logits.get(index)
-        if logits is None:
+        if logits is None or self.missing_extras(index, settings) is not None:
             return None
         step = self.steps[index]
         u = None if settings.greedy else self.u(index)
-        result = run_chain(logits, settings, self.history(index), u)
+        extra = {}
+        if xtc_enabled(settings.xtc_probability, settings.xtc_threshold):
+            extra["xtc_u"] = Dice(self.seed).xtc_u(index)
+        if needs_breakers(settings):
+            extra["breakers"] = self.tables[settings.dry_sequence_breakers]
+        if settings.grammar:
+            extra["allowed"] = self.verdicts[(index, settings.grammar)]
+        result = run_chain(logits, settings, self.history(index), u, feedback=step.feedback_in, **extra)
         trace = build_trace(result, top_n=len(step.trace.candidates))
         return StepView(index, trace, result.token_id, u, settings, recorded_token_id=step.token_id)

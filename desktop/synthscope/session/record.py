@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from synthscope.sampling import SamplerSettings, StepTrace
+from synthscope.sampling import FRESH, Feedback, SamplerSettings, StepTrace
 
 IDENTITY_BYTES = 1 << 20
 
@@ -40,6 +40,11 @@ class Step:
     settings: SamplerSettings  # shared between steps that used the same settings
     trace: StepTrace
     chosen_by: str = "dice"  # or "person": picked from the candidates, the dice overruled
+    xtc_u: float | None = None  # XTC's own draw at this step, when XTC rolled one
+    # What mirostat / adaptive-p carried into this step and out of it: a replay or a what-if from
+    # here starts from feedback_in, and the next step from feedback_out.
+    feedback_in: Feedback = FRESH
+    feedback_out: Feedback = FRESH
 
 
 @dataclass

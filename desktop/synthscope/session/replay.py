@@ -13,7 +13,7 @@ from typing import Any
 
 from synthscope.engine import Engine, EngineConfig, preferred_config
 from synthscope.sampling import SamplerSettings, SettingsError
-from synthscope.sampling.settings import SPEC_BY_KEY
+from synthscope.sampling.settings import LIST_SPEC_BY_KEY, SPEC_BY_KEY
 from synthscope.session.compare import first_divergence
 from synthscope.session.record import ModelIdentity, RunRecord, Step
 from synthscope.session.runner import Generator
@@ -62,7 +62,7 @@ def replay_config(original: RunRecord, threads: int | None = None, kv_cache: str
 
 def check_overrides(overrides: Mapping[str, Any]) -> dict[str, Any]:
     """The changed settings, each one checked (SettingsError in plain words if one makes no sense)."""
-    unknown = set(overrides) - set(SPEC_BY_KEY)
+    unknown = set(overrides) - set(SPEC_BY_KEY) - set(LIST_SPEC_BY_KEY)
     if unknown:
         raise SettingsError(f"Unknown sampler setting: {', '.join(sorted(unknown))}.")
     SamplerSettings(**overrides)  # every given value in its range

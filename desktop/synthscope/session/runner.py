@@ -20,7 +20,10 @@ import numpy as np
 from synthscope.engine import Engine, EngineError, TextAssembler, machine_facts
 from synthscope.sampling import (ChainResult, Dice, SamplerSettings, StepTrace, build_trace, force_choice,
                                  run_chain)
+from synthscope.engine.dry_breakers import dry_breakers
+from synthscope.session.mirror import StepExtras
 from synthscope.session.record import ModelIdentity, RunRecord, Step
+from synthscope.session.step_inputs import StepInputs, feedback_before
 from synthscope.session.stopping import StopWatcher
 
 LOGITS_BUDGET = 64 << 20  # bytes of full logits kept for recent steps (what-if without re-decoding)
@@ -50,6 +53,7 @@ class Generator:
         self._assembler = TextAssembler()
         self._record = RunRecord(self.identity, "", [], seed, top_n)
         self._untraced: list[tuple[Step, ChainResult | Future[StepTrace]]] = []
+        self._inputs = StepInputs(engine)
 
     # -- set-up -----------------------------------------------------------------------------
     def start(self, prompt: str, seed: int | None = None) -> None:
@@ -104,8 +108,7 @@ class Generator:
         index = self.n_steps
         raw = self.engine.logits().copy()  # the next decode overwrites the view
         position = len(record.prompt_tokens) + index
-        result = run_chain(raw, settings, self._history[:position],
-                           None if settings.greedy else self._dice.u(index))
+        result = self._sample(raw, settings, index, position)
         if force is not None:
             result = force_choice(result, force)
         work: ChainResult | Future[StepTrace] = result
@@ -120,7 +123,8 @@ class Generator:
         piece = self.engine.token_bytes(result.token_id)
         # The trace arrives with complete_traces(); until then the step stays inside the generator.
         step = Step(result.token_id, piece, self._assembler.feed(piece), result.u, settings,
-                    None, "dice" if force is None else "person")  # type: ignore[arg-type]
+                    None, "dice" if force is None else "person",  # type: ignore[arg-type]
+                    result.xtc_u, result.feedback_in, result.feedback_out)
         self._untraced.append((step, work))
         self._keep_logits(index, raw)
         self._history[position] = result.token_id
@@ -132,13 +136,22 @@ class Generator:
         self.complete_traces()
         index = self.n_steps
         position = len(self._record.prompt_tokens) + index
-        result = run_chain(self.engine.logits(), settings, self._history[:position],
-                           None if settings.greedy else self._dice.u(index))
+        result = self._sample(self.engine.logits(), settings, index, position)
         trace = build_trace(result, self.top_n)
         self._remember_pieces(trace.candidates["token_id"].tolist())
         piece = self.engine.token_bytes(result.token_id)
         text = piece.decode("utf-8", errors="replace")
-        return Step(result.token_id, piece, text, result.u, settings, trace)
+        return Step(result.token_id, piece, text, result.u, settings, trace, "dice", result.xtc_u,
+                    result.feedback_in, result.feedback_out)
+
+    def _sample(self, logits: np.ndarray, settings: SamplerSettings, index: int, position: int) -> ChainResult:
+        """Step `index`'s decision: the chain with its dice, XTC's draw, what mirostat or adaptive-p
+        carried over, DRY's breakers and the grammar's verdict."""
+        history = self._history[:position]
+        inputs = self._inputs.for_step(settings, self._dice, index,
+                                       history[len(self._record.prompt_tokens):].tolist(),
+                                       feedback_before(self._record.steps, index))
+        return run_chain(logits, settings, history, None if settings.greedy else self._dice.u(index), **inputs)
 
     def complete_traces(self) -> None:
         """Fill in the traces of the steps made by step_untraced() since the last call. If one
@@ -263,6 +276,13 @@ class Generator:
             self.engine.decode([token])
         return logits
 
+    def extras(self, step_index: int, grammar: str, breakers: tuple[str, ...] | None) -> StepExtras:
+        """For a what-if at `step_index`: the grammar's verdict there and DRY's breaker table."""
+        history = self.history(step_index)[len(self._record.prompt_tokens):].tolist()
+        allowed = self._inputs.grammar_for(grammar).allowed_after(history).copy() if grammar else None
+        table = dry_breakers(self.engine, breakers) if breakers is not None else None
+        return StepExtras(step_index, grammar, allowed, breakers, table)
+
     def shared_logits(self, step_index: int) -> np.ndarray:
         """Step `step_index`'s logits, read-only: the cached array itself for recent steps (no copy
         per token for the window), else a re-decoded copy."""
@@ -312,3 +332,4 @@ class Generator:
     def close(self) -> None:
         self.complete_traces()
         self._pool.shutdown(wait=True)
+        self._inputs.close()

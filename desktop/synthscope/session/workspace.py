@@ -8,7 +8,7 @@ from pathlib import Path
 from synthscope.sampling import SamplerSettings
 from synthscope.session.chat import Conversation
 from synthscope.session.exploration_io import Exploration
-from synthscope.session.mirror import RunMirror, StepView
+from synthscope.session.mirror import RunMirror, StepExtras, StepView
 from synthscope.session.record import Step
 from synthscope.session.requests import LoadedModel, RunRequest
 from synthscope.session.tree import Branch, ExplorationTree
@@ -25,6 +25,7 @@ class ShownStep:
     recorded: StepView
     fetching: bool = False
     fetch: bool = False
+    fetch_extras: tuple[str, tuple[str, ...] | None] | None = None  # (grammar, breakers) to ask for
 
 
 @dataclass
@@ -41,6 +42,8 @@ class Workspace:
     selected: int | None = None  # the step on show; None follows the newest
     text_edited: bool = True  # the text is not yet the prompt of a started run
     requested_logits: set[int] = field(default_factory=set)  # what-ifs waiting for old logits
+    # what-ifs waiting for a grammar verdict or DRY table: (step, (grammar, breakers))
+    requested_extras: set[tuple[int, tuple[str, tuple[str, ...] | None]]] = field(default_factory=set)
     run_clock: tuple[float, int] = (0.0, 0)  # when the run started, and how many steps there were
     stop_met: str = ""  # the stop sequence that ended the last run, as shown
     chatting: bool = False  # the mode: a conversation (True) or raw text
@@ -64,6 +67,7 @@ class Workspace:
         """No run any more: the text (`prompt`) becomes the next run's prompt."""
         self.mirror.reset(prompt, self.mirror.prompt_tokens[:0], 0)
         self.requested_logits.clear()
+        self.requested_extras.clear()
         self.selected = None
         self.text_edited = True
 
@@ -106,10 +110,24 @@ class Workspace:
         what_if = self.mirror.what_if(index, settings)
         if what_if is not None:
             return ShownStep(what_if, recorded)
-        fetch = index not in self.requested_logits and self.state == "idle"
+        idle = self.state == "idle"
+        fetch = index not in self.mirror.logits and index not in self.requested_logits and idle
         if fetch:
             self.requested_logits.add(index)
-        return ShownStep(recorded, recorded, fetching=True, fetch=fetch)
+        missing = self.mirror.missing_extras(index, settings)
+        extras = None
+        if missing is not None and (index, missing) not in self.requested_extras and idle:
+            self.requested_extras.add((index, missing))
+            extras = missing
+        return ShownStep(recorded, recorded, fetching=True, fetch=fetch, fetch_extras=extras)
+
+    def extras_arrived(self, extras: StepExtras) -> bool:
+        """Keep what a what-if asked the engine for; False if the step is gone meanwhile."""
+        self.requested_extras = {key for key in self.requested_extras if key[0] != extras.index}
+        if extras.index >= len(self.mirror):
+            return False
+        self.mirror.add_extras(extras)
+        return True
 
     def logits_arrived(self, index: int, logits: object) -> bool:
         """Keep the logits a what-if asked for; False if the step is gone meanwhile."""
@@ -123,6 +141,7 @@ class Workspace:
         """The run is now `steps` (another branch, or an opened session); their logits are fetched."""
         self.mirror.replace_steps(steps)
         self.requested_logits.clear()
+        self.requested_extras.clear()
         self.selected = None
 
     # -- branches -----------------------------------------------------------------------------
