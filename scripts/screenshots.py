@@ -145,6 +145,28 @@ def models_shot(app: QApplication, window: MainWindow, path: Path) -> None:
     dialog.close()
 
 
+NEWER = SamplerSettings(dry_multiplier=0.8, dry_allowed_length=2, xtc_probability=0.5, xtc_threshold=0.1)
+NEWER_PROMPT = ("The robot said: I am a robot. I am a robot. I am a robot. I am a robot. "
+                "The girl asked it what else it could say. The robot said: I am")
+
+
+def newer_samplers_shot(app: QApplication, window: MainWindow, path: Path) -> None:
+    """DRY holding back a copy and XTC crossing out the top words, at one step of one run."""
+    controls = window.parts.controls
+    before = controls.settings()
+    controls.set_settings(NEWER)
+    window.run.use_prompt(NEWER_PROMPT)
+    window.run.generate()
+    wait_until(app, lambda: window.doc.state == "idle" and not window.steps.pending)
+    steps = window.doc.mirror.steps
+    scored = [(bool(s.trace.stage("dry").changed), bool((s.trace.stage("xtc").detail or {}).get("removed")),
+               -i, i) for i, s in enumerate(steps)]
+    window.steps.select_step(max(scored)[3])
+    settle(app, window)
+    window.grab().save(str(path))
+    controls.set_settings(before)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path("docs/screenshots"))
@@ -207,6 +229,7 @@ def main(argv: list[str] | None = None) -> int:
     from synthscope.ui.classroom.presentation import presentation_shot
 
     presentation_shot(window.presentation, args.out / "presentation.png")
+    newer_samplers_shot(app, window, args.out / "newer-samplers.png")
     chat_shot(app, window, args.out / "chat.png")
     models_shot(app, window, args.out / "models.png")
     print(f"wrote {', '.join(p.name for p in sorted(args.out.glob('*.png')))} to {args.out} "

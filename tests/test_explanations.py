@@ -12,7 +12,6 @@ from PySide6.QtCore import QSettings  # noqa: E402
 from synthscope.engine import Engine  # noqa: E402
 from synthscope.sampling import STAGE_NAMES, Dice, SamplerSettings, build_trace, run_chain  # noqa: E402
 from synthscope.sampling.explain import (  # noqa: E402
-    STAGE_COLUMNS,
     certainty_words,
     equally_likely,
     penalty_change,
@@ -35,6 +34,8 @@ SETTINGS = (SamplerSettings(), SamplerSettings(repeat_penalty=1.3, top_k=20, top
             SamplerSettings(temperature=1.5, top_k=0, top_p=0.8, typical_p=0.9, min_p=0.0,
                             repeat_penalty=1.1, presence_penalty=0.3),
             SamplerSettings(temperature=0.0, repeat_penalty=1.2))
+
+STAGE_COLUMNS = ("model",) + STAGE_NAMES  # the default chain's columns
 
 
 @pytest.fixture(scope="module")
@@ -158,7 +159,7 @@ def test_the_stage_table_shows_the_chains_numbers(qtbot, real_steps) -> None:
     for r, row in enumerate(table.rows):
         for column in range(len(STAGE_COLUMNS)):
             text = table.table.item(r, column + 1).text()
-            assert text == cell_text(row, column)
+            assert text == cell_text(row, column, STAGE_COLUMNS)
             if row.removed_at is None or column < row.removed_at:
                 assert text.endswith(percent(row.chances[column]))
             elif column == row.removed_at:
@@ -280,5 +281,5 @@ def test_switched_off_and_removed_nothing_look_different(qtbot, real_steps) -> N
     strip.show_step(view)
     typical, top_p = strip.boxes["typical_p"], strip.boxes["top_p"]
     assert typical.off and typical.idle and "off (1 = no limit)" in typical.detail.text()
-    assert top_p.idle and not top_p.off and top_p.headline.text() == "removed nothing"
+    assert top_p.idle and not top_p.off and top_p.headline.text() == "no effect here"
     assert typical.styleSheet() != top_p.styleSheet()

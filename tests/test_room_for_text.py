@@ -7,7 +7,7 @@ import pytest
 from PySide6.QtCore import QSettings
 
 from synthscope.ui.window.main_window import MainWindow
-from synthscope.ui.wording import describe_stage
+from synthscope.ui.stage_words import describe_stage
 from window_helpers import WAIT_MS, loaded_window
 
 

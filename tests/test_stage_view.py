@@ -9,15 +9,17 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 from synthscope.engine import Engine  # noqa: E402
 from synthscope.sampling import STAGE_NAMES, Dice, SamplerSettings, build_trace, run_chain  # noqa: E402
-from synthscope.sampling.explain import STAGE_COLUMNS  # noqa: E402
 from synthscope.ui import theme  # noqa: E402
 from synthscope.session.mirror import StepView  # noqa: E402
-from synthscope.ui.steps.stage_view import HEADER_HELP, HEADERS, LEGEND, STAGE_SUBJECTS, StageTable  # noqa: E402
+from synthscope.ui.steps.stage_view import (FINAL, FINAL_HELP, HEADER_HELP, HEADERS, LEGEND,  # noqa: E402
+                                             STAGE_SUBJECTS, StageTable)
 from synthscope.ui.wording import percent, visible  # noqa: E402
 
 PROMPT = "The cat sat on the mat. The cat sat on the mat. The cat sat on the"
 # A strong penalty lowers the repeated words; top-k 6 and min-p remove the tail; temperature 1.4 spreads.
 SETTINGS = SamplerSettings(temperature=1.4, repeat_penalty=1.8, top_k=6, top_p=1.0, min_p=0.1)
+
+STAGE_COLUMNS = ("model",) + STAGE_NAMES  # the default chain's columns
 
 
 @pytest.fixture(scope="module")
@@ -86,8 +88,9 @@ def test_the_legend_and_headers_say_what_each_mark_and_column_is(table: StageTab
     assert "↓ = this stage lowered it" in LEGEND and "✗ = this stage removed it" in LEGEND
     assert "Temperature" in LEGEND and "no arrows" in LEGEND
     last = table.table.horizontalHeaderItem(len(STAGE_COLUMNS))
-    assert last.text() == HEADERS["temperature"] and "final" in last.text()
-    for column in range(table.table.columnCount()):
+    assert last.text() == HEADERS["temperature"] + FINAL and "final" in last.text()
+    assert last.toolTip() == HEADER_HELP["temperature"] + FINAL_HELP
+    for column in range(table.table.columnCount() - 1):
         tip = table.table.horizontalHeaderItem(column).toolTip()
         assert tip in HEADER_HELP.values() and tip.count(". ") == 0 and tip.endswith(".")
     header = table.table.horizontalHeader()

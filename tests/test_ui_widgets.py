@@ -15,7 +15,9 @@ from synthscope.ui.steps.distribution import DistributionPanel, rows_for  # noqa
 from synthscope.ui.steps.pipeline import PipelineStrip  # noqa: E402
 from synthscope.session.mirror import LogitsCache, RunMirror, StepView  # noqa: E402
 from synthscope.ui.steps.text_view import END_MARK, Piece, TokenTextView  # noqa: E402
-from synthscope.ui.wording import describe_stage, percent, visible  # noqa: E402
+from synthscope.ui.stage_words import describe_stage  # noqa: E402
+from synthscope.ui.wording import percent, visible  # noqa: E402
+from synthscope.sampling import FRESH  # noqa: E402
 
 N_VOCAB = 4096
 
@@ -37,6 +39,7 @@ class FakeStep:
     def __init__(self, view: StepView, text: str) -> None:
         self.token_id, self.u, self.settings, self.trace, self.text = (
             view.token_id, view.u, view.settings, view.trace, text)
+        self.feedback_in = self.feedback_out = FRESH  # no mirostat or adaptive-p in these steps
 
 
 def test_visible_whitespace_and_percentages() -> None:

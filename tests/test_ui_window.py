@@ -15,7 +15,7 @@ from synthscope.sampling import Dice, SamplerSettings, build_trace, run_chain  #
 from synthscope.ui import theme  # noqa: E402
 from synthscope.ui.window.main_window import SAMPLE_PROMPT, MainWindow  # noqa: E402
 from synthscope.ui.steps.text_view import END_MARK  # noqa: E402
-from synthscope.ui.wording import describe_stage  # noqa: E402
+from synthscope.ui.stage_words import describe_stage  # noqa: E402
 from window_helpers import WAIT_MS, loaded_window, worker_generator  # noqa: E402
 
 

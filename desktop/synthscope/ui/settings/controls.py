@@ -19,21 +19,27 @@ from PySide6.QtWidgets import (
 
 from synthscope.sampling import SPECS, SamplerSettings, SettingSpec, new_seed
 from synthscope.sampling.settings import SPEC_BY_KEY
+from synthscope.sampling.specs import SWITCHES
 from synthscope.sampling.dice import MAX_SEED
 from synthscope.ui import theme
+from synthscope.ui.settings.more_samplers import MoreSamplers
 from synthscope.ui.settings.presets import PresetPicker
 from synthscope.ui.wording import JARGON
 
 SLIDER_STEPS = 1000
 # Settings whose useful values crowd near the bottom of their range get a curved slider.
-CURVES = {"temperature": 2.0, "top_k": 2.5, "repeat_last_n": 2.5}
+CURVES = {"temperature": 2.0, "top_k": 2.5, "repeat_last_n": 2.5, "dry_penalty_last_n": 2.5}
 DECIMALS = {"min_p": 3, "typical_p": 3, "top_p": 3}
-SECTIONS = {"temperature": "How bold", "top_k": "Which words may be picked", "repeat_penalty": "Repetition"}
+SECTIONS = {"temperature": "How bold", "top_k": "Which words may be picked", "repeat_penalty": "Repetition",
+            "top_n_sigma": "More samplers", "mirostat": "Samplers that pick by themselves"}
 DEFAULT_MAX_TOKENS = 60
 SIMPLE_KEYS = ("temperature", "top_p")  # what the simple view shows; the rest is one click away
 OFF_MEANING = {"top_k": "no limit", "top_p": "no limit", "min_p": "no limit", "typical_p": "no limit",
                "repeat_penalty": "no change", "frequency_penalty": "no change",
-               "presence_penalty": "no change", "repeat_last_n": "looks back at nothing"}
+               "presence_penalty": "no change", "repeat_last_n": "looks back at nothing",
+               "dry_multiplier": "off", "dry_penalty_last_n": "off", "top_n_sigma": "off",
+               "xtc_probability": "off", "dynatemp_range": "fixed", "mirostat": "off",
+               "adaptive_target": "off"}
 SEED_HELP = ("The seed is the starting number for the dice. The same seed and the same settings give the "
              "same text again; another seed gives other rolls. A new run (after Clear, or after you edit "
              "the text) uses the seed shown here.")
@@ -65,6 +71,18 @@ def plain_effect(key: str, value: float) -> str:
         return f"each repeat makes a word {'less' if value > 0 else 'more'} likely"
     if key == "presence_penalty":
         return f"words already written made {'less' if value > 0 else 'more'} likely"
+    if key == "dry_multiplier":
+        return "copies of earlier text held back"
+    if key == "top_n_sigma":
+        return "only words scored close to the favourite"
+    if key == "xtc_probability":
+        return f"the top words sometimes crossed out ({value:.0%} of the time)"
+    if key == "dynatemp_range":
+        return "a temperature that follows how unsure the model is"
+    if key == "mirostat":
+        return "mirostat picks instead of the other samplers"
+    if key == "adaptive_target":
+        return f"adaptive-p picks words near {value:.0%}"
     return f"{SPEC_BY_KEY[key].label.lower()} {value:g}"
 
 
@@ -72,8 +90,8 @@ def tag_for(spec: SettingSpec, value: float) -> str:
     """A few words after the label saying what the current value means: 'off (0 = no limit)'."""
     if spec.key == "temperature":
         return "always the top word" if value == 0 else ("off (1 = no change)" if value == 1 else "")
-    if spec.off_value is not None and value == spec.off_value:
-        return f"off ({spec.off_value:g} = {OFF_MEANING.get(spec.key, 'no change')})"
+    if spec.off_value is not None and spec.is_off(value):
+        return f"off ({value:g} = {OFF_MEANING.get(spec.key, 'no change')})"
     return ""
 
 
@@ -196,6 +214,7 @@ class ControlsPanel(QFrame):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self.more = MoreSamplers()  # before anything asks for settings()
         self.controls = {spec.key: SettingControl(spec) for spec in SPECS}
         self.reset_button = QPushButton("Reset to defaults")
         self.reset_button.setToolTip("Put every sampler setting back to llama.cpp's defaults.")
@@ -221,6 +240,11 @@ class ControlsPanel(QFrame):
                 layout.addWidget(self.sections[spec.key])
             layout.addWidget(self.controls[spec.key])
             self.controls[spec.key].changed.connect(self._changed)
+        self.more.changed.connect(lambda: self._changed("", None))
+        self.more.default_chain.clicked.connect(self.reset)
+        self.more_section = self._section("Order, breakers, bans and grammar")
+        layout.addWidget(self.more_section)
+        layout.addWidget(self.more)
         self.show_all.toggled.connect(self._show_all)
         self._show_all(False)  # a first start shows the simple view
         layout.addWidget(self._section("Dice and length"))
@@ -285,7 +309,11 @@ class ControlsPanel(QFrame):
     def _show_all(self, on: bool) -> None:
         for key, control in self.controls.items():
             control.setVisible(on or key in SIMPLE_KEYS)
-        self.sections["repeat_penalty"].setVisible(on)
+        for key, section in self.sections.items():
+            if key not in SIMPLE_KEYS and key != "top_k":
+                section.setVisible(on)
+        self.more_section.setVisible(on)
+        self.more.setVisible(on)
         self._note_hidden()
 
     def _note_hidden(self) -> None:
@@ -294,12 +322,17 @@ class ControlsPanel(QFrame):
             self.hidden_note.hide()
             return
         values = self.settings().to_dict()
-        working = [spec for spec in SPECS
-                   if spec.key not in SIMPLE_KEYS and spec.key != "repeat_last_n"
-                   and spec.off_value is not None and values[spec.key] != spec.off_value]
+        working = [spec for spec in SPECS if spec.key in SWITCHES and spec.key not in SIMPLE_KEYS
+                   and not spec.is_off(values[spec.key])]
         # Plain words first; the sampler's name and value say which hidden box to look for.
         parts = [f"{plain_effect(spec.key, values[spec.key])} ({spec.label.lower()} {values[spec.key]:g})"
                  for spec in working]
+        if values["logit_bias"]:
+            parts.append(f"{len(values['logit_bias'])} word pieces banned or boosted")
+        if values["grammar"]:
+            parts.append("a grammar decides which word pieces may follow")
+        if tuple(values["samplers"]) != SamplerSettings().samplers:
+            parts.append("the samplers run in your own order")
         self.hidden_note.setText("Also at work, under Show all settings: " + "; ".join(parts) + "."
                                  if parts else "The other samplers are off.")
         self.hidden_note.setToolTip("<br>".join(f"<b>{spec.label}</b>: {spec.help}" for spec in working))
@@ -311,19 +344,22 @@ class ControlsPanel(QFrame):
         self.settingsChanged.emit()
 
     def _as_shown(self, settings: SamplerSettings) -> SamplerSettings:
-        return SamplerSettings.from_dict({key: self.controls[key].as_shown(value)
-                                          for key, value in settings.to_dict().items()})
+        return SamplerSettings.from_dict({key: self.controls[key].as_shown(value) if key in self.controls
+                                          else value for key, value in settings.to_dict().items()})
 
     def apply_preset(self, name: str) -> bool:
         """Apply every setting of the preset called `name` (one settingsChanged); False if there is none."""
         return self.presets.choose(name)
 
     def settings(self) -> SamplerSettings:
-        return SamplerSettings.from_dict({key: control.value() for key, control in self.controls.items()})
+        return SamplerSettings.from_dict({**{key: control.value() for key, control in self.controls.items()},
+                                          **self.more.values})
 
     def set_settings(self, settings: SamplerSettings) -> None:
         for key, value in settings.to_dict().items():
-            self.controls[key].set_value(value, emit=False)
+            if key in self.controls:
+                self.controls[key].set_value(value, emit=False)
+        self.more.set_values(settings)
         self.presets.follow(self.settings())
         self._note_hidden()
         self.settingsChanged.emit()
@@ -342,7 +378,9 @@ class ControlsPanel(QFrame):
 
     def save(self, store: QSettings) -> None:
         for key, value in self.settings().to_dict().items():
-            store.setValue(f"sampler/{key}", value)
+            if key in self.controls:
+                store.setValue(f"sampler/{key}", value)
+        self.more.save(store)
         store.setValue("run/seed", self.seed())
         store.setValue("run/new_seed_each_run", self.new_seed_each_run.isChecked())
         store.setValue("run/max_tokens", self.max_tokens.value())
@@ -354,7 +392,7 @@ class ControlsPanel(QFrame):
         """Apply saved values; anything unreadable or out of range keeps its default. Presets saved or
         deleted from now on are written to `store` at once."""
         self.presets.restore(store)  # first: the restored sliders are then shown as their preset
-        values = SamplerSettings().to_dict()
+        values = {**SamplerSettings().to_dict(), **self.more.restore(store)}
         for spec in SPECS:
             saved = store.value(f"sampler/{spec.key}")
             try:

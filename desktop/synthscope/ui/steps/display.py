@@ -88,10 +88,16 @@ class StepDisplay(QObject):
             return []
         if shown.fetch:
             self.handle.fetch_logits(shown.recorded.index)
+        if shown.fetch_extras is not None:
+            self.handle.fetch_extras(shown.recorded.index, *shown.fetch_extras)
         return self.inspector.parts_of(shown.view, shown.recorded, len(doc.mirror), shown.fetching)
 
     def logits_ready(self, index: int, logits: np.ndarray) -> None:
         if self.doc.logits_arrived(index, logits):
+            self.schedule()
+
+    def extras_ready(self, extras: object) -> None:
+        if self.doc.extras_arrived(extras):  # type: ignore[arg-type]
             self.schedule()
 
     def settings_changed(self) -> None:

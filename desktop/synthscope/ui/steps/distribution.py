@@ -1,17 +1,18 @@
 """The distribution panel: the top candidates' raw and final probabilities as labelled bars."""
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QPoint, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QResizeEvent
-from PySide6.QtWidgets import QFrame, QLabel, QPushButton, QSizePolicy, QWidget
+from PySide6.QtWidgets import QFrame, QLabel, QMenu, QPushButton, QSizePolicy, QWidget
 
-from synthscope.sampling import STAGE_NAMES
 from synthscope.sampling.explain import penalty_change
+from synthscope.sampling.specs import BOOST
 from synthscope.ui import theme
 from synthscope.session.mirror import StepView
 from synthscope.ui.steps.stage_view import StageTable
@@ -65,7 +66,7 @@ def rows_for(view: StepView, token_text: Callable[[int], str], limit: int | None
     def row(c: np.void, rank: int) -> Row:
         stage, token = int(c["removed_by"]), int(c["token_id"])
         return Row(token, rank, visible(token_text(token)), float(c["p_raw"]), float(c["p_final"]),
-                   STAGE_LABELS[STAGE_NAMES[stage]] if stage >= 0 else None,
+                   STAGE_LABELS[view.trace.stages[stage].name] if stage >= 0 else None,
                    token == view.token_id, token == view.recorded_token_id,
                    lowered[token][1] if token in lowered else None)
 
@@ -156,7 +157,10 @@ class _RowAxis(pg.AxisItem):
 
 
 class DistributionPanel(QFrame):
-    """Bars for one step's top candidates; plot items are created once and updated in place."""
+    """Bars for one step's top candidates; plot items are created once and updated in place. A
+    right-click on a row offers to ban or boost that word piece (`biasRequested`)."""
+
+    biasRequested = Signal(int, float)  # token id, bias (−inf: a ban)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -201,6 +205,9 @@ class DistributionPanel(QFrame):
         item.addItem(self.raw_bars)
         item.addItem(self.final_bars)
         self.plot.setMinimumHeight(180)
+        self.plot.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.plot.customContextMenuRequested.connect(self._row_menu)
+        self.plot.setToolTip("Right-click a word to ban it or boost it for the next word pieces.")
 
         self.stages = StageTable()
         layout.addWidget(self.legend)
@@ -277,6 +284,26 @@ class DistributionPanel(QFrame):
             self.plot.getPlotItem().setRange(xRange=x_range, yRange=y_range, padding=0)
         self.empty.hide()
         self.plot.show()
+
+    def row_at(self, pos: QPoint) -> Row | None:
+        """The row under `pos` (in the plot widget's coordinates), if any."""
+        point = self.plot.getPlotItem().getViewBox().mapSceneToView(self.plot.mapToScene(pos))
+        index = int(round(point.y()))
+        return self.rows[index] if 0 <= index < len(self.rows) else None
+
+    def bias_menu(self, row: Row) -> QMenu:
+        menu = QMenu(self)
+        word = elide(row.label, 20)
+        menu.addAction(f"Ban ‘{word}’ (it can never be written)",
+                       lambda: self.biasRequested.emit(row.token_id, -math.inf))
+        menu.addAction(f"Boost ‘{word}’ (+{BOOST:g} to its score: about {math.exp(BOOST):.0f}× as likely)",
+                       lambda: self.biasRequested.emit(row.token_id, BOOST))
+        return menu
+
+    def _row_menu(self, pos: QPoint) -> None:
+        row = self.row_at(pos)
+        if row is not None:
+            self.bias_menu(row).popup(self.plot.mapToGlobal(pos))
 
     @staticmethod
     def _label(row: Row) -> str:

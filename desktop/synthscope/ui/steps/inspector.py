@@ -72,6 +72,7 @@ class Inspector:
 
     def set_token_text(self, token_text: Callable[[int], str]) -> None:
         self.token_text = token_text
+        self.pipeline.token_text = token_text
         self.dice.set_token_text(token_text)
         self.distribution.token_text = token_text
 

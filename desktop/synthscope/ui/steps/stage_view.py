@@ -16,13 +16,16 @@ from PySide6.QtWidgets import (
 )
 
 from synthscope.sampling import SamplerSettings
-from synthscope.sampling.explain import STAGE_COLUMNS, StageRow, stage_rows
+from synthscope.sampling.explain import StageRow, stage_columns, stage_rows
 from synthscope.ui import theme
 from synthscope.session.mirror import StepView
 from synthscope.ui.wording import STAGE_LABELS, elide, percent, setting_value, visible
 
 HEADERS = {"model": "Model", "penalties": "Repeat\npenalty", "top_k": "Top-k", "typical_p": "Typical",
-           "top_p": "Top-p", "min_p": "Min-p", "temperature": "Temperature\n(final)"}
+           "top_p": "Top-p", "min_p": "Min-p", "temperature": "Temper-\nature", "dry": "DRY",
+           "top_n_sigma": "Top-n-\nsigma", "xtc": "XTC", "logit_bias": "Ban or\nboost", "grammar": "Grammar",
+           "mirostat": "Mirostat", "adaptive_p": "Adaptive-p"}
+FINAL = "\n(final)"  # added under the last column's name: the dice pick with those chances
 # One plain sentence per column: what the number under it is.
 HEADER_HELP = {
     "word": "The likeliest next word pieces, the likeliest first; ▶ marks the one that was written.",
@@ -35,18 +38,27 @@ HEADER_HELP = {
     "top_p": "The chance after top-p, which keeps the likeliest words until they cover that share of the "
              "chance and removes the rest.",
     "min_p": "The chance after min-p, which removes every word far less likely than the favourite.",
-    "temperature": "The final chance, after temperature spreads out or sharpens every chance: the dice "
-                   "pick with these.",
+    "temperature": "The chance after temperature spreads out or sharpens every chance.",
+    "dry": "The chance after DRY, which lowers words that would continue a copy of earlier text.",
+    "top_n_sigma": "The chance after top-n-sigma, which removes words whose score is far below the "
+                   "favourite's.",
+    "xtc": "The chance after XTC, which sometimes removes the most obvious words.",
+    "logit_bias": "The chance after your bans and boosts.",
+    "grammar": "The chance after the grammar removed every word piece that does not fit it here.",
+    "mirostat": "The chance after mirostat kept the words its surprise limit allows.",
+    "adaptive_p": "The chance after adaptive-p reshaped the odds towards its target.",
 }
+FINAL_HELP = " It is the last stage: the dice pick with these chances."
 # The sentence subject for each stage, e.g. "The repetition penalty lowered ‘␣cat’ from 12% to 4%."
 STAGE_SUBJECTS = {**STAGE_LABELS, "penalties": "The repetition penalty"}
 CAPTION = "Each word's chance: the model's own, then after each sampler, left to right."
 LEGEND = ("↓ = this stage lowered it · ✗ = this stage removed it (the words left share its chance) · "
-          "Temperature spreads or sharpens every chance, so it gets no arrows.")
-LAST = len(STAGE_COLUMNS) - 1  # the temperature column: the draw's odds
+          "Temperature spreads or sharpens every chance, so it gets no arrows. "
+          "Each chance is a share of the chance still in play after that stage.")
+RESHAPING = frozenset({"temperature", "adaptive_p"})  # they change every chance: no arrows
 
 
-def cell_text(row: StageRow, column: int) -> str:
+def cell_text(row: StageRow, column: int, columns: tuple[str, ...]) -> str:
     """What one cell says: the chance, with ↓ where this stage lowered it (temperature changes every
     chance, so it gets none), ✗ where this stage removed the word, and nothing after that."""
     if row.removed_at is not None and column > row.removed_at:
@@ -54,21 +66,30 @@ def cell_text(row: StageRow, column: int) -> str:
     effect = row.effect(column)
     if effect == "removed":
         return "✗"  # the legend says what ✗ means; a word would not fit a narrow panel
-    arrow = "↓" if effect == "lower" and column != LAST else ""
+    arrow = "↓" if effect == "lower" and columns[column] not in RESHAPING else ""
     return arrow + percent(row.chances[column])
 
 
-def cell_help(row: StageRow, column: int, word: str, settings: SamplerSettings) -> str:
+def _subject(stage: str, settings: SamplerSettings) -> str:
+    """'Top-k 40', 'The repetition penalty', 'DRY 0.8': the stage as a sentence's subject."""
+    key = {"penalties": None, "dry": "dry_multiplier", "xtc": "xtc_probability", "logit_bias": None,
+           "grammar": None, "mirostat": None, "adaptive_p": "adaptive_target"}.get(stage, stage)
+    value = getattr(settings, key) if key else None
+    return STAGE_SUBJECTS[stage] + ("" if value is None else f" {setting_value(value)}")
+
+
+def cell_help(row: StageRow, column: int, word: str, settings: SamplerSettings,
+              columns: tuple[str, ...]) -> str:
     """The cell's tooltip: which stage did what to the word, before → after, in one plain sentence."""
     quoted = f"‘{word}’"
     now = percent(row.chances[column])
     if column == 0:
         return f"The model gave {quoted} {now}, before any sampler changed it."
     if row.removed_at is not None and column > row.removed_at:
-        return f"{STAGE_SUBJECTS[STAGE_COLUMNS[row.removed_at]]} had already removed {quoted}."
-    stage = STAGE_COLUMNS[column]
-    value = getattr(settings, "repeat_penalty" if stage == "penalties" else stage)  # its setting
-    subject = STAGE_SUBJECTS[stage] + ("" if stage == "penalties" else f" {setting_value(value)}")
+        return f"{STAGE_SUBJECTS[columns[row.removed_at]]} had already removed {quoted}."
+    stage = columns[column]
+    subject = _subject(stage, settings)
+    value = settings.temperature
     before, effect = percent(row.chances[column - 1]), row.effect(column)
     if effect == "removed":
         why = " (at 0 only the top word stays)" if stage == "temperature" else ""
@@ -102,7 +123,8 @@ class StageTable(QWidget):
         self.legend = QLabel(LEGEND)
         self.legend.setObjectName("hint")
         self.legend.setWordWrap(True)
-        self.table = QTableWidget(0, 1 + len(STAGE_COLUMNS))
+        self.columns: tuple[str, ...] = ()
+        self.table = QTableWidget(0, 1)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
         self.table.setFocusPolicy(Qt.FocusPolicy.NoFocus)
@@ -113,20 +135,8 @@ class StageTable(QWidget):
         self.table.setStyleSheet(f"QTableWidget {{ background: {theme.PANEL}; border: none; }}"
                                  f" QHeaderView::section {{ background: {theme.PANEL}; color: {theme.MUTED};"
                                  f" border: none; border-bottom: 1px solid {theme.BORDER}; padding: 0px; }}")
-        for column, name in enumerate(("word",) + STAGE_COLUMNS):
-            item = QTableWidgetItem("Word" if name == "word" else HEADERS[name])
-            item.setToolTip(HEADER_HELP[name])
-            self.table.setHorizontalHeaderItem(column, item)
         header = self.table.horizontalHeader()
         header.setFont(theme.font(theme.BASE_POINT_SIZE - 1))
-        # The stages share the width left by the words: the whole row is seen without scrolling.
-        header.setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
-        header.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
-        # The last header is the longest word: it gets just that width, the others share the rest.
-        header.setSectionResizeMode(1 + LAST, QHeaderView.ResizeMode.Fixed)
-        lines = HEADERS["temperature"].split("\n")
-        widest = max(header.fontMetrics().horizontalAdvance(line) for line in lines)
-        header.resizeSection(1 + LAST, widest + 8)
         header.setMinimumSectionSize(20)
         self.table.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.table.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerItem)
@@ -163,8 +173,34 @@ class StageTable(QWidget):
         fit = max(1, (room - top) // step)
         self.table.setFixedHeight(top + min(fit, max(self.table.rowCount(), 1)) * step)
 
+    def _set_columns(self, columns: tuple[str, ...]) -> None:
+        """One column per stage of this step's chain; the last one is named the final chances."""
+        if columns == self.columns:
+            return
+        self.columns = columns
+        self.table.setColumnCount(1 + len(columns))
+        header = self.table.horizontalHeader()
+        for column, name in enumerate(("word",) + columns):
+            last = column == len(columns)
+            label = "Word" if name == "word" else HEADERS[name] + (FINAL if last and column > 1 else "")
+            item = QTableWidgetItem(label)
+            item.setToolTip(HEADER_HELP[name] + (FINAL_HELP if last and column > 1 else ""))
+            self.table.setHorizontalHeaderItem(column, item)
+            self.table.setColumnHidden(column, False)
+        # The stages share the width left by the words: the whole row is seen without scrolling.
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
+        # The last header is the longest word: it gets just that width, the others share the rest.
+        last = len(columns)
+        header.setSectionResizeMode(last, QHeaderView.ResizeMode.Fixed)
+        lines = self.table.horizontalHeaderItem(last).text().split("\n")
+        widest = max(header.fontMetrics().horizontalAdvance(line) for line in lines)
+        header.resizeSection(last, widest + 8)
+
     def show_step(self, view: StepView, limit: int = 12) -> None:
         self.rows = stage_rows(view.trace, limit)
+        columns = stage_columns(view.trace)
+        self._set_columns(columns)
         # A sampler that is switched off changes nothing: its column is left out (the last one stays).
         for column, stage in enumerate(view.trace.stages[:-1], start=2):
             self.table.setColumnHidden(column, not stage.active)
@@ -184,19 +220,20 @@ class StageTable(QWidget):
             word.setForeground(QColor(theme.CHOSEN if chosen else theme.INK))
             word.setToolTip(f"‘{shown}’" + (": the word that was written." if chosen else ""))
             self.table.setItem(r, 0, word)
-            for column in range(len(STAGE_COLUMNS)):
-                item = QTableWidgetItem(cell_text(row, column))
+            last = len(columns) - 1
+            for column in range(len(columns)):
+                item = QTableWidgetItem(cell_text(row, column, columns))
                 item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-                item.setToolTip(cell_help(row, column, shown, view.settings))
+                item.setToolTip(cell_help(row, column, shown, view.settings, columns))
                 effect = row.effect(column)
                 if effect == "removed":
                     font = QFont(item.font())
                     font.setItalic(True)
                     item.setFont(font)
                     item.setForeground(QColor(theme.MUTED))
-                elif effect == "lower" and column != LAST:
+                elif effect == "lower" and columns[column] not in RESHAPING:
                     item.setForeground(QColor(theme.WARNING_INK))
-                elif column == LAST and chosen:
+                elif column == last and chosen:
                     item.setForeground(QColor(theme.CHOSEN))
                 self.table.setItem(r, column + 1, item)
         self._fit_rows()

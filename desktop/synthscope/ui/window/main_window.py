@@ -114,6 +114,7 @@ class MainWindow(QMainWindow):
         w.stopSequenceMet.connect(self.run.stop_met)
         w.undone.connect(self._undone)
         w.logitsReady.connect(self.steps.logits_ready)
+        w.extrasReady.connect(self.steps.extras_ready)
         w.failed.connect(self._show_problem)
         w.saved.connect(self.sessions.saved)
         w.truncated.connect(self.run.truncated)
@@ -160,6 +161,11 @@ class MainWindow(QMainWindow):
         p.controls.settingsChanged.connect(self.steps.settings_changed)
         p.controls.settingsChanged.connect(self.guess.settings_changed)
         p.header.backToRun.connect(self.steps.back_to_run)
+        p.pipeline.orderChanged.connect(p.controls.more.set_order)
+        p.pipeline.stageClicked.connect(lambda _stage: p.distribution.stage_button.setChecked(True))
+        p.distribution.biasRequested.connect(p.controls.more.add_bias)
+        p.controls.more.token_text = self.steps.token_text
+        p.controls.more.find_token = self.find_token
         p.stops.problem.connect(self._show_problem)
         self.steps.forgotten.connect(self.branching.forgotten)
         self.steps.refreshed.connect(self.presentation.sync_big_panels)
@@ -250,6 +256,14 @@ class MainWindow(QMainWindow):
         a.compare.setEnabled(self.doc.model is not None)
         a.chat_mode.setEnabled(state in ("idle", "no-model"))
         p.chat_input.set_busy(not idle)
+
+    def find_token(self, text: str) -> int | None:
+        """The word piece whose text is exactly `text` in the model on show, if there is one."""
+        vocab = self.doc.model.vocab if self.doc.model is not None else ()
+        try:
+            return vocab.index(text)
+        except ValueError:
+            return None
 
     def _show_problem(self, message: str) -> None:
         self.notices.problem(message)

@@ -53,6 +53,7 @@ class EngineWorker(QObject):
     followed = Signal(int)  # the run now follows the path it was given (its length)
     proposed = Signal(object)  # (index, Step) the dice would write next, not written (manual mode)
     logitsReady = Signal(int, object)
+    extrasReady = Signal(object)  # StepExtras: what a what-if asked for besides the logits
     failed = Signal(str)
     saved = Signal(str)
 
@@ -241,6 +242,13 @@ class EngineWorker(QObject):
             return
         with self._reported("Fetching the scores"):
             self.logitsReady.emit(index, self.generator.raw_logits(index))
+
+    @Slot(int, str, object)
+    def fetch_extras(self, index: int, grammar: str, breakers: tuple[str, ...] | None) -> None:
+        if self.generator is None or not 0 <= index < self.generator.n_steps:
+            return
+        with self._reported("Checking the grammar" if grammar else "Preparing DRY"):
+            self.extrasReady.emit(self.generator.extras(index, grammar, breakers))
 
     @contextmanager
     def _reported(self, doing: str) -> Iterator[None]:

@@ -18,6 +18,7 @@ class WorkerHandle(QObject):
     _run = Signal(object)
     _undo = Signal()
     _fetch = Signal(int)
+    _fetch_extras = Signal(int, str, object)
     _save = Signal(str, object, bool)
     _follow = Signal(object)
     _restore = Signal(object)
@@ -34,6 +35,7 @@ class WorkerHandle(QObject):
         self._run.connect(self.worker.run)
         self._undo.connect(self.worker.undo)
         self._fetch.connect(self.worker.fetch_logits)
+        self._fetch_extras.connect(self.worker.fetch_extras)
         self._save.connect(self.worker.save)
         self._follow.connect(self.worker.follow)
         self._restore.connect(self.worker.restore)
@@ -65,6 +67,10 @@ class WorkerHandle(QObject):
 
     def fetch_logits(self, index: int) -> None:
         self._fetch.emit(index)
+
+    def fetch_extras(self, index: int, grammar: str, breakers: tuple[str, ...] | None) -> None:
+        """A grammar's verdict at step `index` and DRY's table for `breakers`, for a what-if."""
+        self._fetch_extras.emit(index, grammar, breakers)
 
     def save(self, path: str, snapshot: object, quiet: bool = False) -> None:
         self._save.emit(path, snapshot, quiet)
