@@ -28,9 +28,10 @@ class _Budget:
 
     def __init__(self) -> None:
         self.ends_at = time.monotonic() + DEADLINE_S
+        self.done = False  # after the render: a frame that still holds the tracer must not raise
 
     def check(self) -> None:
-        if time.monotonic() > self.ends_at:
+        if not self.done and time.monotonic() > self.ends_at:
             raise TemplateRefused(f"it ran longer than {DEADLINE_S:g} second and was stopped")
 
 
@@ -131,15 +132,17 @@ def render_chat_template(template: str, messages: list[dict[str, str]], *, bos_t
     tracing = sys.gettrace() is None
     if tracing:
         sys.settrace(_template_tracer(environment.budget))
+    rendering = None
     try:
         compiled = environment.from_string(template)
         pieces: list[str] = []
         length = 0
-        for piece in compiled.generate(
+        rendering = compiled.generate(
                 messages=messages, eos_token=eos_token, bos_token=bos_token,
                 raise_exception=_raise_exception, add_generation_prompt=add_generation_prompt,
                 functions=None, function_call=None, tools=None, tool_choice=None,
-                strftime_now=lambda f: datetime.now().strftime(f)):
+                strftime_now=lambda f: datetime.now().strftime(f))
+        for piece in rendering:
             environment.budget.check()
             length += len(piece)
             if length > MAX_OUTPUT_CHARS:
@@ -154,6 +157,11 @@ def render_chat_template(template: str, messages: list[dict[str, str]], *, bos_t
     finally:
         if tracing:
             sys.settrace(None)
+        # A render stopped midway leaves its generator suspended, its frames still traced: close it
+        # now, with the budget switched off, rather than when it is collected.
+        environment.budget.done = True
+        if rendering is not None:
+            rendering.close()
     return "".join(pieces)
 
 
