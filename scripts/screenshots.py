@@ -8,7 +8,8 @@ with other settings), hover-card.png (the card shown over a generated token), pe
 stage-by-stage.png (each candidate's chance after every sampler), chat.png (two
 turns of a conversation in chat mode, the samplers and dice panels folded to a line each),
 models.png (File → Models on this computer), branches.png
-(the branch tree after another token and a replay), compare.png (three runs side by side) and
+(the branch tree after another token and a replay), compare.png (three runs side by side),
+newer-samplers.png (a step where DRY held back a copy and XTC crossed out the top words) and
 presentation.png (presentation mode at 1280×720).
 """
 from __future__ import annotations

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ctypes
 import math
+from pathlib import Path
 
 import llama_cpp
 import numpy as np
@@ -193,3 +194,23 @@ def test_a_run_replays_exactly_and_any_step_from_its_own_state(smollm_engine: En
         assert [s.xtc_u for s in replayed] == [s.xtc_u for s in steps]
     finally:
         again.close()
+
+
+def test_every_stage_on_gemma_matches_llama_cpp(gemma_path: Path, engine_config) -> None:
+    """The 262,144-word-piece vocabulary: DRY's breakers, top-n-sigma and the bans at Gemma's scale."""
+    from synthscope.engine import open_engine
+
+    with open_engine(gemma_path, n_ctx=256, config=engine_config, probe=False) as gemma:
+        tokens = gemma.tokenize(PROMPT)
+        gemma.decode(tokens)
+        logits, history = gemma.logits().copy(), np.array(tokens, dtype=np.int32)
+        for settings, order in ((SETTINGS[1], DEFAULT_ORDER), (SETTINGS[2], ORDERS[2]), (SETTINGS[3], ORDERS[1])):
+            s = settings.with_changes(samplers=order)
+            token, ids, probs = reference(gemma, logits, history, s, SEED)
+            ours = run_chain(logits, s, history, dist_u(SEED), xtc_u=xtc_chance(Mt19937(SEED)()),
+                             breakers=dry_breakers(gemma, s.dry_sequence_breakers))
+            chance = dict(zip(ids.tolist(), probs.tolist()))
+            assert sorted(ours.final.ids[ours.final_probs > 0].tolist()) == sorted(ids[probs > 0].tolist())
+            for token_id, p in zip(ours.final.ids.tolist(), ours.final_probs.tolist()):
+                assert p == pytest.approx(chance[token_id], abs=PROB_ATOL)
+            assert ours.token_id == token

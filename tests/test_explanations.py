@@ -124,9 +124,19 @@ def test_certainty_counts_equally_likely_words(real_steps) -> None:
     # One dominant word is said plainly: a count of "2 equally likely words" hides a 92% favourite.
     top = float(trace.candidates["p_raw"][0])
     plain = certainty_words(trace.entropy_raw, top)
-    assert ("very sure" in plain and percent(top) in plain) == (top >= 0.8 and n > 1)
+    assert ("very sure" in plain and percent(top) in plain) == (0.8 <= top < 0.995)
     assert "92%" in certainty_words(math.log(2), 0.92)
     assert "very sure" not in certainty_words(math.log(12), 0.3)
+
+
+def test_certainty_never_overstates_it() -> None:
+    """A 96.6% favourite with rivals at 3.4% is very sure, not 'as if only one word could come next'."""
+    for entropy, top in ((0.17, 0.966), (0.05, 0.99), (0.0, None), (0.3, 0.9)):
+        words = certainty_words(entropy, top)
+        assert "only one word" not in words and "as if" not in words, words
+    rivals = certainty_words(0.17, 0.966)
+    assert "97%" in rivals and "the others 3.4% together" in rivals
+    assert "all but certain" in certainty_words(0.01, 0.999)
 
 
 def test_rows_show_what_the_repetition_penalty_did(real_steps) -> None:

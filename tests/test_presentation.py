@@ -323,7 +323,7 @@ def test_the_chances_heading_counts_the_rows_the_large_view_shows_and_they_fit(
         rows = cover.shown_rows()
         assert rows and cover.isVisible()
         assert counted(window) == sum(not r.extra for r in rows), size
-        needed = len(rows) * cover.row_height() + (cover.note_height() if cover.note(rows) else 0)
+        needed = len(rows) * cover.row_height() + cover.note_height(rows)
         assert needed <= cover.height(), size  # every counted row is on show, none cut off
     window.presentation.set_presentation(False)
     assert counted(window) == sum(r.rank >= 0 for r in window.parts.distribution.rows)  # the normal panel's own
@@ -362,7 +362,8 @@ def test_the_large_view_marks_words_the_repetition_penalty_lowered(qtbot, window
     assert marked and all(r.p_penalty < r.p_raw for r in marked)
     assert all("↓" in ChancesCover.value_text(r) for r in marked)
     assert ChancesCover.value_text(rows[0]).count("%") >= 2
-    assert window.parts.chances_cover.note(rows) == PENALTY_NOTE  # the key to ↓, under the rows
+    note = window.parts.chances_cover.note(rows)
+    assert note == PENALTY_NOTE and note.endswith(".")  # the key to all three numbers, under the rows
     assert "↓" not in window.parts.distribution.legend.text()  # said once, where the rows are
     if plain:
         window.steps.select_step(plain[0])

@@ -8,6 +8,7 @@ from PySide6.QtCore import QSettings
 
 from synthscope.ui.window.main_window import MainWindow
 from synthscope.ui.stage_words import describe_stage
+from synthscope.ui.steps.text_view import TEXT_LINES
 from window_helpers import WAIT_MS, loaded_window
 
 
@@ -24,10 +25,14 @@ def test_folded_panels_give_the_text_room_and_still_say_what_happened(qtbot, win
     qtbot.waitUntil(lambda: window.doc.state == "idle" and not window.steps.pending, timeout=WAIT_MS)
     window.steps.select_step(5)
     qtbot.wait(50)
-    tall_before = window.parts.editor.viewport().height()
+    editor = window.parts.editor
+    tall_before = editor.viewport().height()
+    assert tall_before >= TEXT_LINES * editor.fontMetrics().lineSpacing()  # the text first, panels open
     for panel in (window.parts.pipeline, window.parts.dice):
         panel.fold.click()
-    qtbot.waitUntil(lambda: window.parts.editor.viewport().height() > tall_before + 150, timeout=WAIT_MS)
+    # What the folded panels give back goes to the text: three more lines at least at 1400×900.
+    qtbot.waitUntil(lambda: editor.viewport().height() > tall_before + 3 * editor.fontMetrics().lineSpacing(),
+                    timeout=WAIT_MS)
     assert not window.parts.pipeline.boxes["top_k"].isVisible() and not window.parts.dice.bar.isVisible()
     step = window.doc.mirror.steps[5]
     busy = [describe_stage(s, step.settings) for s in step.trace.stages]

@@ -38,16 +38,20 @@ def equally_likely(entropy: float) -> int:
 
 
 VERY_SURE = 0.8  # a favourite with at least this chance: "very sure" says more than a count of words
+CERTAIN = 0.995  # only above this does "all but certain" not overstate it (rivals share under 0.5%)
 
 
 def certainty_words(entropy: float, top_p: float | None = None) -> str:
     """The model's certainty at one step in words a 14-year-old can picture; `top_p` is the model's own
     chance for its favourite, which says it more plainly when one word dominates."""
     n = equally_likely(entropy)
-    if top_p is not None and top_p >= VERY_SURE and n > 1:
-        return f"the model was very sure: its favourite word had {percent(top_p)}"
+    if top_p is not None and top_p >= CERTAIN:
+        return f"the model was all but certain: its favourite word had {percent(top_p)}"
+    if top_p is not None and top_p >= VERY_SURE:
+        return (f"the model was very sure: its favourite word had {percent(top_p)}, "
+                f"the others {percent(1.0 - top_p)} together")
     if n <= 1:
-        return "the model was sure: it was as if only one word could come next"
+        return "the model was very sure: nearly all the chance was on one word"
     if n >= 1000:
         return f"the model was very unsure: as if choosing between about {n:,} equally likely words"
     return f"the model was choosing between about {n} equally likely words"

@@ -5,7 +5,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from synthscope.sampling import SamplerSettings, StageTrace
+from synthscope.sampling import SamplerSettings, StageTrace, StepTrace
 from synthscope.ui.wording import STAGE_LABELS, elide, number, percent, setting_value, visible
 
 # What "off" means for each stage, said once so nobody has to guess whether off is 0 or 1.
@@ -205,3 +205,15 @@ _DESCRIBERS: dict[str, Callable[[StageTrace, SamplerSettings, Namer], StageWords
     "penalties": _penalties, "temperature": _temperature, "dry": _dry, "xtc": _xtc,
     "logit_bias": _logit_bias, "grammar": _grammar, "mirostat": _mirostat, "adaptive_p": _adaptive,
 }
+
+
+def compact_line(trace: StepTrace, settings: SamplerSettings) -> str:
+    """Every stage at work at one step, shortest form: 'Top-k 40: 40 left → Min-p 0.05: 2 left → …'."""
+    parts = []
+    for stage in trace.stages:
+        words = describe_stage(stage, settings)
+        if words.off:
+            continue
+        left = f": {number(stage.kept)} left" if stage.kept < stage.n_in else ""
+        parts.append(words.title + left)
+    return " → ".join(parts)

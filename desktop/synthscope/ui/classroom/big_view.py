@@ -21,7 +21,8 @@ SCALE = 1.5  # presentation mode's factor for every panel font
 REVEAL_MS = 1200  # the dice land, then the strip zooms into their slice
 HOLD_MS = 250  # the landed dice stay in view this long before the normal panels return
 MAX_ROWS = 10
-PENALTY_NOTE = "↓ the repetition penalty lowered it to"
+# The key under the rows when a ↓ is shown: every number named, so "38% ↓9.1% → 9.2%" reads on its own.
+PENALTY_NOTE = "First the model's chance, ↓ after the repetition penalty lowered it, → after all the samplers."
 
 
 def big(points: int) -> int:
@@ -92,7 +93,9 @@ class BigRow(NamedTuple):
 
 
 def big_rows(view: StepView, limit: int, reveal: bool) -> list[BigRow]:
-    """The `limit` likeliest candidates; when revealed and the winner ranks lower, it takes the last row."""
+    """The `limit` candidates with the largest chances after the samplers (the dice's widest slices,
+    in the dice's order of size), then any removed ones; when revealed and the winner ranks lower,
+    it takes the last row."""
     lowered = penalty_change(view.trace)  # the rule the normal Chances panel uses for its ↓
 
     def row(c: object) -> BigRow:
@@ -102,7 +105,8 @@ def big_rows(view: StepView, limit: int, reveal: bool) -> list[BigRow]:
                       removed, lowered[token][1] if token in lowered else None)
 
     cands = view.trace.candidates
-    rows = [row(c) for c in cands[:limit]]
+    ordered = sorted((row(c) for c in cands), key=lambda r: (r.removed, -r.p_final, -r.p_raw))
+    rows = ordered[:limit]
     if reveal and view.token_id not in {r.token_id for r in rows}:
         found = [row(c) for c in cands if int(c["token_id"]) == view.token_id]
         final = view.trace.chosen_p_final
@@ -116,7 +120,7 @@ def big_title(view: StepView, rows: list[BigRow]) -> str:
     """The Chances panel's own heading, counting the rows the large-type view shows."""
     return title_text(view, [Row(r.token_id, -1 if r.extra else rank, "", r.p_raw, r.p_final,
                                  "removed" if r.removed else None, r.extra, False)
-                             for rank, r in enumerate(rows)])
+                             for rank, r in enumerate(rows)], after_samplers=True)
 
 
 class ChancesCover(Cover):
@@ -136,22 +140,25 @@ class ChancesCover(Cover):
     def row_height(self) -> int:
         return int(QFontMetrics(self.fonts()[0]).height() * 1.4)
 
-    def note_height(self) -> int:
-        """The ↓ note's height: it wraps in a narrow panel rather than being cut."""
+    def note_height(self, rows: list[BigRow] | None = None) -> int:
+        """The key's height (0 without one): it wraps in a narrow panel rather than being cut."""
+        text = self.note(rows) if rows is not None else PENALTY_NOTE
+        if not text:
+            return 0
         box = QFontMetrics(self.fonts()[2]).boundingRect(0, 0, max(self.width(), 1), 10_000,
-                                                         Qt.TextFlag.TextWordWrap, PENALTY_NOTE)
+                                                         Qt.TextFlag.TextWordWrap, text)
         return box.height() + 8
 
     def shown_rows(self) -> list[BigRow]:
-        """As many rows as fit whole, leaving room for the ↓ note when a shown row needs it."""
+        """As many rows as fit whole above the key that names their numbers."""
         if self.view is None:
             return []
         row_h = self.row_height()
         fit = max(1, min(MAX_ROWS, self.height() // row_h))
         rows = big_rows(self.view, fit, self.reveal)
-        if fit > 1 and any(r.p_penalty is not None for r in rows) and \
-                fit * row_h + self.note_height() > self.height():
-            rows = big_rows(self.view, fit - 1, self.reveal)
+        while fit > 1 and len(rows) * row_h + self.note_height(rows) > self.height():
+            fit -= 1
+            rows = big_rows(self.view, fit, self.reveal)
         return rows
 
     def fit(self) -> None:
@@ -196,15 +203,16 @@ class ChancesCover(Cover):
         if self.note(rows):
             p.setFont(note_font)
             p.setPen(QColor(secondary_ink()))
-            top = min(len(rows) * row_h, self.height() - self.note_height()) + 4
-            p.drawText(QRectF(0, top, self.width(), self.note_height()),
+            note_h = self.note_height(rows)
+            top = min(len(rows) * row_h, self.height() - note_h) + 4
+            p.drawText(QRectF(0, top, self.width(), note_h),
                        Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter | Qt.TextFlag.TextWordWrap,
                        self.note(rows))
         p.end()
 
     @staticmethod
     def note(rows: list[BigRow]) -> str:
-        """The key to ↓, under the rows, when a shown row has one."""
+        """The key to the three numbers under the rows, when a shown row has a ↓."""
         return PENALTY_NOTE if any(r.p_penalty is not None for r in rows) else ""
 
     @staticmethod
@@ -213,6 +221,11 @@ class ChancesCover(Cover):
         '38% ↓20% → 13%' when the repetition penalty lowered it first (as the normal panel writes it)."""
         raw = percent(row.p_raw) + (f" ↓{percent(row.p_penalty)}" if row.p_penalty is not None else "")
         return f"{raw}  ✗" if row.removed else f"{raw} → {percent(row.p_final)}"
+
+
+def whole_label(text: str, room: float, metrics: QFontMetrics) -> str:
+    """A slice's name, whole or not at all: "sp…" could not be matched with the list above it."""
+    return text if metrics.horizontalAdvance(text) + 8 <= room else ""
 
 
 class DiceCover(Cover):
@@ -292,8 +305,8 @@ class DiceCover(Cover):
             p.drawRect(rect)
             text = "others" if seg.token_id is None else visible(self.token_text(seg.token_id))
             shown = rect.intersected(strip)
-            text = metrics.elidedText(text, Qt.TextElideMode.ElideRight, int(shown.width()) - 8)
-            if shown.width() > 30 and text not in ("", "…"):
+            text = whole_label(text, shown.width(), metrics)
+            if text:
                 p.setPen(QColor("white"))
                 p.drawText(shown, Qt.AlignmentFlag.AlignCenter, text)
         p.restore()

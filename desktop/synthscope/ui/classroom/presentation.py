@@ -25,13 +25,16 @@ from synthscope.ui.steps.display import StepDisplay
 from synthscope.ui.steps.distribution import DistributionPanel, legend_text
 from synthscope.ui.steps.inspector import Inspector, StepHeader
 from synthscope.ui.steps.pipeline import PipelineStrip
-from synthscope.ui.steps.text_view import TokenTextView
+from synthscope.ui.steps.text_view import TEXT_LINES, TokenTextView
 from synthscope.ui.writing.chat_input import ChatInput
 from synthscope.ui.writing.run import Run
+from synthscope.ui.stage_words import compact_line
+from synthscope.ui.wording import html
 
 TEXT_POINTS = 28  # the text, in presentation mode
 SHOWN_SETTINGS = ("temperature", "top_p")
 QWIDGETSIZE_MAX = 16_777_215
+PRESENTED_LINES = 4  # the least the full-height text column keeps in large type
 TEXT_SHARE = (1, 2)  # the text column : the rest (chances and settings over the dice)
 
 
@@ -121,12 +124,12 @@ class Presentation(QObject):
         return super().eventFilter(watched, event)
 
     def advanced_widgets(self) -> list[QWidget]:
-        """Everything presentation mode hides: the step header, the stage strip, the branches, the
-        other settings, stop sequences, performance and the status bar."""
+        """Everything presentation mode hides: the step header, the stage strip (its one line moves under
+        the sliders), the branches, the other settings, stop sequences, performance and the status bar."""
         w = self.stage
         shown = [w.controls.controls[key] for key in SHOWN_SETTINGS]
         # "Also at work, under Show all settings…" is left out: that checkbox is not shown here.
-        keep = {*shown, *w.controls.findChildren(QLabel, "panelTitle")}
+        keep = {*shown, w.controls.at_work, *w.controls.findChildren(QLabel, "panelTitle")}
         direct = w.controls.findChildren(QWidget, options=Qt.FindChildOption.FindDirectChildrenOnly)
         others = [x for x in direct if x not in keep and not x.isWindow()]
         # Their hints (the words beside and under a slider) make the column too wide for 1280 px.
@@ -168,6 +171,7 @@ class Presentation(QObject):
         if w.dice.fold.isChecked():
             saved.folded_dice = True
             w.dice.fold.setChecked(False)
+
         self.presenting = saved
         window.setStyleSheet(presentation_style())
         for label in window.findChildren(QLabel, "panelTitle"):
@@ -179,6 +183,7 @@ class Presentation(QObject):
         w.distribution.plot.setMinimumWidth(1)  # under the cover: its labels must not widen the window
         saved.column_width = w.settings.minimumWidth()  # balance_presentation narrows it
         saved.moved = self._text_column()
+        w.editor.set_min_lines(PRESENTED_LINES)  # the text has the full height of the room's screen
         w.editor.setFont(theme.font(TEXT_POINTS))
         w.chat_input.message.setFont(theme.font(big(theme.BASE_POINT_SIZE)))
         w.dice.bar.setFixedHeight(big(theme.BASE_POINT_SIZE) * 10)
@@ -200,6 +205,7 @@ class Presentation(QObject):
         window.setStyleSheet(saved.style_sheet)
         for widget, font in saved.fonts.items():
             widget.setFont(font)
+        w.editor.set_min_lines(TEXT_LINES)
         w.dice.bar.setMinimumHeight(saved.dice_height[0])
         w.dice.bar.setMaximumHeight(saved.dice_height[1])
         for widget in saved.hidden:
@@ -312,10 +318,13 @@ class Presentation(QObject):
         if self.presenting is not None and view is not None:
             w.chances_cover.show_view(view, reveal=True)
             w.dice_cover.show_view(view, reveal=True)
+            w.controls.at_work.setText(f"<b>The samplers here:</b> {html(compact_line(view.trace, view.settings))}")
+            w.controls.at_work.show()
             self.reveal_selected_step()
         else:
             w.chances_cover.clear()
             w.dice_cover.clear()
+            w.controls.at_work.hide()
 
     def _big_rows_shown(self, view: StepView, rows: list[BigRow]) -> None:
         """The heading and the key above the large-type chances say what it shows: the count of its

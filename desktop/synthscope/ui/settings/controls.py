@@ -43,7 +43,8 @@ OFF_MEANING = {"top_k": "no limit", "top_p": "no limit", "min_p": "no limit", "t
 SEED_HELP = ("The seed is the starting number for the dice. The same seed and the same settings give the "
              "same text again; another seed gives other rolls. A new run (after Clear, or after you edit "
              "the text) uses the seed shown here.")
-SEED_SUBTITLE = "the dice's starting number: the same seed gives the same rolls"
+SEED_SUBTITLE = ("the dice's starting number: the same seed gives the same text again; Roll, or New dice "
+                 "each run, gives a different text")
 LENGTH_LABEL = "Length (word pieces)"
 LENGTH_HELP = "How many word pieces Generate writes before it stops by itself."
 # Each slider's two ends in words, shown under it (the temperature's: calm on the left, wild on the right).
@@ -215,6 +216,12 @@ class ControlsPanel(QFrame):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.more = MoreSamplers()  # before anything asks for settings()
+        # Presentation mode's one line of what every sampler did at the step on show (under the two
+        # sliders it keeps, so a cut made by a hidden sampler is never out of sight).
+        self.at_work = QLabel()
+        self.at_work.setWordWrap(True)
+        self.at_work.setObjectName("atWork")
+        self.at_work.hide()
         self.controls = {spec.key: SettingControl(spec) for spec in SPECS}
         self.reset_button = QPushButton("Reset to defaults")
         self.reset_button.setToolTip("Put every sampler setting back to llama.cpp's defaults.")
@@ -240,6 +247,8 @@ class ControlsPanel(QFrame):
                 layout.addWidget(self.sections[spec.key])
             layout.addWidget(self.controls[spec.key])
             self.controls[spec.key].changed.connect(self._changed)
+            if spec.key == "top_p":
+                layout.addWidget(self.at_work)
         self.more.changed.connect(lambda: self._changed("", None))
         self.more.default_chain.clicked.connect(self.reset)
         self.more_section = self._section("Order, breakers, bans and grammar")

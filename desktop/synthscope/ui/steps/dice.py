@@ -186,6 +186,14 @@ class DicePanel(QFrame):
             self.summary.setText(f"no dice: temperature 0 always writes the top word, <b>{html(name)}</b>")
             return
         self.title.setText("The dice")
+        if view.trace.final_size == 1 and view.trace.chosen_index == 0:
+            self.title.setText("The dice: did not matter here")
+            self.explanation.setText(f"Only <b>{html(elide(name, 24))}</b> was left after the samplers, so it "
+                                     f"filled the whole line: wherever the dice landed (here {view.u:.1%} "
+                                     "of the way), it would have been written.")
+            self.summary.setText(f"did not matter: only <b>{html(elide(name, 24))}</b> was left (the dice "
+                                 f"landed {view.u:.1%} of the way)")
+            return
         chosen = next((s for s in segments if s.chosen), None)
         span = f" (its slice runs from {chosen.start:.1%} to {chosen.end:.1%})" if chosen else ""
         share = percent(chosen.end - chosen.start) if chosen else "?"

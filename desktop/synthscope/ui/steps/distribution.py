@@ -82,16 +82,18 @@ def rows_for(view: StepView, token_text: Callable[[int], str], limit: int | None
     return rows
 
 
-def title_text(view: StepView, rows: list[Row]) -> str:
+def title_text(view: StepView, rows: list[Row], after_samplers: bool = False) -> str:
     """'Chances for word piece 10: the 15 likeliest of 49,152, plus the chosen one' — the count matches
-    the rows, and says what they are a part of."""
+    the rows, and says what they are a part of (and, `after_samplers`, that they are ranked by the
+    chance the dice use)."""
     what = "What if: chances" if view.is_what_if else "Chances"
     shown = sum(row.rank >= 0 for row in rows)
     extra = [("the chosen one" if row.chosen else "the run's pick") for row in rows if row.rank < 0]
     plus = "".join(f", plus {e}" for e in extra)
     known = view.trace.stages[0].n_in if view.trace.stages else 0  # every word piece the model knows
     of = f" of {known:,}" if known > shown else ""
-    return f"{what} for word piece {view.index + 1}: the {shown} likeliest{of}{plus}"
+    after = " after the samplers" if after_samplers else ""
+    return f"{what} for word piece {view.index + 1}: the {shown} likeliest{of}{after}{plus}"
 
 
 def legend_text(what_if: bool = False, penalty: bool = False) -> str:
@@ -102,7 +104,7 @@ def legend_text(what_if: bool = False, penalty: bool = False) -> str:
              f"<span style='color:{theme.CHOSEN}'>■</span>&nbsp;▶&nbsp;chosen",
              f"<span style='color:{theme.FAINT}'>■</span>&nbsp;✗&nbsp;removed"]
     if penalty:
-        items.append("↓&nbsp;the&nbsp;repetition&nbsp;penalty&nbsp;lowered&nbsp;it&nbsp;to")
+        items.append("↓&nbsp;after&nbsp;the&nbsp;repetition&nbsp;penalty")
     if what_if:
         items.append("◇&nbsp;what&nbsp;the&nbsp;run&nbsp;really&nbsp;wrote")
     return " &nbsp; ".join(items)
@@ -156,6 +158,13 @@ class _RowAxis(pg.AxisItem):
             p.drawText(rect, int(flags), label)
 
 
+CHANCES_HELP = ("Left: the model's own chance for each word piece; right, after the arrow: its chance after "
+                "the samplers, which the dice use. A greyed word piece was removed by the stage named. Each "
+                "stage's own numbers are shares of the chance still in play at that stage, so they differ "
+                "from these: click a box under “What the samplers did”, or Stage by stage, to see every "
+                "word's chance after each stage. Right-click a word to ban it or boost it.")
+
+
 class DistributionPanel(QFrame):
     """Bars for one step's top candidates; plot items are created once and updated in place. A
     right-click on a row offers to ban or boost that word piece (`biasRequested`)."""
@@ -207,7 +216,7 @@ class DistributionPanel(QFrame):
         self.plot.setMinimumHeight(180)
         self.plot.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.plot.customContextMenuRequested.connect(self._row_menu)
-        self.plot.setToolTip("Right-click a word to ban it or boost it for the next word pieces.")
+        self.plot.setToolTip(CHANCES_HELP)
 
         self.stages = StageTable()
         layout.addWidget(self.legend)

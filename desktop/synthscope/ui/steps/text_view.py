@@ -24,6 +24,7 @@ from PySide6.QtWidgets import QLabel, QPlainTextEdit, QWidget
 from synthscope.ui import theme
 from synthscope.ui.wording import html
 
+TEXT_LINES = 10  # lines of text that stay in sight whatever panels are open
 END_MARK = " ⬣ end of text "  # ⬣, a stop sign's shape: ■ is the legends' colour swatch
 FRAME_MARGIN = 4  # pixels the selected token's frame reaches beyond the token
 ROLE_NAMES = {"system": "Instructions for the model", "user": "You", "assistant": "Model"}
@@ -52,6 +53,7 @@ class TokenTextView(QPlainTextEdit):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self.min_lines = TEXT_LINES  # before the font is set: a font change fits the least height
         self.setFont(theme.font(theme.TEXT_POINT_SIZE))
         self.setUndoRedoEnabled(False)  # Ctrl+Z removes tokens; a second, text-level undo would confuse
         self.setLineWrapMode(QPlainTextEdit.LineWrapMode.WidgetWidth)
@@ -66,7 +68,25 @@ class TokenTextView(QPlainTextEdit):
         self.hovered: int | None = None
         self._mouse_inside = False
         self._programmatic = 0
+        self.tail_note = ""  # painted after the last word piece, e.g. that a reply was cut short
         self.document().contentsChange.connect(self._contents_changed)
+        self._fit_min_height()
+
+    def set_min_lines(self, lines: int) -> None:
+        """The least number of lines kept in sight (presentation mode's full-height column needs fewer
+        of its large ones to fit 1280×720)."""
+        self.min_lines = lines
+        self._fit_min_height()
+
+    def _fit_min_height(self) -> None:
+        """The text first: room for `min_lines` lines at the font it has, whatever panels are open."""
+        self.setMinimumHeight(self.fontMetrics().lineSpacing() * self.min_lines + 2 * self.frameWidth()
+                              + 2 * int(self.document().documentMargin()) + 8)
+
+    def changeEvent(self, e: QEvent) -> None:  # noqa: N802
+        super().changeEvent(e)
+        if e.type() == QEvent.Type.FontChange:
+            self._fit_min_height()
 
     # --- content -------------------------------------------------------------------------
     def set_prompt(self, text: str) -> None:
@@ -257,11 +277,34 @@ class TokenTextView(QPlainTextEdit):
         self.viewport().update()
         self.hoverLeft.emit()
 
+    def set_tail_note(self, text: str) -> None:
+        """Words after the end of the text (not part of it); any change to the text takes them away."""
+        self.tail_note = text
+        self.viewport().update()
+
+    def _paint_tail_note(self, p: QPainter) -> None:
+        font = QFont(self.font())
+        font.setItalic(True)
+        font.setPointSize(max(theme.BASE_POINT_SIZE, font.pointSize() - 4))
+        p.setFont(font)
+        p.setPen(QColor(theme.WARNING_INK))
+        end = QTextCursor(self.document())
+        end.movePosition(QTextCursor.MoveOperation.End)
+        rect = self.cursorRect(end)
+        width = p.fontMetrics().horizontalAdvance(self.tail_note) + 12
+        room = self.viewport().width() - rect.right() - 8
+        x, y = (rect.right() + 10, rect.top()) if room >= width else (4, rect.bottom() + 2)
+        p.drawText(QRect(x, y, self.viewport().width() - x - 4, rect.height() + 4),
+                   int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter | Qt.TextFlag.TextWordWrap),
+                   self.tail_note)
+
     def paintEvent(self, e: QPaintEvent) -> None:  # noqa: N802
         super().paintEvent(e)
         if not self.spans:
             return
         p = QPainter(self.viewport())
+        if self.tail_note:
+            self._paint_tail_note(p)
         p.setRenderHint(QPainter.RenderHint.Antialiasing)
         if self._mouse_inside:
             self._paint_boundaries(p)
@@ -352,6 +395,7 @@ class TokenTextView(QPlainTextEdit):
                 self.marked.pop(index, None)
 
     def _editing(self) -> _Programmatic:
+        self.tail_note = ""  # the text changes: a note about where it ended no longer holds
         return _Programmatic(self)
 
 

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QEvent, QObject, Qt
+from PySide6.QtGui import QResizeEvent
 from PySide6.QtWidgets import (
     QFrame,
     QHBoxLayout,
     QLabel,
     QScrollArea,
+    QSizePolicy,
     QSplitter,
     QVBoxLayout,
     QWidget,
@@ -25,7 +27,7 @@ def text_panel(editor: TokenTextView, chat_input: QWidget) -> tuple[QFrame, QLab
     layout, title = theme.panel(panel, "Prompt and continuation")
     title.setToolTip("Type a prompt, then press Generate. The model's word pieces are added after it. "
                      "In chat mode, write a message below and the model replies.")
-    layout.addWidget(editor, 1)
+    layout.addWidget(editor, 1)  # it keeps room for TEXT_LINES lines (text_view)
     layout.addWidget(legend())
     layout.addWidget(chat_input)
     return panel, title
@@ -48,6 +50,60 @@ def with_branches(text: QWidget, branches: QWidget) -> QSplitter:
     return split
 
 
+MIN_PANELS_HEIGHT = 120  # the step panels never shrink below this: at least the header and a title
+
+
+class StepPanelsArea(QScrollArea):
+    """The step panels under the text, in a scroll area that TextFirst sizes."""
+
+    def __init__(self, content: QWidget) -> None:
+        super().__init__()
+        self.setWidget(content)
+        self.setWidgetResizable(True)
+        self.setFrameShape(QFrame.Shape.NoFrame)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Fixed)
+
+    def wanted(self) -> int:
+        """The height the panels' words need at the width they have (their words wrap)."""
+        content = self.widget()
+        width = self.viewport().width() if self.viewport().width() > 0 else self.width()
+        if content.hasHeightForWidth() and width > 0:
+            return content.heightForWidth(width)
+        return content.sizeHint().height()
+
+
+class TextFirst(QWidget):
+    """The text row above, the step panels below: the panels get the height they need while the text
+    row keeps its least height (TEXT_LINES lines of text); past that the panels scroll, the text
+    never shrinks. Refitted whenever the window or a panel changes size."""
+
+    def __init__(self, top: QWidget, panels: StepPanelsArea) -> None:
+        super().__init__()
+        self.top, self.panels = top, panels
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(6)
+        layout.addWidget(top, 1)
+        layout.addWidget(panels, 0)
+        panels.widget().installEventFilter(self)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802
+        if event.type() == QEvent.Type.LayoutRequest:
+            self.refit()
+        return False
+
+    def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802
+        self.refit()
+        super().resizeEvent(event)
+
+    def refit(self) -> None:
+        room = self.height() - self.layout().spacing() - self.top.minimumSizeHint().height()
+        height = max(min(self.panels.wanted(), room), MIN_PANELS_HEIGHT)
+        if height != self.panels.height() or self.panels.minimumHeight() != height:
+            self.panels.setFixedHeight(height)
+
+
 @dataclass(frozen=True)
 class Layout:
     """The central widget and the handles presentation mode moves panels with."""
@@ -63,14 +119,15 @@ def arrange(banners: list[QWidget], text: QWidget, distribution: QWidget, step_p
     """Text and chances side by side on top, the step's story full width below them, the controls
     in their own scrolling column on the right, and the banners above everything."""
     top = _split(Qt.Orientation.Horizontal, text, distribution, (3, 2))
-    # A layout, not a splitter, below: the step panels always get the height their words need.
-    left = QWidget()
-    left_layout = QVBoxLayout(left)
-    left_layout.setContentsMargins(0, 0, 0, 0)
-    left_layout.setSpacing(6)
-    left_layout.addWidget(top, 1)
+    # The text first: the top row keeps the least height the text needs (TEXT_LINES of it); the step
+    # panels below get the height their words need when there is room, and scroll when there is not.
+    below = QWidget()
+    below_layout = QVBoxLayout(below)
+    below_layout.setContentsMargins(0, 0, 0, 0)
+    below_layout.setSpacing(6)
     for panel in step_panels:
-        left_layout.addWidget(panel, 0)
+        below_layout.addWidget(panel, 0)
+    left = TextFirst(top, StepPanelsArea(below))
     scroll = QScrollArea()
     scroll.setWidget(controls)
     scroll.setWidgetResizable(True)

@@ -20,6 +20,9 @@ from synthscope.ui.worker.handle import WorkerHandle
 from synthscope.ui.writing.chat import Chat
 
 
+CUT_SHORT = "cut short at the Length ({n} word pieces) — press Send with an empty box to go on"
+
+
 class Run(QObject):
     """Starts, stops and takes back the worker's run, and keeps the document in step with it."""
 
@@ -103,6 +106,10 @@ class Run(QObject):
         if reason == "error" and self.doc.chatting:
             self.chat.run_failed()
         words = self.doc.finish_words(reason)
+        if reason == "limit" and self.doc.chatting:
+            cut = CUT_SHORT.format(n=self.controls.max_tokens.value())
+            self.editor.set_tail_note(cut)
+            words = f"{words} The reply was {cut}."
         if words:
             self.notices.say(words, 10000)
 
