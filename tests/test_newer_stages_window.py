@@ -114,3 +114,19 @@ def test_dragging_a_box_changes_the_order_of_the_next_run(qtbot, win) -> None:
     assert names.index("temperature") < names.index("top_k")
     win.parts.controls.more.default_chain.click()
     assert win.parts.controls.settings() == SamplerSettings()
+
+
+def test_every_example_grammar_is_usable_and_one_click_puts_it_in_place(qtbot, win) -> None:
+    from synthscope.engine.grammar import check_grammar
+    from synthscope.ui.settings.more_samplers import GRAMMAR_EXAMPLES
+
+    more = win.parts.controls.more
+    for index, (name, text) in enumerate(GRAMMAR_EXAMPLES.items(), start=1):
+        assert check_grammar(text) is None, name
+        more.examples.activated.emit(index)
+        assert win.parts.controls.settings().grammar == text and more.examples.currentIndex() == 0
+    more.no_grammar.click()
+    assert win.parts.controls.settings().grammar == ""
+    json_shape = SamplerSettings(grammar=GRAMMAR_EXAMPLES["A JSON object with an answer"], temperature=0.7)
+    generate(qtbot, win, "Answer in JSON: what colour is the sky?", json_shape, 14)
+    assert win.parts.editor.generated_text().startswith('{')

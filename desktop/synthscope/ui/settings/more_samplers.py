@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QSettings, Signal
-from PySide6.QtWidgets import (QFileDialog, QHBoxLayout, QLabel, QLineEdit, QPlainTextEdit, QPushButton,
+from PySide6.QtWidgets import (QComboBox, QFileDialog, QLabel, QLineEdit, QPlainTextEdit, QPushButton,
                                QVBoxLayout, QWidget)
 
 from synthscope.sampling import SamplerSettings, SettingsError
@@ -24,8 +24,11 @@ LIST_KEYS = ("samplers", "dry_sequence_breakers", "logit_bias", "grammar")
 ORDER_HELP = ("The samplers run in this order, each on what the one before it left. Drag the boxes under "
               "“What the samplers did” to change it.")
 GRAMMAR_EXAMPLES = {
-    "only digits": 'root ::= [0-9]+',
-    "yes or no": 'root ::= ("yes" | "no")',
+    "Only digits": 'root ::= [0-9]+',
+    "Yes or no": 'root ::= ("yes" | "no")',
+    "A JSON object with an answer": ('root ::= "{" ws "\\"answer\\":" ws string ws "}"\n'
+                                     'string ::= "\\"" [a-zA-Z0-9 ,.!?]* "\\""\n'
+                                     'ws ::= [ ]?'),
 }
 
 
@@ -88,11 +91,19 @@ class MoreSamplers(QWidget):
         self.grammar.setFixedHeight(theme.font().pointSize() * 5)
         self.grammar.textChanged.connect(self._grammar_edited)
         self.grammar.setMinimumWidth(60)
-        self.grammar_file = QPushButton("Open a grammar file…")
+        self.grammar_file = QPushButton("Open a file…")
         self.grammar_file.clicked.connect(self._open_grammar)
+        self.examples = QComboBox()
+        self.examples.addItem("Examples…")
+        self.examples.addItems(list(GRAMMAR_EXAMPLES))
+        self.examples.setToolTip("Put an example grammar in the box (it replaces what is there).")
+        self.examples.activated.connect(self._example_chosen)
+        self.no_grammar = QPushButton("None")
+        self.no_grammar.setToolTip("No grammar: every word piece may follow.")
+        self.no_grammar.clicked.connect(lambda: self._set("grammar", ""))
         layout.addWidget(self._bold("Grammar"))
         layout.addWidget(self.grammar)
-        layout.addWidget(self.grammar_file)
+        layout.addLayout(theme.row((self.examples, 1), self.grammar_file, self.no_grammar))
         self.message = self._hint("")
         self.message.hide()
         layout.addWidget(self.message)
@@ -179,6 +190,11 @@ class MoreSamplers(QWidget):
         if len(text) <= MAX_GRAMMAR_CHARS and text != self.values["grammar"]:
             self.values["grammar"] = text
             self.changed.emit()
+
+    def _example_chosen(self, index: int) -> None:
+        if index > 0:
+            self._set("grammar", GRAMMAR_EXAMPLES[self.examples.itemText(index)])
+        self.examples.setCurrentIndex(0)
 
     def _open_grammar(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Open a grammar", "", "Grammars (*.gbnf);;All files (*)")
