@@ -70,7 +70,9 @@ if command -v Xvfb >/dev/null; then
     xvfb=$!
     mkdir -p "$root/tmp/.X11-unix"
     mount --bind /tmp/.X11-unix "$root/tmp/.X11-unix"
-    for _ in $(seq 50); do [[ -S /tmp/.X11-unix/X97 ]] && break; sleep 0.1; done
+    # Xvfb's first start on a fresh machine can take several seconds (it builds its font caches).
+    for _ in $(seq 300); do [[ -S /tmp/.X11-unix/X97 ]] && break; sleep 0.1; done
+    [[ -S /tmp/.X11-unix/X97 ]] || { echo "FAILED: Xvfb did not start within 30 s" >&2; kill $xvfb; exit 1; }
     echo "In a real X11 window (Xvfb):"
     status=0
     as_teacher QT_QPA_PLATFORM=xcb DISPLAY=:97 synthscope --smoke-test || status=$?
