@@ -154,7 +154,9 @@ def test_settings_round_trip_through_a_record(real_step) -> None:
                                  dry_sequence_breakers=("\n", "END"))
     again = SamplerSettings.from_dict(s.to_record())
     assert again == s
-    assert SamplerSettings().to_record().keys().isdisjoint({"samplers", "dry_multiplier", "grammar"})
+    record = SamplerSettings().to_record()
+    assert record.keys().isdisjoint({"dry_multiplier", "grammar", "logit_bias"})  # off: left out
+    assert record["samplers"] == list(DEFAULT_ORDER)  # the order is in every record
 
 
 @pytest.mark.parametrize("changes", [

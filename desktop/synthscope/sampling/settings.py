@@ -14,9 +14,10 @@ __all__ = ["DEFAULT_BREAKERS", "LIST_SPECS", "LIST_SPEC_BY_KEY", "MIN_TEMPERATUR
            "ListSpec", "SamplerSettings", "SettingSpec", "SettingsError", "ADDED_KEYS"]
 
 # Settings added after sessions were first saved: a record leaves them out at their defaults, so a
-# file that does not use them is the same as before and older versions of Synthscope still read it.
+# file that does not use them stays small. The order is the exception: every record says it.
 ADDED_KEYS = frozenset(spec.key for spec in SPECS if spec.key.startswith(
-    ("dry_", "top_n_sigma", "xtc_", "dynatemp_", "mirostat", "adaptive_"))) | frozenset(LIST_SPEC_BY_KEY)
+    ("dry_", "top_n_sigma", "xtc_", "dynatemp_", "mirostat", "adaptive_"))) | frozenset(
+    LIST_SPEC_BY_KEY) - {"samplers"}
 Bias = tuple[int, float]
 
 
