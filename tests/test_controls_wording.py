@@ -22,7 +22,8 @@ from PySide6.QtWidgets import (  # noqa: E402
 from synthscope.sampling.specs import SWITCHES  # noqa: E402
 from synthscope.sampling import SPECS, SamplerSettings  # noqa: E402
 from synthscope.ui import theme  # noqa: E402
-from synthscope.ui.settings.controls import SIMPLE_KEYS, ControlsPanel, plain_effect  # noqa: E402
+from synthscope.ui.settings.controls import SIMPLE_KEYS, ControlsPanel  # noqa: E402
+from synthscope.ui.settings.setting_words import plain_effect  # noqa: E402
 from synthscope.ui.window.main_window import MainWindow  # noqa: E402
 from synthscope.ui.settings.performance import PerformancePanel  # noqa: E402
 from synthscope.ui.settings.stop_sequences import HELP, StopSequencesBox  # noqa: E402

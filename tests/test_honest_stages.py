@@ -13,21 +13,13 @@ from synthscope.ui import theme
 from synthscope.ui.classroom.big_view import PENALTY_NOTE, segments_for, whole_label
 from synthscope.ui.stage_words import ONE_LEFT
 from synthscope.ui.steps.text_view import TEXT_LINES
-from window_helpers import WAIT_MS, loaded_window
+from window_helpers import generate_with, idle, loaded_window
 
 STORY = "Once upon a time, in a small village by the sea, there lived"
 
 
-def idle(qtbot, win) -> None:
-    qtbot.waitUntil(lambda: win.doc.state == "idle" and not win.steps.pending, timeout=WAIT_MS)
-
-
 def generate(qtbot, win, settings: SamplerSettings, length: int, prompt: str = STORY) -> None:
-    win.parts.controls.set_settings(settings)
-    win.parts.controls.max_tokens.setValue(length)
-    win.run.use_prompt(prompt)
-    win.commands.generate.trigger()
-    idle(qtbot, win)
+    generate_with(qtbot, win, prompt, settings, length)
 
 
 @pytest.fixture

@@ -10,22 +10,13 @@ import pytest
 from synthscope.sampling import SamplerSettings, run_chain
 from synthscope.sampling.order import DEFAULT_ORDER
 from synthscope.ui.steps.pipeline import moved
-from window_helpers import WAIT_MS, loaded_window, worker_generator
+from window_helpers import WAIT_MS, generate_with, loaded_window, worker_generator
 
 REPETITIVE = "One two three. One two three. One two three. One two"
 
 
-def idle(qtbot, win) -> None:
-    qtbot.waitUntil(lambda: win.doc.state == "idle" and not win.steps.pending, timeout=WAIT_MS)
-
-
 def generate(qtbot, win, prompt: str, settings: SamplerSettings, length: int) -> None:
-    win.parts.controls.set_settings(settings)
-    win.parts.controls.max_tokens.setValue(length)
-    win.parts.controls.ignore_end.setChecked(True)
-    win.run.use_prompt(prompt)
-    win.commands.generate.trigger()
-    idle(qtbot, win)
+    generate_with(qtbot, win, prompt, settings, length, ignore_end=True)
 
 
 @pytest.fixture

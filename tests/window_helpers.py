@@ -34,3 +34,18 @@ def worker_generator(win: MainWindow) -> Generator:
     gen = win.handle.worker.generator
     assert gen is not None
     return gen
+
+
+def idle(qtbot, win: MainWindow) -> None:
+    """Until the window is idle with every step it was sent shown."""
+    qtbot.waitUntil(lambda: win.doc.state == "idle" and not win.steps.pending, timeout=WAIT_MS)
+
+
+def generate_with(qtbot, win: MainWindow, prompt: str, settings, length: int, ignore_end: bool = False) -> None:
+    """A whole run from `prompt` with these sampler settings and Length, as a person would start it."""
+    win.parts.controls.set_settings(settings)
+    win.parts.controls.max_tokens.setValue(length)
+    win.parts.controls.ignore_end.setChecked(ignore_end)
+    win.run.use_prompt(prompt)
+    win.commands.generate.trigger()
+    idle(qtbot, win)

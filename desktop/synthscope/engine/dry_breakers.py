@@ -132,10 +132,4 @@ def _ending_with(texts: VocabTexts, suffix: bytes) -> np.ndarray:
 
 def _tokenize(engine: Engine, text: bytes) -> list[int]:
     """`vocab.tokenize(text, false, false)`: no BOS, special tokens' texts taken as plain text."""
-    size = len(text) + 8
-    while True:
-        buffer = (llama_cpp.llama_token * size)()
-        n = llama_cpp.llama_tokenize(engine._vocab, text, len(text), buffer, size, False, False)
-        if n >= 0:
-            return list(buffer[:n])
-        size = -n
+    return engine.tokenize_bytes(text, add_special=False, parse_special=False)

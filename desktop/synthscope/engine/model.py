@@ -93,11 +93,15 @@ class Engine:
 
     # -- text <-> tokens ------------------------------------------------------------------
     def tokenize(self, text: str, add_special: bool = True) -> list[int]:
-        data = text.encode("utf-8")
+        return self.tokenize_bytes(text.encode("utf-8"), add_special)
+
+    def tokenize_bytes(self, data: bytes, add_special: bool = True, parse_special: bool = True) -> list[int]:
+        """llama_tokenize: `add_special` adds the beginning-of-text token, `parse_special` reads
+        special tokens' texts (e.g. <|im_end|>) as those tokens rather than as plain text."""
         size = len(data) + 8
         while True:
             buffer = (llama_cpp.llama_token * size)()
-            n = llama_cpp.llama_tokenize(self._vocab, data, len(data), buffer, size, add_special, True)
+            n = llama_cpp.llama_tokenize(self._vocab, data, len(data), buffer, size, add_special, parse_special)
             if n >= 0:
                 return list(buffer[:n])
             size = -n

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer
 from PySide6.QtGui import QAction, QFont, QKeySequence
-from PySide6.QtWidgets import (QAbstractButton, QApplication, QBoxLayout, QLabel, QMainWindow, QPushButton,
+from PySide6.QtWidgets import (QApplication, QBoxLayout, QLabel, QMainWindow, QPushButton,
                                QScrollArea, QSplitter, QWidget)
 
 from synthscope.session.mirror import StepView

@@ -100,9 +100,9 @@ class CompareTextView(TokenTextView):
 
     def _visible_tokens(self) -> tuple[int, int]:
         """The first and last token on screen (only those are painted: a long run stays cheap)."""
-        top = self._span_index(self.cursorForPosition(QPoint(0, 0)).position())
+        top = self.span_index(self.cursorForPosition(QPoint(0, 0)).position())
         corner = QPoint(self.viewport().width(), self.viewport().height())
-        bottom = self._span_index(self.cursorForPosition(corner).position())
+        bottom = self.span_index(self.cursorForPosition(corner).position())
         return top or 0, len(self.spans) - 1 if bottom is None else bottom
 
     def paintEvent(self, e: QPaintEvent) -> None:  # noqa: N802

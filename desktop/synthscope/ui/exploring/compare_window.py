@@ -14,10 +14,10 @@ from synthscope.session.compare import (MAX_COLUMNS, MIN_COLUMNS, CompareSpec, a
                                         differs_at, divergence_from_first, first_divergence, labelled,
                                         surprise_bits)
 from synthscope.ui import theme
-from synthscope.ui.settings.controls import LENGTH_LABEL
+from synthscope.ui.settings.setting_words import LENGTH_LABEL
 from synthscope.ui.exploring.compare_column import DIVERGE, CompareColumn, Model, quoted
 from synthscope.ui.exploring.compare_worker import Batch, ColumnJob, CompareHandle, CompareRequest, trusted
-from synthscope.ui.steps.text_view import legend
+from synthscope.ui.steps.text_legend import legend
 from synthscope.ui.wording import html, listed
 
 DEFAULT_TOKENS = 60

@@ -19,10 +19,10 @@ from PySide6.QtGui import (
     QTextCharFormat,
     QTextCursor,
 )
-from PySide6.QtWidgets import QLabel, QPlainTextEdit, QWidget
+from PySide6.QtWidgets import QPlainTextEdit, QWidget
 
 from synthscope.ui import theme
-from synthscope.ui.wording import html
+from synthscope.ui.steps.text_marks import paint_boundaries, paint_fork, paint_tail_note
 
 TEXT_LINES = 10  # lines of text that stay in sight whatever panels are open
 END_MARK = " ⬣ end of text "  # ⬣, a stop sign's shape: ■ is the legends' colour swatch
@@ -237,7 +237,7 @@ class TokenTextView(QPlainTextEdit):
             return None
         pos = self.cursorForPosition(point).position()
         for q in (pos - 1, pos):
-            index = self._span_index(q)
+            index = self.span_index(q)
             if index is not None and any(r.adjusted(-1, 0, 1, 0).contains(point)
                                          for r in self.token_rects(index)):
                 return index
@@ -282,38 +282,22 @@ class TokenTextView(QPlainTextEdit):
         self.tail_note = text
         self.viewport().update()
 
-    def _paint_tail_note(self, p: QPainter) -> None:
-        font = QFont(self.font())
-        font.setItalic(True)
-        font.setPointSize(max(theme.BASE_POINT_SIZE, font.pointSize() - 4))
-        p.setFont(font)
-        p.setPen(QColor(theme.WARNING_INK))
-        end = QTextCursor(self.document())
-        end.movePosition(QTextCursor.MoveOperation.End)
-        rect = self.cursorRect(end)
-        width = p.fontMetrics().horizontalAdvance(self.tail_note) + 12
-        room = self.viewport().width() - rect.right() - 8
-        x, y = (rect.right() + 10, rect.top()) if room >= width else (4, rect.bottom() + 2)
-        p.drawText(QRect(x, y, self.viewport().width() - x - 4, rect.height() + 4),
-                   int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter | Qt.TextFlag.TextWordWrap),
-                   self.tail_note)
-
     def paintEvent(self, e: QPaintEvent) -> None:  # noqa: N802
         super().paintEvent(e)
         if not self.spans:
             return
         p = QPainter(self.viewport())
         if self.tail_note:
-            self._paint_tail_note(p)
+            paint_tail_note(self, p)
         p.setRenderHint(QPainter.RenderHint.Antialiasing)
         if self._mouse_inside:
-            self._paint_boundaries(p)
+            paint_boundaries(self, p)
         if self.hovered is not None and self.hovered != self.selected:
             p.setPen(QPen(QColor(theme.INK), 1.2))
             for rect in self.token_rects(self.hovered):
                 p.drawRoundedRect(rect.adjusted(0, 0, -1, -1), 3, 3)
         if self.fork_at is not None and self.fork_at < len(self.spans):
-            self._paint_fork(p)
+            paint_fork(self, p)
         if self.selected is not None and self.selected < len(self.spans):
             p.setBrush(Qt.BrushStyle.NoBrush)  # a frame only: the fork flag above leaves its fill behind
             p.setPen(QPen(QColor(self.frame_colour), 2.5))
@@ -321,35 +305,8 @@ class TokenTextView(QPlainTextEdit):
                 p.drawRoundedRect(rect.adjusted(-1, -1, 0, 0), 3, 3)
         p.end()
 
-    def _paint_fork(self, p: QPainter) -> None:
-        """A flag where the shown branch left the text it came from."""
-        rects = self.token_rects(self.fork_at)  # type: ignore[arg-type]
-        if not rects:
-            return
-        first = rects[0]
-        colour = QColor(theme.ACCENT)
-        p.setPen(QPen(colour, 3))
-        p.drawLine(first.left() - 2, first.top(), first.left() - 2, first.bottom())
-        p.setBrush(colour)
-        p.setPen(Qt.PenStyle.NoPen)
-        p.drawPolygon([QPoint(first.left() - 3, first.top()), QPoint(first.left() + 6, first.top() + 4),
-                       QPoint(first.left() - 3, first.top() + 8)])
-
-    def _paint_boundaries(self, p: QPainter) -> None:
-        """Thin ticks where one token ends and the next begins (only while the mouse is over the text)."""
-        first = self._span_index(self.cursorForPosition(QPoint(0, 0)).position()) or 0
-        last_pos = self.cursorForPosition(QPoint(self.viewport().width(), self.viewport().height()))
-        last = self._span_index(last_pos.position())
-        last = len(self.spans) - 1 if last is None else last
-        p.setPen(QPen(QColor(theme.MUTED), 1))
-        cursor = QTextCursor(self.document())
-        for start, _ in self.spans[first:last + 1]:
-            cursor.setPosition(start)
-            rect = self.cursorRect(cursor)
-            p.drawLine(rect.left(), rect.top() + 2, rect.left(), rect.bottom() - 2)
-
     # --- helpers -------------------------------------------------------------------------
-    def _span_index(self, pos: int) -> int | None:
+    def span_index(self, pos: int) -> int | None:
         i = bisect.bisect_right(self.spans, pos, key=lambda span: span[0]) - 1
         return i if i >= 0 and pos < self.spans[i][1] else None
 
@@ -410,21 +367,3 @@ class _Programmatic:
 
     def __exit__(self, *_exc: object) -> None:
         self.view._programmatic -= 1
-
-
-def legend() -> QLabel:
-    """The shading key: which colour stands for which chance of the written word piece."""
-    swatches = " ".join(  # plain spaces between swatches, so the legend can wrap between them
-        f"<span style='background:{colour}; color:{theme.BAND_INK}'>&nbsp;{html(label)}&nbsp;</span>"
-        for _, colour, label in theme.PROBABILITY_BANDS)
-    label = QLabel(f"Chance the model gave each word piece: {swatches} &nbsp; "
-                   "<b>␣</b>&nbsp;=&nbsp;a&nbsp;space &nbsp;<b>↵</b>&nbsp;=&nbsp;a&nbsp;new&nbsp;line "
-                   "&nbsp;unshaded&nbsp;=&nbsp;your&nbsp;own&nbsp;words")
-    label.setObjectName("hint")
-    label.setWordWrap(True)
-    label.setToolTip("Each written word piece (token) is shaded by the chance the model gave it before "
-                     "the samplers ran: yellow ones were surprises, blue ones were expected. The one "
-                     "framed in orange-red is shown in the panels. Hover a word to see its rivals; click "
-                     "it to look at that step. In the panels, ␣ stands for a space: many word pieces "
-                     "start with one.")
-    return label

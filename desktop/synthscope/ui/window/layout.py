@@ -18,7 +18,8 @@ from PySide6.QtWidgets import (
 )
 
 from synthscope.ui import theme
-from synthscope.ui.steps.text_view import TokenTextView, legend
+from synthscope.ui.steps.text_legend import legend
+from synthscope.ui.steps.text_view import TokenTextView
 
 
 def text_panel(editor: TokenTextView, chat_input: QWidget) -> tuple[QFrame, QLabel]:
