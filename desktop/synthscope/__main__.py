@@ -4,7 +4,7 @@ from __future__ import annotations
 import os
 import sys
 
-HEADLESS_COMMANDS = {"trace", "engine", "models", "replay"}
+HEADLESS_COMMANDS = {"trace", "engine", "models", "replay", "futures"}
 SMOKE_TEST_FLAG = "--smoke-test"
 
 

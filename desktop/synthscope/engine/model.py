@@ -86,6 +86,11 @@ class Engine:
                                  f"generation (context of {n_ctx} tokens).")
         return cls(path, facts, model, ctx, n_ctx, config, note)
 
+    @property
+    def model_pointer(self) -> int:
+        """The llama_model, for a second context on the same weights (engine.batched)."""
+        return self._model
+
     def set_threads(self, threads: int) -> None:
         """Use `threads` from the next decode on (no reload needed)."""
         self.config = self.config.with_changes(threads=threads)
