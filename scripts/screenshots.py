@@ -9,7 +9,8 @@ stage-by-stage.png (each candidate's chance after every sampler), chat.png (two
 turns of a conversation in chat mode, the samplers and dice panels folded to a line each),
 models.png (File → Models on this computer), branches.png
 (the branch tree after another token and a replay), compare.png (three runs side by side),
-newer-samplers.png (a step where DRY held back a copy and XTC crossed out the top words) and
+newer-samplers.png (a step where DRY held back a copy and XTC crossed out the top words),
+futures.png (a hundred futures from one step: the tally, the tree and the list) and
 presentation.png (presentation mode at 1280×720).
 """
 from __future__ import annotations
@@ -168,6 +169,21 @@ def newer_samplers_shot(app: QApplication, window: MainWindow, path: Path) -> No
     controls.set_settings(before)
 
 
+def futures_shot(app: QApplication, window: MainWindow, index: int, path: Path) -> None:
+    """A hundred futures of six word pieces from the selected step: the tally, the tree and the list."""
+    window.steps.select_step(index)
+    futures = window.futures.open()
+    futures.resize(1400, 760)
+    futures.depth.setValue(6)
+    futures.seed.setValue(7)
+    futures.write()
+    wait_until(app, lambda: futures.futures is not None, timeout=120)
+    futures.likeliest.click()
+    settle(app, window)
+    futures.grab().save(str(path))
+    futures.close()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path("docs/screenshots"))
@@ -225,6 +241,7 @@ def main(argv: list[str] | None = None) -> int:
     window.parts.distribution.grab().save(str(args.out / "stage-by-stage.png"))
     window.parts.distribution.stage_button.click()
     window.steps.select_step(index)
+    futures_shot(app, window, index, args.out / "futures.png")
     branches_shot(app, window, args.out / "branches.png")
     compare_shot(app, window, args.out / "compare.png")
     from synthscope.ui.classroom.presentation import presentation_shot

@@ -13,7 +13,7 @@ from synthscope.engine.errors import EngineError
 if TYPE_CHECKING:
     from synthscope.engine.model import Engine
 
-MAX_SEQUENCES = 512
+MAX_SEQUENCES = 256  # llama.cpp's own limit (LLAMA_MAX_SEQ)
 
 
 class BatchedDecoder:

@@ -109,31 +109,54 @@ class _Sampler:
 
 def write_futures(engine: Engine, context: Sequence[int], settings: SamplerSettings, n: int, depth: int,
                   seed: int, prompt_length: int | None = None, feedback: Feedback = FRESH,
-                  progress: Progress | None = None, should_stop: Callable[[], bool] | None = None) -> Futures:
+                  progress: Progress | None = None, should_stop: Callable[[], bool] | None = None,
+                  root_logits: np.ndarray | None = None) -> Futures:
     """`n` futures of `depth` word pieces after `context` (the prompt's `prompt_length` word pieces and
-    the steps kept), each with its own dice from `seed`; mirostat or adaptive-p start from `feedback`."""
+    the steps kept), each with its own dice from `seed`; mirostat or adaptive-p start from `feedback`.
+    `root_logits`: the next word piece's logits as the run computed them (a step's own), when the
+    engine's memory holds more than `context`. More futures than llama.cpp decodes side by side are
+    written in groups, each future keeping its own dice."""
     check_request(n, depth)
-    if n > MAX_SEQUENCES:
-        raise EngineError(f"At most {MAX_SEQUENCES} futures can be decoded side by side.")
     sampler = _Sampler(engine, settings, context, len(context) if prompt_length is None else prompt_length,
                        FutureDice(seed))
     futures = [Future() for _ in range(n)]
-    states = [feedback] * n
-    decoder = BatchedDecoder(engine, n, depth, len(context)) if depth > 1 else None
+    groups = [range(start, min(start + MAX_SEQUENCES, n)) for start in range(0, n, MAX_SEQUENCES)]
+    first: ChainResult | None = None
     try:
-        # The next word piece's logits from the engine's own memory when it holds the context (decoded
-        # by the run's one-token rule: the tally's chances are then the run's own, exactly); the
-        # decoder's batch of the context only serves the futures' later word pieces.
-        held = list(engine.tokens) == list(context)
+        if root_logits is None and list(engine.tokens) == list(context):
+            root_logits = _last_logits(engine, context)  # the run's own, decoded by its one rule
+        for number, group in enumerate(groups):
+            def report(done: int, total: int, number: int = number) -> None:
+                if progress is not None:
+                    progress(number * total + done, len(groups) * total)
+
+            result = _write_group(engine, sampler, context, [futures[i] for i in group], group.start, depth,
+                                  feedback, root_logits, report, should_stop)
+            first = first or result
+    finally:
+        sampler.close()
+    assert first is not None
+    return Futures(len(context), settings, seed, futures, build_tree(futures), first)
+
+
+def _write_group(engine: Engine, sampler: _Sampler, context: Sequence[int], futures: list[Future], offset: int,
+                 depth: int, feedback: Feedback, root_logits: np.ndarray | None, progress: Progress,
+                 should_stop: Callable[[], bool] | None) -> ChainResult:
+    """Futures `offset`… side by side in one llama.cpp context; the first step's chain."""
+    states = [feedback] * len(futures)
+    decoder = BatchedDecoder(engine, len(futures), depth, len(context)) if depth > 1 else None
+    try:
         root = decoder.start(list(context)) if decoder is not None else None
-        if held or root is None:
+        if root_logits is not None:
+            root = root_logits
+        if root is None:
             root = _last_logits(engine, context)
         nodes: dict[tuple[int, ...], tuple[int, np.ndarray]] = {(): (0, root)}  # path -> (sequence, logits)
         first: ChainResult | None = None
         for d in range(depth):
             if should_stop is not None and should_stop():
                 raise EngineError("The futures were stopped.")
-            picks = _sample_all(sampler, futures, states, nodes, d)
+            picks = _sample_all(sampler, futures, states, nodes, d, offset)
             if d == 0:
                 first = picks[0][1]
             for future, (token, _result, p) in zip(futures, picks):
@@ -141,14 +164,12 @@ def write_futures(engine: Engine, context: Sequence[int], settings: SamplerSetti
                 future.p_final.append(p)
             if d + 1 < depth and decoder is not None:
                 nodes = _decode_children(decoder, nodes, futures, d)
-            if progress is not None:
-                progress(d + 1, depth)
+            progress(d + 1, depth)
     finally:
         if decoder is not None:
             decoder.close()
-        sampler.close()
     assert first is not None
-    return Futures(len(context), settings, seed, futures, build_tree(futures), first)
+    return first
 
 
 def _last_logits(engine: Engine, context: Sequence[int]) -> np.ndarray:
@@ -160,17 +181,19 @@ def _last_logits(engine: Engine, context: Sequence[int]) -> np.ndarray:
 
 
 def _sample_all(sampler: _Sampler, futures: list[Future], states: list[Feedback],
-                nodes: dict[tuple[int, ...], tuple[int, np.ndarray]], depth: int
+                nodes: dict[tuple[int, ...], tuple[int, np.ndarray]], depth: int, offset: int = 0
                 ) -> list[tuple[int, ChainResult, float]]:
-    """Each future's next word piece, the chain it came from and its chance after the samplers."""
+    """Each future's next word piece, the chain it came from and its chance after the samplers
+    (future i of the group rolls the dice of future offset + i)."""
     shared: dict[tuple[int, ...], tuple[ChainResult, np.ndarray]] = {}
     picks = []
-    for index, future in enumerate(futures):
+    for local, future in enumerate(futures):
+        index = offset + local
         path = tuple(future.token_ids)
         logits = nodes[path][1]
         if sampler.own_steps:
-            result = sampler.chain(logits, path, index, depth, states[index])
-            states[index] = result.feedback_out
+            result = sampler.chain(logits, path, index, depth, states[local])
+            states[local] = result.feedback_out
             picks.append((result.token_id, result, float(result.final_probs[result.chosen_index])))
             continue
         if path not in shared:

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from synthscope.engine import EngineConfig, ModelFacts, machine_facts
+from synthscope.sampling import SamplerSettings
 from synthscope.session import Step
 
 
@@ -68,3 +69,15 @@ class RunRequest:
     # A branch: cut the run before step `index`, then write `token` there (a person's pick; None:
     # the dice pick again, with the current settings) and go on with the same dice.
     fork: tuple[int, int | None] | None = None
+    then: tuple[int, ...] = ()  # with a fork: the word pieces written after its one (a future taken)
+
+
+@dataclass(frozen=True)
+class FuturesRequest:
+    """Many futures from step `index` (the end of the text when it is the run's length)."""
+
+    index: int
+    n: int
+    depth: int
+    seed: int
+    settings: SamplerSettings

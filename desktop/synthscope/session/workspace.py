@@ -161,6 +161,16 @@ class Workspace:
         max_tokens = 1 if token is not None and self.manual else max(length, 1)
         return RunRequest(None, self.mirror.seed, max_tokens, ignore_end, stops, fork=(index, token))
 
+    def plan_future_branch(self, index: int, tokens: tuple[int, ...], stops: tuple[str, ...]) -> RunRequest:
+        """Fork the tree before step `index` and return the run that writes `tokens` there, one by one
+        as the run writes (so every number is the run's own, exactly): a future taken into the text."""
+        self.tree.set_path(self.mirror.steps)
+        if index < len(self.mirror):  # at the end of the text the future simply goes on with it
+            self.tree.fork(index)
+        self.replay_of = None
+        return RunRequest(None, self.mirror.seed, len(tokens), False, stops, fork=(index, tokens[0]),
+                          then=tuple(tokens[1:]))
+
     def take_opened(self) -> list[Step] | None:
         """When the worker has followed an opened session's path: its tree is the tree now."""
         if self.opening is None:

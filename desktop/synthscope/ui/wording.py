@@ -41,6 +41,12 @@ def visible(text: str) -> str:
     return text.translate(_VISIBLE) if text else "∅"
 
 
+def readable(text: str) -> str:
+    """A stretch of text as a sentence shows it: spaces as spaces, new lines as ↵ (visible() marks every
+    space, which a single word piece needs and a whole line does not)."""
+    return text.replace("\r", "").replace("\n", "↵ ").replace("\t", " ").strip() or "∅"
+
+
 def listed(items: list[str]) -> str:
     """'a', 'a and b', 'a, b and c': items in a sentence."""
     return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]

@@ -105,6 +105,14 @@ class Branching(QObject):
         self.run.launch(self.doc.plan_branch(index, token, self.controls.ignore_end.isChecked(),
                                              self.stops.stops()))
 
+    def branch_future(self, index: int, tokens: tuple[int, ...]) -> None:
+        """A future from the futures window made a branch: its word pieces written from step `index`."""
+        written = [s.token_id for s in self.doc.mirror.steps[index:index + len(tokens)]]
+        if self.doc.state != "idle" or not tokens or written == list(tokens):
+            return
+        self.show_tree()
+        self.run.launch(self.doc.plan_future_branch(index, tokens, self.stops.stops()))
+
     def explain_replay(self) -> None:
         """After a replay: where it first differs from the path it replays, and why."""
         doc = self.doc

@@ -33,6 +33,7 @@ class Actions:
     chat_mode: QAction
     manual: QAction
     compare: QAction
+    futures: QAction
     presentation: QAction  # -- for a room (ui/workshop.py) --
     leave_presentation: QAction  # Esc while presenting (it has the key only then)
     guess: QAction
@@ -94,6 +95,9 @@ def build_actions(window: QMainWindow) -> Actions:
         compare=_action(window, "Compare runs side by side…", "The same prompt written two to four "
                         "times with other settings, seeds or models, word piece by word piece",
                         QKeySequence("Ctrl+Shift+C")),
+        futures=_action(window, "Many futures from here…", "Write the selected word piece and a few after "
+                        "it a hundred times, each with fresh dice: how often each word wins, and every "
+                        "path as a tree", QKeySequence("Ctrl+Shift+F")),
         presentation=_checkable(_action(window, "Presentation mode", "Full screen and large type, only "
                                         "the text, the chances, the dice, temperature and top-p; Esc "
                                         "leaves it", QKeySequence(Qt.Key.Key_F11))),

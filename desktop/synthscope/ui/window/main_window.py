@@ -17,6 +17,7 @@ from synthscope.ui.classroom.guess import Guess
 from synthscope.ui.classroom.presentation import Presentation, Stage
 from synthscope.ui.exploring.branching import Branching
 from synthscope.ui.exploring.compare_launcher import CompareLauncher
+from synthscope.ui.exploring.futures_part import FuturesPart
 from synthscope.ui.frame.actions import build_actions, focus_keeps_space
 from synthscope.ui.frame.notices import Notices
 from synthscope.ui.frame.run_state import RunState
@@ -90,6 +91,7 @@ class MainWindow(QMainWindow):
         self.presentation = Presentation(self, stage, self.commands, doc, self.guess, self.steps, self.run)
         self.compare = CompareLauncher(self, doc, self.chat, p.chat_input, p.editor, p.controls,
                                        p.performance, notices)
+        self.futures = FuturesPart(self, doc, p.controls, handle, self.steps, self.branching, notices)
         self.demos = Demos(doc, p.editor, p.chat_input, p.card, p.controls, p.inspector, self.chat, self.guess,
                            self.steps, run_state, self.compare, notices, self)
 
@@ -178,6 +180,7 @@ class MainWindow(QMainWindow):
         p.branches_panel.deleteRequested.connect(self.branching.delete_branch)
         p.branches_panel.undoDeleteRequested.connect(self.branching.undo_delete_branch)
         a.compare.triggered.connect(self.compare.open_compare)
+        a.futures.triggered.connect(self.futures.open)
         # the window
         a.quit.triggered.connect(self.close)
         a.bigger_text.triggered.connect(lambda: self.set_text_size(p.editor.font().pointSize() + 1))
@@ -254,6 +257,7 @@ class MainWindow(QMainWindow):
         a.save_run.setEnabled(idle and has_steps)
         a.open_session.setEnabled(state in ("idle", "no-model"))
         a.compare.setEnabled(self.doc.model is not None)
+        a.futures.setEnabled(idle and has_steps)
         a.chat_mode.setEnabled(state in ("idle", "no-model"))
         p.chat_input.set_busy(not idle)
 
@@ -300,6 +304,7 @@ class MainWindow(QMainWindow):
             self.store.setValue("chat/system", p.chat_input.system_text())
             self.store.setValue("window/geometry", self.saveGeometry())
         self.compare.close_all()
+        self.futures.close_all()
         self.autosave.last()
         self.handle.shutdown()  # writes that last autosave once the worker has stopped
         event.accept()

@@ -29,7 +29,7 @@ def build_menus(window: QMainWindow, actions: Actions, recent_models: QMenu,
     run_menu.addSeparator()
     run_menu.addActions([actions.chat_mode, actions.manual, actions.guess])
     run_menu.addSeparator()
-    run_menu.addAction(actions.compare)
+    run_menu.addActions([actions.compare, actions.futures])
     prompts_menu = bar.addMenu("&Prompts")
     prompts_menu.setToolTipsVisible(True)
 

@@ -17,13 +17,15 @@ from synthscope.engine import (ConfigError, Engine, EngineError, LoadCancelled, 
                                machine_choice, open_engine, preferred_config, remembered_choice)
 from synthscope.engine.chat import format_chat
 from synthscope.engine.model import DEFAULT_CONTEXT
-from synthscope.sampling import BrokenLogits, SamplerSettings
+from synthscope.sampling import FRESH, BrokenLogits, SamplerSettings
 from synthscope.session import Generator, RunRecord, Step
 from synthscope.session.exploration_io import save_exploration
+from synthscope.session.futures import write_futures
 from synthscope.session.json_io import unsaved_words
 from synthscope.session.stopping import StopWatcher
 from synthscope.ui import theme
-from synthscope.session.requests import LoadedModel, RunRequest, RunStarted, StepBatch, device_name
+from synthscope.session.requests import (FuturesRequest, LoadedModel, RunRequest, RunStarted, StepBatch,
+                                        device_name)
 
 log = logging.getLogger(__name__)
 TOP_N = 20
@@ -54,6 +56,9 @@ class EngineWorker(QObject):
     proposed = Signal(object)  # (index, Step) the dice would write next, not written (manual mode)
     logitsReady = Signal(int, object)
     extrasReady = Signal(object)  # StepExtras: what a what-if asked for besides the logits
+    futuresProgress = Signal(int, int)  # depth done, depth in all
+    futuresReady = Signal(object)  # (FuturesRequest, Futures)
+    futuresFailed = Signal(str)
     failed = Signal(str)
     saved = Signal(str)
 
@@ -63,6 +68,7 @@ class EngineWorker(QObject):
         self.generator: Generator | None = None
         # Set from the UI thread and read between tokens: this is how Stop and Close reach a busy loop.
         self.stop_event = threading.Event()
+        self.futures_stop = threading.Event()  # Stop in the futures window: set from the UI thread
         self.closing = threading.Event()
         self.live_settings = SamplerSettings()  # replaced whole (never mutated), so reads are safe
         self.live_threads: int | None = None  # None: the count measured fastest
@@ -152,9 +158,10 @@ class EngineWorker(QObject):
             record.stop_sequences = list(request.stop_sequences)
             self.runStarted.emit(RunStarted(record.prompt, np.array(record.prompt_tokens, dtype=np.int32),
                                             record.seed))
-        force = None
+        forced: list[int | None] = [None]
         if request.fork is not None:
-            index, force = request.fork
+            index, first = request.fork
+            forced = [first, *request.then]
             generator.truncate(index)
             self.truncated.emit(index)
         made: list[tuple[int, Step, bool]] = []
@@ -168,8 +175,7 @@ class EngineWorker(QObject):
                 threads = self.live_threads or machine_threads
                 if threads != generator.engine.config.threads:
                     generator.engine.set_threads(threads)
-                step = generator.step_untraced(self.live_settings, force)
-                force = None
+                step = generator.step_untraced(self.live_settings, forced.pop(0) if forced else None)
                 is_end = generator.is_end(step)
                 made.append((generator.n_steps - 1, step, is_end))
                 if is_end and not request.ignore_end:
@@ -249,6 +255,34 @@ class EngineWorker(QObject):
             return
         with self._reported("Checking the grammar" if grammar else "Preparing DRY"):
             self.extrasReady.emit(self.generator.extras(index, grammar, breakers))
+
+    @Slot(object)
+    def write_futures(self, request: FuturesRequest) -> None:
+        """Many futures from step `request.index` of the run (its own logits there, exactly)."""
+        generator = self.generator
+        if generator is None or not 0 <= request.index <= generator.n_steps:
+            self.futuresFailed.emit("There is no text to write futures from yet.")
+            return
+        try:
+            record = generator.record
+            index, steps = request.index, record.steps
+            context = list(record.prompt_tokens) + [step.token_id for step in steps[:index]]
+            root = generator.raw_logits(index) if index < len(steps) else generator.engine.logits().copy()
+            feedback = steps[index].feedback_in if index < len(steps) else (
+                steps[-1].feedback_out if steps else FRESH)
+            futures = write_futures(generator.engine, context, request.settings, request.n, request.depth,
+                                    request.seed, len(record.prompt_tokens), feedback,
+                                    progress=self.futuresProgress.emit,
+                                    should_stop=lambda: self.futures_stop.is_set() or self.closing.is_set(),
+                                    root_logits=root)
+        except (EngineError, BrokenLogits) as exc:
+            self.futuresFailed.emit(str(exc))
+            return
+        except Exception as exc:
+            log.exception("futures failed")
+            self.futuresFailed.emit(f"The futures stopped because of an unexpected problem: {exc}")
+            return
+        self.futuresReady.emit((request, futures))
 
     @contextmanager
     def _reported(self, doing: str) -> Iterator[None]:

@@ -19,6 +19,7 @@ class WorkerHandle(QObject):
     _undo = Signal()
     _fetch = Signal(int)
     _fetch_extras = Signal(int, str, object)
+    _futures = Signal(object)
     _save = Signal(str, object, bool)
     _follow = Signal(object)
     _restore = Signal(object)
@@ -36,6 +37,7 @@ class WorkerHandle(QObject):
         self._undo.connect(self.worker.undo)
         self._fetch.connect(self.worker.fetch_logits)
         self._fetch_extras.connect(self.worker.fetch_extras)
+        self._futures.connect(self.worker.write_futures)
         self._save.connect(self.worker.save)
         self._follow.connect(self.worker.follow)
         self._restore.connect(self.worker.restore)
@@ -71,6 +73,13 @@ class WorkerHandle(QObject):
     def fetch_extras(self, index: int, grammar: str, breakers: tuple[str, ...] | None) -> None:
         """A grammar's verdict at step `index` and DRY's table for `breakers`, for a what-if."""
         self._fetch_extras.emit(index, grammar, breakers)
+
+    def write_futures(self, request: object) -> None:
+        self.worker.futures_stop.clear()
+        self._futures.emit(request)
+
+    def stop_futures(self) -> None:
+        self.worker.futures_stop.set()
 
     def save(self, path: str, snapshot: object, quiet: bool = False) -> None:
         self._save.emit(path, snapshot, quiet)
