@@ -10,7 +10,8 @@ turns of a conversation in chat mode, the samplers and dice panels folded to a l
 models.png (File → Models on this computer), branches.png
 (the branch tree after another token and a replay), compare.png (three runs side by side),
 newer-samplers.png (a step where DRY held back a copy and XTC crossed out the top words),
-futures.png (a hundred futures from one step: the tally, the tree and the list) and
+futures.png (a hundred futures from one step: the tally, the tree and the list), sweeps.png
+(temperature and top-p swept over one step) and
 presentation.png (presentation mode at 1280×720).
 """
 from __future__ import annotations
@@ -184,6 +185,16 @@ def futures_shot(app: QApplication, window: MainWindow, index: int, path: Path) 
     futures.close()
 
 
+def sweeps_shot(app: QApplication, window: MainWindow, index: int, path: Path) -> None:
+    """Chances → Sweeps… for the selected step: temperature 0 → 2 and top-p 0 → 1."""
+    window.steps.select_step(index)
+    sweeps = window.sweeps.open()
+    wait_until(app, lambda: sweeps.view.key is not None)
+    settle(app, window)
+    sweeps.grab().save(str(path))
+    sweeps.close()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path("docs/screenshots"))
@@ -242,6 +253,7 @@ def main(argv: list[str] | None = None) -> int:
     window.parts.distribution.stage_button.click()
     window.steps.select_step(index)
     futures_shot(app, window, index, args.out / "futures.png")
+    sweeps_shot(app, window, index, args.out / "sweeps.png")
     branches_shot(app, window, args.out / "branches.png")
     compare_shot(app, window, args.out / "compare.png")
     from synthscope.ui.classroom.presentation import presentation_shot

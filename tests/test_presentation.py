@@ -107,9 +107,12 @@ def test_presentation_mode_shows_only_the_essentials_in_large_type_and_leaving_r
     settings = window.parts.controls.controls
     essentials = [window.parts.editor, window.parts.chances_cover, window.parts.dice_cover, settings["temperature"],
                   settings["top_p"]]
+    # The layout settles through posted events (the step panels are refitted after the text's
+    # column moved): wait for it rather than for a fixed time.
+    qtbot.waitUntil(lambda: window.parts.dice_cover.height() >= 150 and window.parts.chances_cover.height() >= 200,
+                    timeout=5000)
     for widget in essentials:  # nothing essential cut off at 1280×720
         assert widget.isVisible() and inside_window(window, widget), widget
-    assert window.parts.dice_cover.height() >= 150 and window.parts.chances_cover.height() >= 200
     window.commands.leave_presentation.trigger()  # Esc
     assert window.presentation.presenting is None and not window.commands.presentation.isChecked()
     assert {w: w.isVisibleTo(window) for w in before} == before

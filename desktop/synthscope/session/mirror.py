@@ -2,11 +2,13 @@
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
-from synthscope.sampling import Dice, SamplerSettings, StepTrace, build_trace, run_chain
+from synthscope.sampling import ChainResult, Dice, SamplerSettings, StepTrace, build_trace, run_chain
 from synthscope.sampling.dry import DryBreakers, dry_enabled
 from synthscope.sampling.newer_stages import xtc_enabled
 from synthscope.session import Step
@@ -178,18 +180,31 @@ class RunMirror:
         """Step `index` re-sampled with `settings`, the same dice and XTC's same draw, from the state
         mirostat or adaptive-p had there; None until its logits (and any grammar verdict or DRY
         table it needs, see missing_extras) are here."""
+        chain = self.chain_for(index, settings)
+        if chain is None:
+            return None
+        step = self.steps[index]
+        result = chain(settings)
+        trace = build_trace(result, top_n=len(step.trace.candidates))
+        return StepView(index, trace, result.token_id, result.u, settings, recorded_token_id=step.token_id)
+
+    def chain_for(self, index: int, settings: SamplerSettings) -> Callable[[SamplerSettings], ChainResult] | None:
+        """Step `index`'s own chain — its logits, history, dice, XTC draw, the state mirostat or
+        adaptive-p had, DRY's table and the grammar's verdict for `settings` — to run with `settings`
+        or others that differ only in numbers (a sweep); None until all of it is here."""
         logits = self.logits.get(index)
         if logits is None or self.missing_extras(index, settings) is not None:
             return None
-        step = self.steps[index]
-        u = None if settings.greedy else self.u(index)
-        extra = {}
-        if xtc_enabled(settings.xtc_probability, settings.xtc_threshold):
-            extra["xtc_u"] = Dice(self.seed).xtc_u(index)
+        step, history, dice = self.steps[index], self.history(index), Dice(self.seed)
+        extra: dict[str, Any] = {}
         if needs_breakers(settings):
             extra["breakers"] = self.tables[settings.dry_sequence_breakers]
         if settings.grammar:
             extra["allowed"] = self.verdicts[(index, settings.grammar)]
-        result = run_chain(logits, settings, self.history(index), u, feedback=step.feedback_in, **extra)
-        trace = build_trace(result, top_n=len(step.trace.candidates))
-        return StepView(index, trace, result.token_id, u, settings, recorded_token_id=step.token_id)
+
+        def chain(chosen: SamplerSettings) -> ChainResult:
+            u = None if chosen.greedy else dice.u(index)
+            xtc = {"xtc_u": dice.xtc_u(index)} if xtc_enabled(chosen.xtc_probability, chosen.xtc_threshold) else {}
+            return run_chain(logits, chosen, history, u, feedback=step.feedback_in, **extra, **xtc)
+
+        return chain

@@ -9,7 +9,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPoint, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QResizeEvent
-from PySide6.QtWidgets import QFrame, QLabel, QMenu, QPushButton, QSizePolicy, QWidget
+from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QMenu, QPushButton, QSizePolicy, QWidget
 
 from synthscope.sampling.explain import penalty_change
 from synthscope.sampling.specs import BOOST
@@ -170,6 +170,7 @@ class DistributionPanel(QFrame):
     right-click on a row offers to ban or boost that word piece (`biasRequested`)."""
 
     biasRequested = Signal(int, float)  # token id, bias (−inf: a ban)
+    sweepsRequested = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -177,7 +178,16 @@ class DistributionPanel(QFrame):
         self.stage_button.setCheckable(True)
         self.stage_button.setToolTip("Follow each word through the samplers: its chance after every "
                                      "stage, so you can see which one lowered it or crossed it out.")
-        layout, self.title = theme.panel(self, "Chances for the next word", self.stage_button)
+        self.sweeps_button = QPushButton("Sweeps…")
+        self.sweeps_button.setToolTip("How this word piece's chances would change as temperature or top-p "
+                                      "moves from one end to the other, in a window beside this one.")
+        self.sweeps_button.clicked.connect(self.sweepsRequested)
+        buttons = QWidget()
+        row = QHBoxLayout(buttons)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addWidget(self.sweeps_button)
+        row.addWidget(self.stage_button)
+        layout, self.title = theme.panel(self, "Chances for the next word", buttons)
         # The title wraps rather than widen the panel: the text beside it keeps its room.
         self.title.setWordWrap(True)
         self.title.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)

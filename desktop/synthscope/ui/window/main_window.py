@@ -26,6 +26,7 @@ from synthscope.ui.resources import icon_path
 from synthscope.ui.sessions.autosave import Autosave
 from synthscope.ui.sessions.sessions import Sessions
 from synthscope.ui.steps.display import StepDisplay
+from synthscope.ui.steps.sweeps_part import SweepsPart
 from synthscope.ui.window.help import HELP_TEXT, about_text
 from synthscope.ui.window.menus import build_menus
 from synthscope.ui.window.parts import build_parts
@@ -92,6 +93,7 @@ class MainWindow(QMainWindow):
         self.compare = CompareLauncher(self, doc, self.chat, p.chat_input, p.editor, p.controls,
                                        p.performance, notices)
         self.futures = FuturesPart(self, doc, p.controls, handle, self.steps, self.branching, notices)
+        self.sweeps = SweepsPart(self, doc, p.inspector, p.controls, handle, self.steps)
         self.demos = Demos(doc, p.editor, p.chat_input, p.card, p.controls, p.inspector, self.chat, self.guess,
                            self.steps, run_state, self.compare, notices, self)
 
@@ -171,6 +173,8 @@ class MainWindow(QMainWindow):
         p.stops.problem.connect(self._show_problem)
         self.steps.forgotten.connect(self.branching.forgotten)
         self.steps.refreshed.connect(self.presentation.sync_big_panels)
+        self.steps.refreshed.connect(self.sweeps.refresh)
+        p.distribution.sweepsRequested.connect(self.sweeps.open)
         # chat
         p.chat_input.sendRequested.connect(self.run.generate)
         p.chat_input.newChatRequested.connect(self.run.clear)
@@ -305,6 +309,7 @@ class MainWindow(QMainWindow):
             self.store.setValue("window/geometry", self.saveGeometry())
         self.compare.close_all()
         self.futures.close_all()
+        self.sweeps.close_all()
         self.autosave.last()
         self.handle.shutdown()  # writes that last autosave once the worker has stopped
         event.accept()
