@@ -4,7 +4,8 @@ from __future__ import annotations
 import os
 import sys
 
-HEADLESS_COMMANDS = {"trace", "engine", "models", "replay", "futures"}
+HEADLESS_COMMANDS = {"trace", "engine", "models", "replay", "futures", "export"}
+FILE_ONLY_COMMANDS = {"export"}  # read and write files only: llama.cpp's backends are not needed
 SMOKE_TEST_FLAG = "--smoke-test"
 
 
@@ -42,7 +43,7 @@ def load_llama_backends() -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
-    if args[:1] and args[0] in {"-h", "--help", "--version"}:
+    if args[:1] and args[0] in {"-h", "--help", "--version", *FILE_ONLY_COMMANDS}:
         from synthscope.cli.main import main as cli_main
         return cli_main(args)
     load_llama_backends()

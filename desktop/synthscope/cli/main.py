@@ -13,6 +13,7 @@ from synthscope import __version__
 from synthscope.engine import (ConfigError, EngineError, LoadCancelled, ModelLoadError, choice_file,
                                default_model_path, machine_choice, machine_facts, open_engine,
                                preferred_config)
+from synthscope.cli.export_command import add_export_parser, run_export
 from synthscope.cli.futures_command import add_futures_parser, run_futures
 from synthscope.engine.chat import chat_prompt
 from synthscope.engine.config import KV_TYPES, MAX_THREADS, EngineConfig
@@ -76,6 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
     again.add_argument("--json", metavar="PATH", help="write here instead of standard output")
     add_engine_options(again, replaying=True)
     add_futures_parser(commands, add_list_options, add_engine_options)
+    add_export_parser(commands)
     engine = commands.add_parser("engine", help="show how llama.cpp runs on this computer (the "
                                                 "checked, remembered choice)")
     engine.add_argument("--reset", action="store_true",
@@ -276,7 +278,8 @@ def run_futures_command(args: argparse.Namespace) -> int:
                                       lambda run: engine_config_from(args, run)), args.json)
 
 
-COMMANDS = {"engine": run_engine, "models": run_models, "replay": run_replay, "futures": run_futures_command}
+COMMANDS = {"engine": run_engine, "models": run_models, "replay": run_replay, "futures": run_futures_command,
+            "export": run_export}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

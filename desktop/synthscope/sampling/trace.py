@@ -45,6 +45,9 @@ class StepTrace:
     # Each candidate's chance after every stage: shape (len(stages), len(candidates)), float32,
     # 0 where a stage removed it. None for traces saved before it was recorded.
     stage_p: np.ndarray | None = None
+    # The chosen word piece's rank among all the model's word pieces before the samplers (1 = its
+    # favourite); 0 for traces saved before it was recorded.
+    chosen_rank: int = 0
 
     def stage(self, name: str) -> StageTrace:
         """The stage called `name`; KeyError if this step's chain did not have it."""
@@ -161,9 +164,10 @@ def build_trace(result: ChainResult, top_n: int = 10) -> StepTrace:
     final["token_id"] = result.final.ids[:FINAL_LIMIT]
     final["p"] = result.final_probs[:FINAL_LIMIT]
     chosen_logit = float(raw[result.token_id])
+    rank = int(np.count_nonzero(raw > raw[result.token_id])) + 1
     return StepTrace(tuple(stage_traces), cands, final, result.final.size, result.chosen_index,
                      entropy_raw, _entropy_of(result.final_probs), chosen_logit,
-                     math.exp(chosen_logit - lse_raw), stage_p)
+                     math.exp(chosen_logit - lse_raw), stage_p, rank)
 
 
 def _finite(c: Candidates) -> int:

@@ -74,6 +74,7 @@ def step_to_dict(step: Step, record: RunRecord) -> dict[str, Any]:
         "final": {"size": trace.final_size, "chosen_index": trace.chosen_index,
                   "token_ids": trace.final["token_id"].tolist(), "p": trace.final["p"].tolist()},
         "chosen_logit": trace.chosen_logit,
+        **({"rank": trace.chosen_rank} if trace.chosen_rank else {}),
     }
 
 
@@ -215,7 +216,8 @@ def _trace_from_dict(item: dict[str, Any], n: int, vocab: int) -> StepTrace:
                      number(item.get("entropy_raw"), f"step {n}'s uncertainty", -SLACK, LOGIT_LIMIT),
                      number(item.get("entropy_final"), f"step {n}'s uncertainty", -SLACK, LOGIT_LIMIT),
                      score(item.get("chosen_logit"), f"step {n}'s score"),
-                     chance(item.get("p_raw"), f"step {n}'s chance"))
+                     chance(item.get("p_raw"), f"step {n}'s chance"), None,
+                     whole(item.get("rank", 0), f"step {n}'s rank", 0, vocab))
 
 
 def _candidates_from_dicts(found: list[Any], n: int, vocab: int, names: tuple[str, ...]) -> np.ndarray:
@@ -254,14 +256,19 @@ def save_record(record: RunRecord, path: str | Path) -> None:
 
 
 def write_json(document: dict[str, Any], path: str | Path, indent: int | None = None) -> None:
-    """Written beside the target under a name no other writer uses, flushed to disk, then moved over
-    it: a crash, a kill, a full disk or another window saving at the same moment leaves either the
-    old file or the new one, never half of one."""
-    path = Path(path)
+    """`document` as UTF-8 JSON, written whole or not at all (see write_atomically)."""
     encoded = json.dumps(document, ensure_ascii=False, indent=indent).encode("utf-8")
     if len(encoded) > MAX_FILE_BYTES:  # it could not be opened again
         raise OSError(errno.EFBIG, f"the session is larger than the {MAX_FILE_BYTES >> 20} MB Synthscope "
                                    "can open again")
+    write_atomically(encoded, path)
+
+
+def write_atomically(encoded: bytes, path: str | Path) -> None:
+    """Written beside the target under a name no other writer uses, flushed to disk, then moved over
+    it: a crash, a kill, a full disk or another window saving at the same moment leaves either the
+    old file or the new one, never half of one."""
+    path = Path(path)
     temporary = path.with_name(f"{path.name}.{os.getpid()}-{threading.get_ident()}-"
                                f"{secrets.token_hex(4)}.part")
     handle = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
@@ -308,13 +315,18 @@ def _sync_folder(folder: Path) -> None:
 
 def unsaved_words(path: str | Path, error: OSError, automatic: bool = False) -> str:
     """Why a session was not saved, in one plain sentence that says the old file is kept."""
-    reason = {errno.ENOSPC: "the disk is full", getattr(errno, "EDQUOT", errno.ENOSPC): "the disk is full",
-              errno.EACCES: "Synthscope may not write in that folder",
-              errno.EPERM: "Synthscope may not write in that folder",
-              errno.EROFS: "that disk can only be read"}.get(error.errno or 0, error.strerror or str(error))
+    reason = failure_reason(error)
     if automatic:
         return f"The automatic copy of this session could not be saved ({reason}); the last copy is kept."
     return f"The session could not be saved to {path} ({reason}); any file already there is kept."
+
+
+def failure_reason(error: OSError) -> str:
+    """Why a file could not be written, in a few plain words."""
+    return {errno.ENOSPC: "the disk is full", getattr(errno, "EDQUOT", errno.ENOSPC): "the disk is full",
+            errno.EACCES: "Synthscope may not write in that folder",
+            errno.EPERM: "Synthscope may not write in that folder",
+            errno.EROFS: "that disk can only be read"}.get(error.errno or 0, error.strerror or str(error))
 
 
 def load_record(path: str | Path) -> RunRecord:

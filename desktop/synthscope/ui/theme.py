@@ -6,6 +6,8 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QFont, QPalette
 from PySide6.QtWidgets import QApplication, QFrame, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
+from synthscope.session.bands import BAND_INK, PROBABILITY_BANDS, band_hex
+
 FONT_FAMILY = "DejaVu Sans"
 MONO_FAMILY = "DejaVu Sans Mono"
 BASE_POINT_SIZE = 12
@@ -37,7 +39,6 @@ WARNING_INK = "#6B4A00"
 WHATIF_BG = "#E7F0FB"
 WHATIF_INK = "#1D3F6E"
 SELECTION = "#CFE0F5"
-BAND_INK = "#1F2933"  # text on a chance band: the bands are light in either palette
 
 LIGHT = {name: globals()[name] for name in (
     "BACKGROUND", "PANEL", "INK", "MUTED", "FAINT", "BORDER", "ACCENT", "RAW", "CHOSEN", "REMOVED",
@@ -49,23 +50,10 @@ DARK = {"BACKGROUND": "#181B20", "PANEL": "#22272E", "INK": "#E6EAEE", "MUTED": 
         "CHOSEN": "#F07A3A", "REMOVED": "#3A4149", "WARNING_BG": "#4A3C14", "WARNING_INK": "#FFE3A3",
         "WHATIF_BG": "#1F3553", "WHATIF_INK": "#D2E4FF", "SELECTION": "#2E4E78"}
 
-# Shading of generated tokens by the chance the model gave them: yellow (a surprise) to blue (expected).
-# A sequential yellow–green–blue scale whose neighbours stay apart for red-green and blue-yellow colour
-# blindness (tests/test_explanations.py simulates both), light enough for dark text on a projector.
-PROBABILITY_BANDS: tuple[tuple[float, str, str], ...] = (
-    (0.05, "#FFE55C", "<5%"),
-    (0.20, "#C8E07A", "5–20%"),
-    (0.50, "#8FD0A0", "20–50%"),
-    (0.90, "#72ACD9", "50–90%"),
-    (1.01, "#9794EC", "≥90%"),
-)
-
 
 def band_colour(p: float) -> QColor:
-    for limit, colour, _ in PROBABILITY_BANDS:
-        if p < limit:
-            return QColor(colour)
-    return QColor(PROBABILITY_BANDS[-1][1])
+    """The colour of chance `p`'s band (the bands live in session/bands.py: the exports use them too)."""
+    return QColor(band_hex(p))
 
 
 def font(point_size: int = BASE_POINT_SIZE, bold: bool = False, mono: bool = False) -> QFont:
