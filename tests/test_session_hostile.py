@@ -174,7 +174,7 @@ def test_every_missing_field_is_refused_in_one_plain_sentence(document: dict) ->
         return found
 
     optional = {"engine", "stop_sequences", "text", "window_settings", "chosen_by", "p_final", "u",
-                "active", "current_branch", "branches", "removed_by", "parent",
+                "active", "current_branch", "branches", "removed_by", "parent", "rank",
                 *SamplerSettings().to_dict()}  # a setting missing from an older file is its default
     refused = 0
     for path in paths(document, ()):

@@ -45,6 +45,7 @@ class Workspace:
     # what-ifs waiting for a grammar verdict or DRY table: (step, (grammar, breakers))
     requested_extras: set[tuple[int, tuple[str, tuple[str, ...] | None]]] = field(default_factory=set)
     run_clock: tuple[float, int] = (0.0, 0)  # when the run started, and how many steps there were
+    run_speed: tuple[object, float] = (None, 0.0)  # the last run's last step, and its steps per second
     stop_met: str = ""  # the stop sequence that ended the last run, as shown
     chatting: bool = False  # the mode: a conversation (True) or raw text
     manual: bool = False  # a person picks each word piece

@@ -1,4 +1,4 @@
-"""The repository's resources/ folder (icon, sample prompts), found in a checkout or a bundle."""
+"""The repository's resources/ (icon, prompts, demos) and docs/ folders, in a checkout or a bundle."""
 from __future__ import annotations
 
 import json
@@ -7,12 +7,23 @@ from dataclasses import dataclass
 from pathlib import Path
 
 
+def _beside_desktop(name: str) -> Path | None:
+    """The repository's folder `name` beside desktop/ in a checkout, or inside a PyInstaller bundle."""
+    bundle = getattr(sys, "_MEIPASS", None)
+    candidates = [Path(bundle) / name] if bundle else []
+    candidates.append(Path(__file__).resolve().parents[3] / name)
+    return next((path for path in candidates if path.is_dir()), None)
+
+
 def resources_dir() -> Path | None:
     """resources/ beside desktop/ in a checkout, or inside a PyInstaller bundle; None elsewhere."""
-    bundle = getattr(sys, "_MEIPASS", None)
-    candidates = [Path(bundle) / "resources"] if bundle else []
-    candidates.append(Path(__file__).resolve().parents[3] / "resources")
-    return next((path for path in candidates if path.is_dir()), None)
+    return _beside_desktop("resources")
+
+
+def docs_dir() -> Path | None:
+    """docs/ beside desktop/ in a checkout, or the bundle's docs (only the workshop and the worksheet);
+    None elsewhere."""
+    return _beside_desktop("docs")
 
 
 @dataclass(frozen=True)

@@ -102,6 +102,8 @@ class Stage:
     columns: QBoxLayout  # the main columns (the text | the rest while presenting)
     settings: QScrollArea  # the settings column
     model_label_holder: QAction  # the model's name in the tool bar
+    timeline: QWidget  # the whole run under the text (hidden while presenting)
+    shade_by: QWidget  # what the text's shading stands for (hidden while presenting: by chance)
 
 
 class Presentation(QObject):
@@ -137,7 +139,7 @@ class Presentation(QObject):
         covered = [w.header, w.dice.explanation, w.dice.fold,  # under the cover, which says it in large type
                    w.chat_input.system_toggle, w.chat_input.system,  # the instructions for the model
                    *w.distribution.findChildren(QPushButton)]  # e.g. "Stage by stage"
-        return [*covered, w.pipeline, w.branches_panel, w.stops.parentWidget() or w.stops,
+        return [*covered, w.pipeline, w.timeline, w.shade_by, w.branches_panel, w.stops.parentWidget() or w.stops,
                 w.performance, self.window.statusBar(), *others, *hints]  # the menus stay: Demos is one
 
     def set_presentation(self, on: bool, full_screen: bool = True) -> None:

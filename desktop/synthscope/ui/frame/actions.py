@@ -25,6 +25,9 @@ class Actions:
     model_info: QAction
     save_run: QAction
     open_session: QAction
+    export_table: QAction
+    export_page: QAction
+    export_handout: QAction
     quit: QAction
     bigger_text: QAction
     smaller_text: QAction
@@ -34,9 +37,12 @@ class Actions:
     manual: QAction
     compare: QAction
     futures: QAction
+    next_unsure: QAction
+    previous_unsure: QAction
     presentation: QAction  # -- for a room (ui/workshop.py) --
     leave_presentation: QAction  # Esc while presenting (it has the key only then)
     guess: QAction
+    workshop_guide: QAction
     shortcuts: QAction
 
     @property
@@ -78,6 +84,14 @@ def build_actions(window: QMainWindow) -> Actions:
                          "word piece and how it was chosen", QKeySequence.StandardKey.Save),
         open_session=_action(window, "Open session…", "Open a saved session, or a run saved by "
                              "synthscope trace", QKeySequence("Ctrl+Shift+O")),
+        export_table=_action(window, "Word pieces as a table (CSV)…", "One row per word piece written: its "
+                             "chance before and after the samplers, its rank, surprise and the dice, for a "
+                             "spreadsheet"),
+        export_page=_action(window, "Coloured text as a web page (HTML)…", "The text shaded by each word "
+                            "piece's chance; point at a word for its numbers. Opens in any browser, offline"),
+        export_handout=_action(window, "This step as a handout (PDF)…", "One printable page: the text, the "
+                               "chances, what each sampler did and the dice, for the step on show",
+                               QKeySequence("Ctrl+Shift+P")),
         quit=_action(window, "Quit", "Close Synthscope", QKeySequence.StandardKey.Quit),
         bigger_text=_action(window, "Larger text", "Make the text larger", QKeySequence.StandardKey.ZoomIn,
                             QKeySequence("Ctrl+=")),
@@ -98,12 +112,18 @@ def build_actions(window: QMainWindow) -> Actions:
         futures=_action(window, "Many futures from here…", "Write the selected word piece and a few after "
                         "it a hundred times, each with fresh dice: how often each word wins, and every "
                         "path as a tree", QKeySequence("Ctrl+Shift+F")),
+        next_unsure=_action(window, "Next unsure word piece", "Show the next step where the model was "
+                            "unsure, or the dice picked a long shot", QKeySequence("Ctrl+]")),
+        previous_unsure=_action(window, "Previous unsure word piece", "Show the step before this one where "
+                                "the model was unsure, or the dice picked a long shot", QKeySequence("Ctrl+[")),
         presentation=_checkable(_action(window, "Presentation mode", "Full screen and large type, only "
                                         "the text, the chances, the dice, temperature and top-p; Esc "
                                         "leaves it", QKeySequence(Qt.Key.Key_F11))),
         leave_presentation=_action(window, "Leave presentation mode", "Back to every panel"),
         guess=_checkable(_action(window, "Guess mode", "On: Step first shows the chances so the room can "
                                  "guess, the next Step rolls the dice", QKeySequence("Ctrl+G"))),
+        workshop_guide=_action(window, "Workshop guide", "The 45-minute lesson with the five demos, step by "
+                               "step, and a worksheet for the pupils to print"),
         shortcuts=_action(window, "Keyboard shortcuts", "Every key Synthscope answers to",
                           QKeySequence("F1")),
     )

@@ -12,6 +12,7 @@ from PySide6.QtWidgets import QLabel, QWidget
 
 from synthscope.engine import machine_facts
 from synthscope.session import Step
+from synthscope.session.timeline import shade_value
 from synthscope.session.requests import StepBatch
 from synthscope.session.workspace import Workspace
 from synthscope.ui import theme
@@ -55,6 +56,7 @@ class StepDisplay(QObject):
         self.refresh_timer.setSingleShot(True)
         self.refresh_timer.setInterval(theme.REFRESH_MS)
         self.refresh_timer.timeout.connect(self.flush)
+        self.colour_mode = "chance"  # what the text's shading stands for (session.timeline.COLOUR_MODES)
         inspector.set_token_text(self.token_text)
         card.token_text = self.token_text
 
@@ -118,9 +120,16 @@ class StepDisplay(QObject):
     def receive(self, batch: StepBatch) -> None:
         """Word pieces from the worker: kept at once, shown as soon as the text may redraw."""
         self.doc.mirror.extend(batch.steps, batch.logits)
-        self.pending += map(Piece, (step.text for step in batch.steps), batch.p_raw.tolist(),
-                            batch.ends.tolist())
+        shades = batch.p_raw.tolist() if self.colour_mode == "chance" else [
+            shade_value(step, self.colour_mode) for step in batch.steps]
+        self.pending += map(Piece, (step.text for step in batch.steps), shades, batch.ends.tolist())
         self.schedule()
+
+    def set_colour_mode(self, mode: str) -> None:
+        """Shade the text by the chance (the first view), the rank or the model's certainty."""
+        self.colour_mode = mode
+        self.flush()
+        self.editor.recolour([shade_value(step, mode) for step in self.doc.mirror.steps])
 
     def show_path(self, steps: list[Step]) -> None:
         """The text and the panels show `steps` (the worker follows them already)."""
@@ -128,7 +137,8 @@ class StepDisplay(QObject):
         self.doc.show_path(steps)
         self.pending.clear()
         self.editor.clear_generated()
-        self.editor.append_tokens([Piece(s.text, s.trace.chosen_p_raw, s.token_id in ends) for s in steps])
+        self.editor.append_tokens([Piece(s.text, shade_value(s, self.colour_mode), s.token_id in ends)
+                                   for s in steps])
 
     def remove_last(self, count: int) -> None:
         """The run lost its last `count` steps (an undo, or a branch cut it)."""

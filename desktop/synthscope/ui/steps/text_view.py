@@ -159,6 +159,19 @@ class TokenTextView(QPlainTextEdit):
         if following:
             self.verticalScrollBar().setValue(self.verticalScrollBar().maximum())
 
+    def recolour(self, values: list[float]) -> None:
+        """Shade every written word piece anew, by `values` (one per step, on the chance scale)."""
+        cursor = QTextCursor(self.document())
+        with self._editing():
+            cursor.beginEditBlock()
+            for (start, end), value in zip(self.spans, values):
+                cursor.setPosition(start)
+                cursor.setPosition(end, QTextCursor.MoveMode.KeepAnchor)
+                shade = QTextCharFormat()
+                shade.setBackground(theme.band_colour(value))
+                cursor.mergeCharFormat(shade)
+            cursor.endEditBlock()
+
     def remove_last_tokens(self, count: int = 1) -> None:
         if count <= 0 or not self.spans:  # spans[-0:] would be all of them
             return

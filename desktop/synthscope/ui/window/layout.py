@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from PySide6.QtCore import QEvent, QObject, Qt
+from PySide6.QtCore import QEvent, QObject, QSize, Qt
 from PySide6.QtGui import QResizeEvent
 from PySide6.QtWidgets import (
     QFrame,
@@ -18,18 +18,19 @@ from PySide6.QtWidgets import (
 )
 
 from synthscope.ui import theme
-from synthscope.ui.steps.text_legend import legend
 from synthscope.ui.steps.text_view import TokenTextView
 
 
-def text_panel(editor: TokenTextView, chat_input: QWidget) -> tuple[QFrame, QLabel]:
-    """The text (or the conversation), its shading key, and chat mode's input below them."""
+def text_panel(editor: TokenTextView, key: QWidget, shade_by: QWidget, chat_input: QWidget
+               ) -> tuple[QFrame, QLabel]:
+    """The text (or the conversation), its shading `key` below it and the choice of what it shades by
+    beside the title, and chat mode's input at the bottom."""
     panel = QFrame()
-    layout, title = theme.panel(panel, "Prompt and continuation")
+    layout, title = theme.panel(panel, "Prompt and continuation", shade_by)
     title.setToolTip("Type a prompt, then press Generate. The model's word pieces are added after it. "
                      "In chat mode, write a message below and the model replies.")
     layout.addWidget(editor, 1)  # it keeps room for TEXT_LINES lines (text_view)
-    layout.addWidget(legend())
+    layout.addWidget(key)
     layout.addWidget(chat_input)
     return panel, title
 
@@ -63,7 +64,12 @@ class StepPanelsArea(QScrollArea):
         self.setWidgetResizable(True)
         self.setFrameShape(QFrame.Shape.NoFrame)
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Fixed)
+        self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Preferred)
+        self.setMinimumHeight(MIN_PANELS_HEIGHT)
+        self.preferred = MIN_PANELS_HEIGHT  # what TextFirst last gave it
+
+    def sizeHint(self) -> QSize:  # noqa: N802
+        return QSize(super().sizeHint().width(), self.preferred)
 
     def wanted(self) -> int:
         """The height the panels' words need at the width they have (their words wrap)."""
@@ -101,8 +107,11 @@ class TextFirst(QWidget):
     def refit(self) -> None:
         room = self.height() - self.layout().spacing() - self.top.minimumSizeHint().height()
         height = max(min(self.panels.wanted(), room), MIN_PANELS_HEIGHT)
-        if height != self.panels.height() or self.panels.minimumHeight() != height:
-            self.panels.setFixedHeight(height)
+        # A most, not a fixed height: the window may still be made smaller, and is refitted then.
+        if height != self.panels.preferred or self.panels.maximumHeight() != height:
+            self.panels.preferred = height
+            self.panels.setMaximumHeight(height)
+            self.panels.updateGeometry()
 
 
 @dataclass(frozen=True)

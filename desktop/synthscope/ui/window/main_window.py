@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import QEvent, QSettings, Signal
 from PySide6.QtGui import QCloseEvent, QIcon
-from PySide6.QtWidgets import QMainWindow, QMessageBox
+from PySide6.QtWidgets import QMainWindow, QMessageBox, QWidget
 
 from synthscope.session import Step
 from synthscope.session.chat import ChatState
@@ -18,15 +18,18 @@ from synthscope.ui.classroom.presentation import Presentation, Stage
 from synthscope.ui.exploring.branching import Branching
 from synthscope.ui.exploring.compare_launcher import CompareLauncher
 from synthscope.ui.exploring.futures_part import FuturesPart
+from synthscope.ui.export.export_part import ExportPart
 from synthscope.ui.frame.actions import build_actions, focus_keeps_space
 from synthscope.ui.frame.notices import Notices
 from synthscope.ui.frame.run_state import RunState
+from synthscope.ui.help.workshop_guide import show_workshop_guide
 from synthscope.ui.models.loading import ModelLoading
 from synthscope.ui.resources import icon_path
 from synthscope.ui.sessions.autosave import Autosave
 from synthscope.ui.sessions.sessions import Sessions
 from synthscope.ui.steps.display import StepDisplay
 from synthscope.ui.steps.sweeps_part import SweepsPart
+from synthscope.ui.steps.timeline_part import TimelinePart
 from synthscope.ui.window.help import HELP_TEXT, about_text
 from synthscope.ui.window.menus import build_menus
 from synthscope.ui.window.parts import build_parts
@@ -60,7 +63,7 @@ class MainWindow(QMainWindow):
         self.run_state = RunState(self.doc, self)
         self._make_parts()
         build_menus(self, self.commands, p.recent.menu, self.chat.samples, self.run.use_prompt,
-                    self.demos.fill_menu)
+                    self.demos.fill_menu, self.export.fill_pictures_menu)
         self._connect_signals()
         if store is not None:
             self._restore_settings(store)
@@ -88,12 +91,15 @@ class MainWindow(QMainWindow):
                            self.manual, self.steps, notices, self)
         stage = Stage(p.editor, p.chat_input, p.controls, p.stops, p.performance, p.header, p.pipeline, p.dice,
                       p.distribution, p.inspector, p.branches_panel, p.chances_cover, p.dice_cover,
-                      p.text_split, p.layout.top, p.layout.columns, p.layout.settings, p.model_label_holder)
+                      p.text_split, p.layout.top, p.layout.columns, p.layout.settings, p.model_label_holder,
+                      p.timeline, p.text_legend.mode)
         self.presentation = Presentation(self, stage, self.commands, doc, self.guess, self.steps, self.run)
         self.compare = CompareLauncher(self, doc, self.chat, p.chat_input, p.editor, p.controls,
                                        p.performance, notices)
         self.futures = FuturesPart(self, doc, p.controls, handle, self.steps, self.branching, notices)
         self.sweeps = SweepsPart(self, doc, p.inspector, p.controls, handle, self.steps)
+        self.timeline = TimelinePart(doc, p.timeline, p.editor, self.steps, self)
+        self.export = ExportPart(self, doc, p.inspector, self.steps, self._pictured_panels, notices)
         self.demos = Demos(doc, p.editor, p.chat_input, p.card, p.controls, p.inspector, self.chat, self.guess,
                            self.steps, run_state, self.compare, notices, self)
 
@@ -174,6 +180,10 @@ class MainWindow(QMainWindow):
         self.steps.forgotten.connect(self.branching.forgotten)
         self.steps.refreshed.connect(self.presentation.sync_big_panels)
         self.steps.refreshed.connect(self.sweeps.refresh)
+        self.steps.refreshed.connect(self.timeline.refresh)
+        p.text_legend.modeChanged.connect(self.steps.set_colour_mode)
+        a.next_unsure.triggered.connect(lambda: self.timeline.jump(backwards=False))
+        a.previous_unsure.triggered.connect(lambda: self.timeline.jump(backwards=True))
         p.distribution.sweepsRequested.connect(self.sweeps.open)
         # chat
         p.chat_input.sendRequested.connect(self.run.generate)
@@ -185,6 +195,9 @@ class MainWindow(QMainWindow):
         p.branches_panel.undoDeleteRequested.connect(self.branching.undo_delete_branch)
         a.compare.triggered.connect(self.compare.open_compare)
         a.futures.triggered.connect(self.futures.open)
+        a.export_table.triggered.connect(self.export.table_dialog)
+        a.export_page.triggered.connect(self.export.page_dialog)
+        a.export_handout.triggered.connect(self.export.handout_dialog)
         # the window
         a.quit.triggered.connect(self.close)
         a.bigger_text.triggered.connect(lambda: self.set_text_size(p.editor.font().pointSize() + 1))
@@ -193,6 +206,7 @@ class MainWindow(QMainWindow):
         a.about_app.triggered.connect(
             lambda: QMessageBox.about(self, "About Synthscope", about_text(self.doc.model)))
         a.shortcuts.triggered.connect(self.show_shortcuts)
+        a.workshop_guide.triggered.connect(lambda: show_workshop_guide(self))
 
     def _restore_settings(self, store: QSettings) -> None:
         p = self.parts
@@ -201,6 +215,10 @@ class MainWindow(QMainWindow):
         p.stops.restore(store)
         p.pipeline.fold.remember(store, "view/fold_samplers")
         p.dice.fold.remember(store, "view/fold_dice")
+        p.timeline.fold.remember(store, "view/fold_timeline")
+        mode = p.text_legend.mode.findData(str(store.value("view/shade_by", "chance")))
+        p.text_legend.mode.setCurrentIndex(max(mode, 0))
+        p.text_legend.modeChanged.connect(lambda chosen: store.setValue("view/shade_by", chosen))
         p.chat_input.set_system_text(str(store.value("chat/system", "")))
         try:
             self.set_text_size(int(str(store.value("view/text_size", theme.TEXT_POINT_SIZE))))
@@ -262,8 +280,18 @@ class MainWindow(QMainWindow):
         a.open_session.setEnabled(state in ("idle", "no-model"))
         a.compare.setEnabled(self.doc.model is not None)
         a.futures.setEnabled(idle and has_steps)
+        for action in (a.export_table, a.export_page, a.export_handout):
+            action.setEnabled(has_steps and state != "busy")
         a.chat_mode.setEnabled(state in ("idle", "no-model"))
         p.chat_input.set_busy(not idle)
+
+    def _pictured_panels(self) -> list[tuple[str, QWidget | None]]:
+        """What File → Export → Picture offers, in the window's order; None: a window not open now."""
+        p = self.parts
+        return [("The text", p.text_title.parentWidget()), ("The chances", p.distribution),
+                ("The whole run (timeline)", p.timeline), ("What the samplers did", p.pipeline),
+                ("The dice", p.dice), ("The many futures window", self.futures.futures_window),
+                ("The sweeps window", self.sweeps.sweeps_window), ("The whole window", self)]
 
     def find_token(self, text: str) -> int | None:
         """The word piece whose text is exactly `text` in the model on show, if there is one."""

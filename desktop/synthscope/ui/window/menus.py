@@ -12,9 +12,10 @@ from synthscope.ui.frame.actions import Actions
 
 def build_menus(window: QMainWindow, actions: Actions, recent_models: QMenu,
                 samples: Callable[[], list[tuple[str, str]]], use_prompt: Callable[[str], None],
-                fill_demos: Callable[[QMenu], None]) -> None:
+                fill_demos: Callable[[QMenu], None], fill_pictures: Callable[[QMenu], None]) -> None:
     """The menu bar. `samples` gives the Prompts menu's (title, text) pairs for the current mode,
-    `use_prompt` takes the one chosen; `fill_demos` fills the Demos menu at each opening."""
+    `use_prompt` takes the one chosen; `fill_demos` fills the Demos menu at each opening, and
+    `fill_pictures` the list of panels that may be saved as pictures."""
     bar = window.menuBar()
     file_menu = bar.addMenu("&File")
     file_menu.addActions([actions.models, actions.open_model])
@@ -22,6 +23,12 @@ def build_menus(window: QMainWindow, actions: Actions, recent_models: QMenu,
     file_menu.addActions([actions.model_info])
     file_menu.addSeparator()
     file_menu.addActions([actions.open_session, actions.save_run])
+    export_menu = file_menu.addMenu("&Export")
+    export_menu.addActions([actions.export_table, actions.export_page, actions.export_handout])
+    export_menu.addSeparator()
+    pictures_menu = export_menu.addMenu("Picture of a panel (PNG or SVG)")
+    pictures_menu.aboutToShow.connect(lambda: fill_pictures(pictures_menu))
+    fill_pictures(pictures_menu)
     file_menu.addSeparator()
     file_menu.addAction(actions.quit)
     run_menu = bar.addMenu("&Run")
@@ -30,6 +37,8 @@ def build_menus(window: QMainWindow, actions: Actions, recent_models: QMenu,
     run_menu.addActions([actions.chat_mode, actions.manual, actions.guess])
     run_menu.addSeparator()
     run_menu.addActions([actions.compare, actions.futures])
+    run_menu.addSeparator()
+    run_menu.addActions([actions.previous_unsure, actions.next_unsure])
     prompts_menu = bar.addMenu("&Prompts")
     prompts_menu.setToolTipsVisible(True)
 
@@ -50,7 +59,7 @@ def build_menus(window: QMainWindow, actions: Actions, recent_models: QMenu,
     view_menu.addSeparator()
     view_menu.addAction(actions.presentation)
     help_menu = bar.addMenu("&Help")
-    help_menu.addActions([actions.about, actions.shortcuts, actions.about_app])
+    help_menu.addActions([actions.workshop_guide, actions.about, actions.shortcuts, actions.about_app])
 
 
 def build_toolbar(window: QMainWindow, actions: Actions, trailing: list[QWidget]) -> list[QAction]:

@@ -23,6 +23,8 @@ from synthscope.ui.steps.hover_card import HoverCard
 from synthscope.ui.steps.inspector import Inspector, StepHeader
 from synthscope.ui.steps.pipeline import PipelineStrip
 from synthscope.ui.steps.text_view import TokenTextView
+from synthscope.ui.steps.text_legend import TextLegend
+from synthscope.ui.steps.timeline_view import TimelinePanel
 from synthscope.ui.window.layout import Layout, arrange, text_panel, with_branches
 from synthscope.ui.window.menus import build_toolbar
 from synthscope.ui.wording import JARGON
@@ -60,6 +62,8 @@ class Parts:
     drops: ModelDropTarget
     chances_cover: ChancesCover  # the large-type chances (presentation and guess modes)
     dice_cover: DiceCover
+    timeline: TimelinePanel  # the whole run at a glance, under the text
+    text_legend: TextLegend  # the key to the text's shading, and what it shades by
 
 
 def build_parts(window: QMainWindow, commands: Actions, store: QSettings | None, prompt: str) -> Parts:
@@ -91,10 +95,12 @@ def build_parts(window: QMainWindow, commands: Actions, store: QSettings | None,
     performance = PerformancePanel(facts.logical_cores, facts.gpu_offload)
     card = HoverCard(window)
 
-    text, text_title = text_panel(editor, chat_input)
+    text_legend = TextLegend()
+    text, text_title = text_panel(editor, text_legend, text_legend.mode, chat_input)
     branches_panel = BranchesPanel()
     text_split = with_branches(text, branches_panel)
-    layout = arrange([banner, models_note], text_split, distribution, [header, pipeline, dice],
+    timeline = TimelinePanel()
+    layout = arrange([banner, models_note], text_split, distribution, [timeline, header, pipeline, dice],
                      engine_column(controls, stops, performance))
     window.setCentralWidget(layout.central)
     speed_label = QLabel()
@@ -115,4 +121,4 @@ def build_parts(window: QMainWindow, commands: Actions, store: QSettings | None,
     return Parts(recent, model_label, model_label_holder, progress, progress_holder, banner, models_note,
                  editor, chat_input, header, pipeline, dice, distribution, inspector, controls, stops,
                  performance, card, text_title, branches_panel, text_split, layout, speed_label,
-                 engine_label, drops, chances_cover, dice_cover)
+                 engine_label, drops, chances_cover, dice_cover, timeline, text_legend)

@@ -98,6 +98,11 @@ class Run(QObject):
 
     def finish(self) -> None:
         """The run ended: the window is idle and shows all of it."""
+        doc = self.doc
+        started, before = doc.run_clock
+        made, seconds = len(doc.mirror) - before, time.perf_counter() - started
+        if started and made > 1 and seconds > 0:
+            doc.run_speed = (doc.mirror.steps[-1], made / seconds)
         self.run_state.set("idle")
         self.steps.flush()
 

@@ -1,0 +1,1 @@
+"""Taking the window's work away: pictures of panels, a printable handout, the text and its numbers."""
