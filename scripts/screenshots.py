@@ -11,7 +11,9 @@ models.png (File → Models on this computer), branches.png
 (the branch tree after another token and a replay), compare.png (three runs side by side),
 newer-samplers.png (a step where DRY held back a copy and XTC crossed out the top words),
 futures.png (a hundred futures from one step: the tally, the tree and the list), sweeps.png
-(temperature and top-p swept over one step) and
+(temperature and top-p swept over one step), timeline.png (the text shaded by rank over the
+timeline of the whole run), handout.png (File → Export's one-page handout of a step, as it
+prints) and
 presentation.png (presentation mode at 1280×720).
 """
 from __future__ import annotations
@@ -195,6 +197,43 @@ def sweeps_shot(app: QApplication, window: MainWindow, index: int, path: Path) -
     sweeps.close()
 
 
+def timeline_shot(app: QApplication, window: MainWindow, index: int, path: Path) -> None:
+    """The text shaded by rank (GLTR's bands) over the timeline of the whole run."""
+    legend = window.parts.text_legend
+    legend.mode.setCurrentIndex(legend.mode.findData("rank"))
+    window.steps.select_step(index)
+    settle(app, window)
+    window.grab().save(str(path))
+    legend.mode.setCurrentIndex(legend.mode.findData("chance"))
+
+
+def handout_shot(app: QApplication, window: MainWindow, index: int, path: Path) -> None:
+    """The step's printable handout: written as a PDF, then drawn as a picture of the same page."""
+    from PySide6.QtCore import QRectF
+    from PySide6.QtGui import QColor, QImage, QPainter
+    from synthscope.ui.export.handout import handout_document, handout_html
+    from synthscope.ui.export.pdf import fit_one_page, printable_size
+
+    window.steps.select_step(index)
+    settle(app, window)
+    doc = window.doc
+    markup = handout_html(window.parts.inspector.view, doc.mirror.steps, doc.mirror.prompt,
+                          window.steps.token_text, Path(doc.model.path).stem, doc.model.facts.vocab_size,
+                          doc.mirror.seed)
+    document = handout_document(markup)
+    document.setPageSize(printable_size())
+    fit_one_page(document)
+    size = document.pageSize()
+    margin = 40  # the paper's edge, drawn so that the picture reads as a page
+    image = QImage(int(size.width()) + 2 * margin, int(size.height()) + 2 * margin, QImage.Format.Format_RGB32)
+    image.fill(QColor("#FFFFFF"))
+    painter = QPainter(image)
+    painter.translate(margin, margin)
+    document.drawContents(painter, QRectF(0, 0, size.width(), size.height()))
+    painter.end()
+    image.save(str(path))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path("docs/screenshots"))
@@ -254,6 +293,8 @@ def main(argv: list[str] | None = None) -> int:
     window.steps.select_step(index)
     futures_shot(app, window, index, args.out / "futures.png")
     sweeps_shot(app, window, index, args.out / "sweeps.png")
+    timeline_shot(app, window, index, args.out / "timeline.png")
+    handout_shot(app, window, index, args.out / "handout.png")
     branches_shot(app, window, args.out / "branches.png")
     compare_shot(app, window, args.out / "compare.png")
     from synthscope.ui.classroom.presentation import presentation_shot
