@@ -46,6 +46,9 @@ def test_the_timeline_plots_the_records_own_numbers_and_grows_in_place(qtbot, wi
     win.commands.generate.trigger()  # goes on from the text: the same items get more points
     idle(qtbot, win)
     assert panel.dots is dots and len(panel.dots.getData()[0]) == len(win.doc.mirror) == 30
+    x, y = panel.dots.getData()  # the new points were added after the old ones, in order
+    assert list(x) == list(range(1, 31))
+    np.testing.assert_allclose(y, [-math.log2(s.trace.chosen_p_raw) for s in win.doc.mirror.steps])
 
 
 def test_hover_finds_the_word_and_a_click_shows_its_step(qtbot, win) -> None:

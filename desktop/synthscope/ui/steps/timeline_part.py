@@ -37,7 +37,8 @@ class TimelinePart(QObject):
             self.panel.clear()
             return
         kept = len(self._shown)
-        if kept <= len(steps) and kept and steps[kept - 1] is self._shown[-1] and self._line is not None:
+        grown = bool(kept <= len(steps) and kept and steps[kept - 1] is self._shown[-1] and self._line is not None)
+        if grown:
             if kept < len(steps):
                 self._line = joined(self._line, timeline(steps[kept:]))
         else:
@@ -48,7 +49,7 @@ class TimelinePart(QObject):
         elif self.doc.run_speed[0] is steps[-1]:  # the text the last run wrote, as it ended
             self._speed = self.doc.run_speed[1]
         facts = summary(self._line, self._speed)
-        self.panel.show_timeline(self._line, facts.sentence() if facts else "", self.doc.shown_index())
+        self.panel.show_timeline(self._line, facts.sentence() if facts else "", self.doc.shown_index(), grown)
 
     def _measure(self, count: int) -> None:
         started, before = self.doc.run_clock
