@@ -1,0 +1,350 @@
+"""Ask a model server (llama-server, llama-cpp-python, Ollama, LM Studio) for one step's top log-probabilities."""
+from __future__ import annotations
+
+import http.client
+import ipaddress
+import json
+import math
+import socket
+import time
+import urllib.parse
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+LLAMA_SERVER = "llama-server"  # llama.cpp's own server: token ids in, ids and raw log-probabilities out
+OPENAI = "openai-compatible"  # /v1/completions: text in, log-probabilities keyed by token text out
+UNKNOWN_ID = -1  # a token the server named only by a text that several tokens share
+MAX_ANSWER_BYTES = 64 * 1024 * 1024  # a full-vocabulary answer of a 256k-token model is about 20 MB
+ID_LOOKUPS = 256  # texts looked up per step (a request each, remembered; within timeout): others UNKNOWN_ID
+_LOCAL_NETWORKS = tuple(ipaddress.ip_network(n) for n in ("127.0.0.0/8", "10.0.0.0/8", "172.16.0.0/12",
+                        "192.168.0.0/16", "169.254.0.0/16", "::1/128", "fe80::/10", "fc00::/7"))
+
+
+class ServerError(Exception):
+    """The model server could not be used; the message is one plain sentence for the person."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status  # the HTTP status where the server answered with an error
+
+
+@dataclass(frozen=True)
+class Head:
+    """The top of one step's distribution as the server gave it, most likely first."""
+    token_ids: np.ndarray  # int32; UNKNOWN_ID where the server gave only an ambiguous text
+    logprobs: np.ndarray  # float64, natural log, descending
+    texts: tuple[str, ...]  # each token's text exactly as the server returned it
+    n_asked: int
+    before_samplers: bool  # raw model probabilities, untouched by the server's own samplers
+    seconds: float
+    prompt_exact: bool = True  # False: the server read text that is not (or not known to be) token_ids
+
+
+def check_address(url: str, allow_other_hosts: bool = False) -> str:
+    """The base address, normalised: http(s) on this computer or the local network, anywhere if allowed."""
+    parts = urllib.parse.urlsplit(url.strip())
+    if parts.scheme not in ("http", "https"):
+        raise ServerError(f"A model server address must start with http:// or https://, not {url.strip()!r}.")
+    if parts.username or parts.password:
+        raise ServerError("Put the API key in its own box, not in the model server's address.")
+    host = (parts.hostname or "").lower()
+    if not host:
+        raise ServerError(f"The model server address {url.strip()!r} has no computer name in it.")
+    try:
+        parts.port  # noqa: B018 - raises ValueError for a port out of range
+    except ValueError:
+        raise ServerError(f"The port in {url.strip()!r} is not a number from 1 to 65535.") from None
+    if not allow_other_hosts and not _is_local(host):
+        raise ServerError(f"{host} is not on this computer or your local network, so Synthscope will not send "
+                          "your text there unless you allow other computers in the server settings.")
+    path = parts.path.rstrip("/")
+    if path.endswith("/v1"):  # people paste the OpenAI base address; the client adds /v1 itself
+        path = path[:-3]
+    return urllib.parse.urlunsplit((parts.scheme, parts.netloc, path, "", ""))
+
+
+def _is_local(host: str) -> bool:
+    if host == "localhost" or host.endswith((".localhost", ".local")):
+        return True
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False  # other names are not looked up: the answer could change after this check
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return any(address in network for network in _LOCAL_NETWORKS if network.version == address.version)
+
+
+class ServerClient:
+    """Talks to one model server; each request returns or fails within timeout × (retries + 1) seconds."""
+
+    def __init__(self, url: str, api_key: str | None = None, timeout: float = 30.0, retries: int = 1,
+                 allow_other_hosts: bool = False) -> None:
+        self.url = check_address(url, allow_other_hosts)
+        self.api_key, self.timeout, self.retries = api_key, float(timeout), max(0, int(retries))
+        parts = urllib.parse.urlsplit(self.url)
+        self._https, self._host, self._port, self._prefix = (parts.scheme == "https", parts.hostname or "",
+                                                              parts.port, parts.path)
+        self._kind: str | None = None
+        self._extras: bool | None = None  # llama-cpp-python's /extras/tokenize and /extras/detokenize
+        self._readable = False  # its tokeniser reads a token's text back as that token
+        self._bos: list[int] = []
+        self._ids: dict[tuple[str | None, str], int] = {}
+        self._verified: dict[str | None, bool] = {}
+
+    def models(self) -> list[str]:
+        answer = self._request("GET", "/v1/models")
+        entries = answer.get("data") or answer.get("models") or []  # llama-server sends both
+        if not isinstance(entries, list):
+            raise self._malformed()
+        return [str(e.get("id") or e.get("model") or e.get("name")) for e in entries if isinstance(e, dict)]
+
+    def kind(self) -> str:
+        """LLAMA_SERVER where /props answers like llama.cpp's server, else OPENAI (/v1/models)."""
+        if self._kind is None:
+            try:
+                props = self._request("GET", "/props")
+            except ServerError as error:
+                if error.status not in (404, 405):
+                    raise
+                props = {}
+            llama = "default_generation_settings" in props or "build_info" in props
+            try:
+                if not llama:
+                    self.models()
+            except ServerError as error:
+                if error.status != 404:
+                    raise
+                raise ServerError(f"{self.url} does not look like a model server: it offers neither /props "
+                                  "nor /v1/models.", 404) from None
+            self._kind = LLAMA_SERVER if llama else OPENAI
+        return self._kind
+
+    def next_head(self, token_ids: list[int], n: int, model: str | None = None, *,
+                  text: str | None = None) -> Head:
+        """The n most likely next tokens after token_ids, with raw log-probabilities. OpenAI-compatible
+        servers read text only (`text` if given, else the server's detokeniser is asked) and name tokens by
+        text: fewer than n may come back, and ids are looked up where the server can (llama-cpp-python)."""
+        if n < 1 or not token_ids or any(not isinstance(t, (int, np.integer)) or t < 0 for t in token_ids):
+            raise ValueError("next_head needs at least one token number and n of at least 1")
+        started = time.perf_counter()
+        if self.kind() == LLAMA_SERVER:
+            body = _with_model({"prompt": [int(t) for t in token_ids], "n_predict": 1, "n_probs": int(n),
+                                "post_sampling_probs": False, "cache_prompt": True, "stream": False}, model)
+            step = self._first_step(self._request("POST", "/completion", body), "completion_probabilities")
+            entries, before = step.get("top_logprobs"), True
+            if entries is None:  # a server that ignored post_sampling_probs: values after its samplers
+                entries, before = step.get("top_probs") or [], False
+            rows = self._rows(entries, lambda e: (e["logprob"] if "logprob" in e else
+                                                  math.log(e["prob"]) if e["prob"] > 0 else None,
+                                                  e.get("token", ""), e["id"]))
+            return self._head(rows, n, before, started, True)
+        prompt, exact = self._prompt_text(token_ids, model, text)
+        rows = self._completion_rows(prompt, n, model, temperature=0.0)
+        if model not in self._verified:  # a second temperature shows whether its samplers touch the values
+            hot = {t: lp for lp, t, _ in self._completion_rows(prompt, n, model, temperature=1.5)}
+            shared = [(lp, hot[t]) for lp, t, _ in rows if t in hot]
+            self._verified[model] = bool(shared) and all(abs(a - b) <= 1e-3 for a, b in shared)
+        rows = sorted(rows, key=lambda row: -row[0])[:n]
+        found = iter(self._token_ids([t for _, t, i in rows if i == UNKNOWN_ID], model, started + self.timeout))
+        rows = [(lp, t, next(found) if i == UNKNOWN_ID else i) for lp, t, i in rows]
+        return self._head(rows, n, self._verified[model], started, exact)
+
+    def _completion_rows(self, prompt: str, n: int, model: str | None,
+                         temperature: float) -> list[tuple[float, str, int]]:
+        # Greedy, no penalties: the token the server draws is its top one, already in the list.
+        body = _with_model({"prompt": prompt, "max_tokens": 1, "logprobs": int(n), "temperature": temperature,
+                            "top_p": 1.0, "repeat_penalty": 1.0, "presence_penalty": 0.0,
+                            "frequency_penalty": 0.0, "seed": 0, "stream": False}, model)
+        choices = self._request("POST", "/v1/completions", body).get("choices")
+        first = choices[0] if isinstance(choices, list) and choices else None
+        logprobs = first.get("logprobs") if isinstance(first, dict) else None
+        if isinstance(logprobs, dict) and "content" in logprobs:  # the chat format (Ollama; llama-server adds ids)
+            entries = self._first_step(logprobs, "content").get("top_logprobs")
+            return self._rows(entries, lambda e: (e["logprob"], e["token"], e.get("id", UNKNOWN_ID)))
+        tops = self._first_step(logprobs, "top_logprobs")  # {text: logprob}, OpenAI's legacy format
+        return self._rows(tops, lambda item: (item[1], item[0], UNKNOWN_ID))
+
+    def _rows(self, entries: Any, read: Any) -> list[tuple[float, str, int]]:
+        try:
+            entries = list(entries.items()) if isinstance(entries, dict) else list(entries)
+            return [(_number(lp), str(text), int(token)) for lp, text, token in map(read, entries)]
+        except (KeyError, TypeError, ValueError, AttributeError):
+            raise self._malformed() from None
+
+    def _prompt_text(self, token_ids: list[int], model: str | None, text: str | None) -> tuple[str, bool]:
+        if text is None:
+            if not self._has_extras():
+                raise ServerError(f"The model server at {self.url} reads text only and cannot turn word "
+                                  "pieces back into text.")
+            try:
+                body = _with_model({"tokens": [int(t) for t in token_ids]}, model)
+                text = str(self._request("POST", "/extras/detokenize", body)["text"])
+            except (ServerError, KeyError):
+                raise ServerError(f"The model server at {self.url} could not turn these word pieces back into "
+                                  "text (they may end in the middle of a character).") from None
+        # Its completions read the text exactly as /extras/tokenize does, beginning-of-text token included.
+        return text, self._has_extras() and self._tokenize(text, model, strip=False) == [int(t) for t in token_ids]
+
+    def _has_extras(self) -> bool:
+        if self._extras is None:
+            try:
+                self._bos = self._tokenize("", None, strip=False)
+                # A tokeniser that adds a space in front (SentencePiece) reads no token's text back as itself.
+                probe = {"tokens": self._tokenize("Synthscope", None)}
+                self._readable = self._request("POST", "/extras/detokenize", probe).get("text") == "Synthscope"
+                self._extras = True
+            except ServerError as error:
+                if error.status is None:
+                    raise
+                self._extras = False
+        return self._extras
+
+    def _tokenize(self, text: str, model: str | None, strip: bool = True) -> list[int]:
+        answer = self._request("POST", "/extras/tokenize", _with_model({"input": text}, model))
+        try:
+            tokens = [int(t) for t in answer.get("tokens", [])]
+        except (TypeError, ValueError):
+            raise self._malformed() from None
+        return tokens[len(self._bos):] if strip and self._bos and tokens[:len(self._bos)] == self._bos else tokens
+
+    def _token_ids(self, texts: list[str], model: str | None, deadline: float) -> list[int]:
+        # Its texts drop special tokens and the stray bytes of split characters, so several tokens can share
+        # one ("", " "; the answer then keeps only the least likely one's value): a text names a token only
+        # where it reads back as exactly that one.
+        if not self._has_extras() or not self._readable:
+            return [UNKNOWN_ID] * len(texts)
+        for text in [t for t in dict.fromkeys(texts) if t and (model, t) not in self._ids][:ID_LOOKUPS]:
+            if time.perf_counter() > deadline:  # the rest wait for a later step
+                break
+            tokens = self._tokenize(text, model)
+            self._ids[model, text] = tokens[0] if len(tokens) == 1 else UNKNOWN_ID
+        return [self._ids.get((model, text), UNKNOWN_ID) for text in texts]
+
+    def _head(self, rows: list[tuple[float, str, int]], n: int, before: bool, started: float,
+              exact: bool) -> Head:
+        rows = sorted(rows, key=lambda row: -row[0])[:n]  # stable: the server's order among ties stays
+        ids = np.array([row[2] for row in rows], dtype=np.int32)
+        values, counts = np.unique(ids, return_counts=True)
+        ids[np.isin(ids, values[counts > 1])] = UNKNOWN_ID  # a token named twice: neither entry can be trusted
+        return Head(token_ids=ids, logprobs=np.array([row[0] for row in rows], dtype=np.float64),
+                    texts=tuple(row[1] for row in rows), n_asked=int(n), before_samplers=before,
+                    seconds=time.perf_counter() - started, prompt_exact=exact)
+
+    def _first_step(self, answer: Any, key: str) -> dict[str, Any]:
+        steps = answer.get(key) if isinstance(answer, dict) else None
+        if not isinstance(steps, list) or not steps or not isinstance(steps[0], dict):
+            raise ServerError(f"The model server at {self.url} sent no log-probabilities: it may not offer them.")
+        return steps[0]
+
+    def _malformed(self) -> ServerError:
+        return ServerError(f"The model server at {self.url} sent an answer Synthscope cannot read.")
+
+    def _request(self, method: str, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
+        attempt = 0
+        while True:
+            try:
+                answer = self._once(method, path, body)
+                break
+            except _Dropped as dropped:
+                if attempt >= self.retries:
+                    raise ServerError(str(dropped)) from None
+                time.sleep(min(0.2 * 2 ** attempt, 1.0))
+                attempt += 1
+        if not isinstance(answer, dict):
+            raise self._malformed()
+        return answer
+
+    def _once(self, method: str, path: str, body: dict[str, Any] | None) -> Any:
+        deadline = time.monotonic() + self.timeout
+        connection = (http.client.HTTPSConnection if self._https else http.client.HTTPConnection)(
+            self._host, self._port, timeout=self.timeout)
+        headers = {"Accept": "application/json", "Connection": "close", "Content-Type": "application/json",
+                   **({"Authorization": f"Bearer {self.api_key}"} if self.api_key else {})}
+        data = None if body is None else json.dumps(body).encode()
+        response = None
+        try:
+            connection.request(method, self._prefix + path, body=data, headers=headers)
+            sock = connection.sock  # kept: the connection lets go of it once the answer says it will close
+
+            def remaining() -> float:  # each read is bounded by the socket timeout, all of them by this
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise TimeoutError
+                if sock is not None and sock.fileno() != -1:  # -1: the whole answer has been read
+                    sock.settimeout(left)
+                return left
+
+            remaining()
+            response = connection.getresponse()
+            chunks: list[bytes] = []
+            received = 0
+            while remaining() and (chunk := response.read1(65536)):  # read1: one socket read at most
+                chunks.append(chunk)
+                received += len(chunk)
+                if received > MAX_ANSWER_BYTES:
+                    raise ServerError(f"The model server at {self.url} sent an answer larger than "
+                                      f"{MAX_ANSWER_BYTES // 2**20} MB.")
+            if response.length:  # http.client reports a body cut short only through what is left of it
+                raise http.client.IncompleteRead(b"".join(chunks), response.length)
+            payload, status = b"".join(chunks), response.status
+        except TimeoutError:  # socket.timeout is TimeoutError
+            raise ServerError(f"The model server at {self.url} did not answer within "
+                              f"{self.timeout:g} seconds.") from None
+        except ConnectionRefusedError:
+            raise ServerError(f"Nothing is answering at {self.url}: is the model server running, "
+                              "and on that port?") from None
+        except socket.gaierror:
+            raise ServerError(f"The computer name {self._host} could not be found on the network.") from None
+        except (http.client.RemoteDisconnected, http.client.IncompleteRead, ConnectionResetError,
+                BrokenPipeError) as error:
+            raise _Dropped(f"The model server at {self.url} closed the connection before its answer was "
+                           "complete.") from error
+        except (OSError, http.client.HTTPException) as error:
+            reason = getattr(error, "strerror", None) or type(error).__name__
+            raise ServerError(f"Could not talk to the model server at {self.url} ({reason}).") from None
+        finally:
+            if response is not None:
+                response.close()
+            connection.close()
+        if status >= 400:
+            raise self._refusal(status, path, payload)
+        try:
+            return json.loads(payload)
+        except (ValueError, UnicodeDecodeError):
+            raise ServerError(f"The model server at {self.url} sent an answer that is not JSON: is this "
+                              "address really a model server?") from None
+
+    def _refusal(self, status: int, path: str, payload: bytes) -> ServerError:
+        if status in (401, 403):
+            asked = "did not accept the API key" if self.api_key else "asks for an API key"
+            return ServerError(f"The model server at {self.url} {asked} ({status}): enter its key in the "
+                               "server settings.", status)
+        message = payload.decode("utf-8", errors="replace")
+        try:
+            answer = json.loads(message)
+            error = answer.get("error", answer.get("detail", message)) if isinstance(answer, dict) else answer
+            message = str(error.get("message", error) if isinstance(error, dict) else error)
+        except ValueError:
+            pass
+        line = " ".join(message.split("\n")[0].split()) or http.client.responses.get(status, "error")
+        line = line if len(line) <= 200 else line[:199] + "…"
+        return ServerError(f"The model server at {self.url} refused {path} ({status}): {line}", status)
+
+
+class _Dropped(Exception):
+    """The connection broke mid-answer: worth one more try."""
+
+
+def _with_model(body: dict[str, Any], model: str | None) -> dict[str, Any]:
+    return {**body, "model": model} if model else body
+
+
+def _number(value: Any) -> float:
+    if value is None:  # JSON has no -inf; servers send null for it
+        return -math.inf
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError("not a number")
+    return float(value)
