@@ -6,13 +6,13 @@ import datetime
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from PySide6.QtGui import QFont, QTextDocument
+from PySide6.QtGui import QTextDocument
 
 from synthscope.sampling import explain
 from synthscope.session import Step
 from synthscope.session.mirror import StepView
 from synthscope.ui import theme
-from synthscope.ui.export.pdf import write_pdf
+from synthscope.ui.export.pdf import paper_document, write_pdf
 from synthscope.ui.stage_words import describe_stage
 from synthscope.ui.wording import STAGE_LABELS, STOP_WORDS, html, listed, percent, visible
 
@@ -129,10 +129,7 @@ numbers again.</p>"""
 
 def handout_document(markup: str) -> QTextDocument:
     """The handout laid out as the PDF prints it (the README's picture of it draws this too)."""
-    document = QTextDocument()
-    font = QFont(theme.FONT_FAMILY)
-    font.setPointSizeF(POINTS)
-    document.setDefaultFont(font)
+    document = paper_document(POINTS)
     document.setHtml(markup)
     return document
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import QMarginsF, QSizeF
-from PySide6.QtGui import QPageLayout, QPageSize, QPdfWriter, QTextDocument
+from PySide6.QtGui import QFont, QPageLayout, QPageSize, QPdfWriter, QTextDocument
 
 from synthscope.session.json_io import failure_reason
+from synthscope.ui.theme import FONT_FAMILY
 
 MARGIN_MM = 15.0
 SCREEN_DPI = 96  # the units QTextDocument lays out in; the writer scales them to the page
@@ -15,6 +16,15 @@ SMALLEST_POINTS = 7.0  # a handout shrunk further would not be legible printed
 
 class PdfError(Exception):
     """A PDF could not be written; the message says why in plain words."""
+
+
+def paper_document(points: float) -> QTextDocument:
+    """An empty document in the app's type at `points`, to be filled and printed."""
+    document = QTextDocument()
+    font = QFont(FONT_FAMILY)
+    font.setPointSizeF(points)
+    document.setDefaultFont(font)
+    return document
 
 
 def page_layout() -> QPageLayout:

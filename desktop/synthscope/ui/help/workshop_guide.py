@@ -5,14 +5,14 @@ from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import QStandardPaths, Qt, QUrl
-from PySide6.QtGui import (QColor, QDesktopServices, QFont, QPalette, QResizeEvent, QTextBlockFormat,
+from PySide6.QtGui import (QColor, QDesktopServices, QPalette, QResizeEvent, QTextBlockFormat,
                            QTextCharFormat, QTextCursor, QTextDocument, QTextFormat, QTextFrameFormat,
                            QTextLength, QTextTable)
 from PySide6.QtWidgets import (QDialog, QFileDialog, QFrame, QHBoxLayout, QLabel, QPushButton, QTabWidget,
                                QTextBrowser, QVBoxLayout, QWidget)
 
 from synthscope.ui import theme
-from synthscope.ui.export.pdf import PdfError, write_pdf
+from synthscope.ui.export.pdf import PdfError, paper_document, write_pdf
 from synthscope.ui.resources import docs_dir
 
 LESSON = "workshop.md"
@@ -96,10 +96,7 @@ def shape_worksheet(document: QTextDocument) -> None:
 
 def worksheet_document(markdown: str) -> QTextDocument:
     """The worksheet laid out for paper: dark ink on white whatever the screen's colours."""
-    document = QTextDocument()
-    font = QFont(theme.FONT_FAMILY)
-    font.setPointSizeF(PRINT_POINTS)
-    document.setDefaultFont(font)
+    document = paper_document(PRINT_POINTS)
     document.setMarkdown(markdown)
     shape_worksheet(document)
     return document
