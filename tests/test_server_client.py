@@ -4,9 +4,6 @@ from __future__ import annotations
 import ctypes
 import http.server
 import json
-import socket
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -19,8 +16,8 @@ import pytest
 from synthscope.engine import Engine, EngineConfig
 from synthscope.engine.server_client import (LLAMA_SERVER, OPENAI, UNKNOWN_ID, ServerClient, ServerError,
                                              check_address)
+from server_helpers import N_CTX, free_port, running_server
 
-N_CTX = 512
 # Both sides run the same llama.cpp build with the same settings, so the logits are the same floats; what is
 # left is the log-softmax: the server's is float32 ((x - max) - log Σ exp), ours float64. A few float32 ulps
 # of values up to ~30 in size stay far below 1e-4.
@@ -28,48 +25,12 @@ TOLERANCE = 1e-4
 PROMPTS = ["The capital of France is", "def fibonacci(n):\n    if n <", "Once upon a time, there was a little"]
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server(smollm_path: Path, engine_config: EngineConfig,
            tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerClient]:
     """llama-cpp-python's own server on a free loopback port, computing exactly as the engine does."""
-    kv = "1" if engine_config.kv_cache == "f16" else "0"  # GGML_TYPE_F16, GGML_TYPE_F32
-    port = free_port()
-    command = [sys.executable, "-m", "llama_cpp.server", "--model", str(smollm_path), "--host", "127.0.0.1",
-               "--port", str(port), "--n_ctx", str(N_CTX), "--n_batch", str(N_CTX), "--n_ubatch", str(N_CTX),
-               "--flash_attn", str(engine_config.flash_attention), "--type_k", kv, "--type_v", kv,
-               "--n_threads", str(engine_config.threads), "--n_threads_batch", str(engine_config.threads),
-               "--n_gpu_layers", str(engine_config.gpu_layers), "--use_mlock", "False", "--logits_all", "True"]
-    log_path = tmp_path_factory.mktemp("server") / "server.log"
-    with open(log_path, "w") as log:
-        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-    try:
-        client = ServerClient(f"http://127.0.0.1:{port}", timeout=30, retries=0)
-        probe = ServerClient(f"http://127.0.0.1:{port}", timeout=2, retries=0)
-        deadline = time.monotonic() + 60
-        while True:
-            if process.poll() is not None:
-                pytest.fail(f"the server stopped (code {process.returncode}):\n{log_path.read_text()[-3000:]}")
-            try:
-                probe.models()
-                break
-            except ServerError:
-                if time.monotonic() > deadline:
-                    pytest.fail(f"the server did not start within 60 s:\n{log_path.read_text()[-3000:]}")
-                time.sleep(0.25)
+    with running_server(smollm_path, engine_config, tmp_path_factory.mktemp("server"), N_CTX) as client:
         yield client
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=15)
 
 
 @pytest.fixture(scope="module")

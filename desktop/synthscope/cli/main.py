@@ -15,10 +15,12 @@ from synthscope.engine import (ConfigError, EngineError, LoadCancelled, ModelLoa
                                preferred_config)
 from synthscope.cli.export_command import add_export_parser, run_export
 from synthscope.cli.futures_command import add_futures_parser, run_futures
+from synthscope.cli.server_trace import add_server_options, run_server_trace
 from synthscope.engine.chat import chat_prompt
 from synthscope.engine.config import KV_TYPES, MAX_THREADS, EngineConfig
 from synthscope.engine.model import DEFAULT_CONTEXT
 from synthscope.engine.probe import PATH_DEPTH
+from synthscope.engine.server_client import ServerError
 from synthscope.sampling import SPECS, SamplerSettings, SettingsError, new_seed
 from synthscope.sampling.settings import parse_bias
 from synthscope.sampling.specs import MAX_GRAMMAR_CHARS
@@ -65,6 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
                             "may be given several times")
     trace.add_argument("--json", metavar="PATH", help="write here instead of standard output")
     add_engine_options(trace)
+    add_server_options(trace)
     again = commands.add_parser("replay", help="re-run a saved run (its prompt, model and dice) with "
                                                "some settings changed; say where it parts from it")
     again.add_argument("run", metavar="RUN.json", help="a run written by trace or saved by the window")
@@ -171,11 +174,13 @@ def run_trace(args: argparse.Namespace) -> int:
         raise SettingsError("--system needs --chat.")
     stops = check_stop_sequences([unescape(text) for text in args.stop])
     seed = new_seed() if args.seed is None else args.seed
-    path = args.model or default_model_path()
     # Room for the prompt (at most one token per byte; a chat template adds its markup) and every
     # requested token.
     prompt_bytes = len(args.prompt.encode()) + (len((args.system or "").encode()) + 1024 if args.chat else 0)
     n_ctx = max(DEFAULT_CONTEXT, prompt_bytes + args.max_tokens + 8)
+    if args.server:
+        return write_document(run_server_trace(args, settings, seed, stops, n_ctx), args.json)
+    path = args.model or default_model_path()
     config = engine_config_from(args)
     with open_engine(path, n_ctx=n_ctx, config=config, probe=args.model is not None) as engine:
         prompt = chat_prompt(engine, args.prompt, args.system) if args.chat else args.prompt
@@ -293,6 +298,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             return EXIT_USAGE
         return int(exc.code or 0)
     except (SettingsError, ConfigError, ModelLoadError, LoadCancelled, EngineError, ValueError,
-            OSError, SessionFileError) as exc:
+            OSError, SessionFileError, ServerError) as exc:
         print(f"synthscope: error: {exc}", file=sys.stderr)
         return EXIT_USAGE

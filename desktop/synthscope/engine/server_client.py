@@ -17,6 +17,7 @@ LLAMA_SERVER = "llama-server"  # llama.cpp's own server: token ids in, ids and r
 OPENAI = "openai-compatible"  # /v1/completions: text in, log-probabilities keyed by token text out
 UNKNOWN_ID = -1  # a token the server named only by a text that several tokens share
 MAX_ANSWER_BYTES = 64 * 1024 * 1024  # a full-vocabulary answer of a 256k-token model is about 20 MB
+END_RETRIES = 8  # hotter draws when llama-cpp-python's top token ends the text (it then lists nothing)
 ID_LOOKUPS = 256  # texts looked up per step (a request each, remembered; within timeout): others UNKNOWN_ID
 _LOCAL_NETWORKS = tuple(ipaddress.ip_network(n) for n in ("127.0.0.0/8", "10.0.0.0/8", "172.16.0.0/12",
                         "192.168.0.0/16", "169.254.0.0/16", "::1/128", "fe80::/10", "fc00::/7"))
@@ -95,11 +96,41 @@ class ServerClient:
         self._verified: dict[str | None, bool] = {}
 
     def models(self) -> list[str]:
+        return [str(e.get("id") or e.get("model") or e.get("name")) for e in self.model_entries()]
+
+    def model_entries(self) -> list[dict[str, Any]]:  # as sent; llama-server adds `meta` with n_vocab
         answer = self._request("GET", "/v1/models")
         entries = answer.get("data") or answer.get("models") or []  # llama-server sends both
         if not isinstance(entries, list):
             raise self._malformed()
-        return [str(e.get("id") or e.get("model") or e.get("name")) for e in entries if isinstance(e, dict)]
+        return [e for e in entries if isinstance(e, dict)]
+
+    def props(self) -> dict[str, Any]:  # llama-server's /props ({} from other servers)
+        return self._request("GET", "/props") if self.kind() == LLAMA_SERVER else {}
+
+    def tokenize(self, text: str, model: str | None = None) -> list[int]:
+        """The server's word pieces for `text`: special tokens read as themselves, the beginning-of-text
+        token included where the model adds one (as the in-process engine's tokenize)."""
+        if self.kind() == LLAMA_SERVER:
+            answer = self._request("POST", "/tokenize", {"content": text, "add_special": True,
+                                                         "parse_special": True})
+            try:
+                return [int(t["id"] if isinstance(t, dict) else t) for t in answer.get("tokens", [])]
+            except (TypeError, ValueError, KeyError):
+                raise self._malformed() from None
+        if not self._has_extras():
+            raise ServerError(f"The model server at {self.url} cannot split text into word pieces.")
+        return self._tokenize(text, model, strip=False)
+
+    def detokenize(self, token_ids: list[int], model: str | None = None) -> str:
+        """The text of `token_ids` as the server renders it (llama-cpp-python: special tokens as nothing,
+        and a refusal (ServerError with a status) for ids that end inside a character)."""
+        body = _with_model({"tokens": [int(t) for t in token_ids]}, model)
+        if self.kind() == LLAMA_SERVER:
+            return str(self._request("POST", "/detokenize", body).get("content", ""))
+        if not self._has_extras():
+            raise ServerError(f"The model server at {self.url} cannot turn word pieces back into text.")
+        return str(self._request("POST", "/extras/detokenize", body).get("text", ""))
 
     def kind(self) -> str:
         """LLAMA_SERVER where /props answers like llama.cpp's server, else OPENAI (/v1/models)."""
@@ -142,9 +173,9 @@ class ServerClient:
                                                   e.get("token", ""), e["id"]))
             return self._head(rows, n, before, started, True)
         prompt, exact = self._prompt_text(token_ids, model, text)
-        rows = self._completion_rows(prompt, n, model, temperature=0.0)
+        rows = self._rows_with_a_word(prompt, n, model, temperature=0.0)
         if model not in self._verified:  # a second temperature shows whether its samplers touch the values
-            hot = {t: lp for lp, t, _ in self._completion_rows(prompt, n, model, temperature=1.5)}
+            hot = {t: lp for lp, t, _ in self._rows_with_a_word(prompt, n, model, temperature=1.5)}
             shared = [(lp, hot[t]) for lp, t, _ in rows if t in hot]
             self._verified[model] = bool(shared) and all(abs(a - b) <= 1e-3 for a, b in shared)
         rows = sorted(rows, key=lambda row: -row[0])[:n]
@@ -152,15 +183,30 @@ class ServerClient:
         rows = [(lp, t, next(found) if i == UNKNOWN_ID else i) for lp, t, i in rows]
         return self._head(rows, n, self._verified[model], started, exact)
 
-    def _completion_rows(self, prompt: str, n: int, model: str | None,
-                         temperature: float) -> list[tuple[float, str, int]]:
-        # Greedy, no penalties: the token the server draws is its top one, already in the list.
+    def _rows_with_a_word(self, prompt: str, n: int, model: str | None,
+                          temperature: float) -> list[tuple[float, str, int]]:
+        # llama-cpp-python sends no log-probabilities when the token it draws ends the text. Its values come
+        # before its samplers, so drawing again, hotter and with other seeds, gives the same values.
+        for attempt in range(END_RETRIES + 1):
+            try:
+                return self._completion_rows(prompt, n, model, temperature if attempt == 0 else 2.0, attempt)
+            except _EndedText:
+                continue
+        raise ServerError(f"The model server at {self.url} ended the text at each of {END_RETRIES + 1} draws "
+                          "and so gave no chances for this step (llama-server does not have this limit).")
+
+    def _completion_rows(self, prompt: str, n: int, model: str | None, temperature: float,
+                         seed: int = 0) -> list[tuple[float, str, int]]:
+        # Greedy, no penalties: the token the server draws is its top one, already in the list. (Drawn hotter,
+        # a token outside the top n is added to the list and cut off again by next_head.)
         body = _with_model({"prompt": prompt, "max_tokens": 1, "logprobs": int(n), "temperature": temperature,
                             "top_p": 1.0, "repeat_penalty": 1.0, "presence_penalty": 0.0,
-                            "frequency_penalty": 0.0, "seed": 0, "stream": False}, model)
+                            "frequency_penalty": 0.0, "seed": seed, "stream": False}, model)
         choices = self._request("POST", "/v1/completions", body).get("choices")
         first = choices[0] if isinstance(choices, list) and choices else None
         logprobs = first.get("logprobs") if isinstance(first, dict) else None
+        if isinstance(logprobs, dict) and (logprobs.get("top_logprobs") == [] or logprobs.get("content") == []):
+            raise _EndedText
         if isinstance(logprobs, dict) and "content" in logprobs:  # the chat format (Ollama; llama-server adds ids)
             entries = self._first_step(logprobs, "content").get("top_logprobs")
             return self._rows(entries, lambda e: (e["logprob"], e["token"], e.get("id", UNKNOWN_ID)))
@@ -336,6 +382,10 @@ class ServerClient:
 
 class _Dropped(Exception):
     """The connection broke mid-answer: worth one more try."""
+
+
+class _EndedText(Exception):  # the server drew an end-of-text token and so listed no chances
+    pass
 
 
 def _with_model(body: dict[str, Any], model: str | None) -> dict[str, Any]:

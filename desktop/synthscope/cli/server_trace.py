@@ -1,0 +1,78 @@
+"""`synthscope trace --server URL`: the same trace with each step's chances from a model server."""
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+import numpy as np
+
+from synthscope.engine.remote import RemoteEngine, check_server_settings
+from synthscope.engine.server_client import ServerClient
+from synthscope.sampling import SamplerSettings, SettingsError
+from synthscope.sampling.chain import penalty_window
+from synthscope.sampling.head import head_exactness
+from synthscope.session import Generator, record_to_dict
+from synthscope.session.record import ModelIdentity, RunRecord
+
+TEXT_KEYED = ("This server names word pieces by their text: where several share one, all but one are hidden "
+              "and the value given may be another's, so cuts count as exact only above the unlisted mass.")
+SERVER_TIMEOUT = 60.0  # seconds per request: a full-vocabulary head takes about 0.3 s, a cold prompt more
+
+
+def add_server_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("model server (instead of a model file: the server gives each step's "
+                                      "chances, Synthscope's chain and dice choose)")
+    group.add_argument("--server", metavar="URL",
+                       help="a llama-server or llama-cpp-python server, e.g. http://127.0.0.1:8080")
+    group.add_argument("--server-model", metavar="NAME", help="which of the server's models (default: its first)")
+    group.add_argument("--head", type=int, metavar="N",
+                       help="word pieces asked for per step (default: the whole vocabulary); the chain is exact "
+                            "where its cuts fall inside these N")
+    group.add_argument("--vocab", type=int, metavar="V",
+                       help="the model's vocabulary size, for servers that do not say it")
+    group.add_argument("--api-key", metavar="KEY", help="the server's API key, if it asks for one")
+    group.add_argument("--allow-other-hosts", action="store_true",
+                       help="allow a server that is not on this computer or the local network")
+
+
+def run_server_trace(args: argparse.Namespace, settings: SamplerSettings, seed: int, stops: tuple[str, ...],
+                     n_ctx: int) -> dict[str, Any]:
+    """The run's JSON, with the server, N and each step's exactness ("head") recorded."""
+    if args.chat or args.model:
+        raise SettingsError("--server computes with the server's model: --model and --chat cannot go with it.")
+    check_server_settings(settings)
+    client = ServerClient(args.server, api_key=args.api_key, timeout=SERVER_TIMEOUT, retries=1,
+                          allow_other_hosts=args.allow_other_hosts)
+    with RemoteEngine(client, model=args.server_model, head=args.head, vocab=args.vocab, n_ctx=n_ctx) as engine:
+        generator = Generator(engine, seed=seed, top_n=args.top_n)  # type: ignore[arg-type]
+        # The record names the server and its model, not the stand-in file Generator hashed.
+        generator.identity = ModelIdentity(f"{client.url}#{engine.model}", engine.facts.name, 0,
+                                           engine.identity_sha256, engine.n_vocab)
+        try:
+            generator.start(args.prompt)
+            generator.generate(settings, args.max_tokens, ignore_eos=args.ignore_eos, stop_sequences=stops)
+            record = generator.record
+        finally:
+            generator.close()
+        document = record_to_dict(record)
+        for index, (step, entry) in enumerate(zip(record.steps, document["steps"])):
+            entry["head"] = step_head(engine, record, index)
+    document["server"] = engine.config.to_dict()
+    return document
+
+
+def step_head(engine: RemoteEngine, record: RunRecord, index: int) -> dict[str, Any]:
+    """What the server listed at step `index` and which of the step's numbers are exact with it."""
+    step = record.steps[index]
+    position = len(record.prompt_tokens) + index
+    info = engine.heads.get(position)
+    if info is None:  # not asked at this position (a step taken over from elsewhere)
+        return {"seen": 0, "vocab": engine.n_vocab, "exact": {}}
+    history = [*record.prompt_tokens, *record.token_ids[:index]]
+    window = penalty_window(np.asarray(history, dtype=np.int32), step.settings).tolist()
+    exactness = head_exactness(step.settings, step.trace, info.seen_ids, engine.n_vocab, info.seen_logprobs,
+                               info.complete, info.unseen_bound, chosen=step.token_id, penalised=window,
+                               trusted=info.prompt_exact and info.before_samplers)
+    text_keyed = {} if info.complete else {"note": TEXT_KEYED}
+    return {**exactness.to_dict(), **text_keyed, "listed_mass": round(1.0 - info.tail, 9),
+            "prompt_exact": info.prompt_exact, "before_samplers": info.before_samplers, "seconds": round(info.seconds, 4)}
