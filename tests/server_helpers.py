@@ -16,6 +16,20 @@ from synthscope.engine.server_client import ServerClient, ServerError
 
 N_CTX = 512
 START_SECONDS = 60
+# llama-cpp-python's server has no switch for llama.cpp's repacked weight layouts, whose AMX form
+# crashes on Sapphire-Rapids-class Xeons: where the engine turned them off, the server is started
+# through this wrapper, which turns them off in the same way as engine/baseline.py.
+SERVER_WRAPPER = """
+import runpy, sys
+import llama_cpp.llama_cpp as low_level
+original = low_level.llama_model_default_params
+def defaults():
+    params = original()
+    params.use_extra_bufts = False
+    return params
+low_level.llama_model_default_params = defaults
+runpy.run_module("llama_cpp.server", run_name="__main__", alter_sys=True)
+"""
 
 
 def free_port() -> int:
@@ -31,7 +45,8 @@ def running_server(model: Path, config: EngineConfig, log_folder: Path,
     threads); stopped (and waited for) on the way out."""
     kv = "1" if config.kv_cache == "f16" else "0"  # GGML_TYPE_F16, GGML_TYPE_F32
     port = free_port()
-    command = [sys.executable, "-m", "llama_cpp.server", "--model", str(model), "--host", "127.0.0.1",
+    start = ["-m", "llama_cpp.server"] if config.extra_buffers else ["-c", SERVER_WRAPPER]
+    command = [sys.executable, *start, "--model", str(model), "--host", "127.0.0.1",
                "--port", str(port), "--n_ctx", str(n_ctx), "--n_batch", str(n_ctx), "--n_ubatch", str(n_ctx),
                "--flash_attn", str(config.flash_attention), "--type_k", kv, "--type_v", kv,
                "--n_threads", str(config.threads), "--n_threads_batch", str(config.threads),

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import ctypes
+import dataclasses
 import http.server
 import json
 import threading
@@ -71,6 +72,18 @@ def test_the_head_is_the_engines_raw_softmax(server: ServerClient, reference: En
     np.testing.assert_allclose(head.logprobs, top[:20], rtol=0, atol=TOLERANCE)
     assert head.texts == tuple(reference.token_text(int(t)) for t in head.token_ids)
     assert 0 < head.seconds < 30
+
+
+def test_a_server_in_the_safe_weight_layout_agrees_with_the_engine_in_it(smollm_path: Path, tmp_path: Path,
+                                                                        engine_config: EngineConfig) -> None:
+    """Where the machine's check turns llama.cpp's repacked layouts off (they crash on some Xeons), the
+    suite's server is started without them too: that start must work on every machine."""
+    safe = dataclasses.replace(engine_config, extra_buffers=False)
+    with running_server(smollm_path, safe, tmp_path) as client, Engine.load(smollm_path, safe, n_ctx=N_CTX) as engine:
+        token_ids = engine.tokenize(PROMPTS[0])
+        head = client.next_head(token_ids, 10)
+        expected = raw_logprobs(engine, token_ids)
+    np.testing.assert_allclose(head.logprobs, np.sort(expected)[::-1][:10], rtol=0, atol=TOLERANCE)
 
 
 @pytest.mark.parametrize("n", [1, 5, 40])
