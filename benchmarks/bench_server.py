@@ -27,75 +27,26 @@ import os
 import shutil
 import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
+from collections.abc import Callable
+from contextlib import ExitStack
 from pathlib import Path
 
-from synthscope.engine import EngineConfig, default_model_path, machine_choice, machine_facts, open_engine
+from synthscope.engine import default_model_path, machine_choice, machine_facts, open_engine
 from synthscope.engine.remote import RemoteEngine
-from synthscope.engine.server_client import ServerClient, ServerError
+from synthscope.engine.server_client import ServerClient
 from synthscope.sampling import SamplerSettings
 from synthscope.session import Generator
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from server_helpers import free_port, llama_server_command, python_server_command, running  # noqa: E402
+
 PROMPT = "Once upon a time, in a village by the sea, there lived"
 N_CTX = 512
-START_SECONDS = 90
 # Where the test suite keeps the llama-server it builds (tests/llama_server_build.py), in this environment.
 LLAMA_SERVER_PLACES = tuple(str(p) for p in (Path(sys.prefix) / "synthscope-test-tools").glob("llama-server-*/llama-server"))
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@contextmanager
-def running(command: list[str], port: int, log_path: Path) -> Iterator[str]:
-    """The server's address once /v1/models answers; terminated (then killed) on the way out."""
-    with open(log_path, "w") as log:
-        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-    try:
-        url = f"http://127.0.0.1:{port}"
-        probe, deadline = ServerClient(url, timeout=2, retries=0), time.monotonic() + START_SECONDS
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"{command[0]} stopped ({process.returncode}):\n{log_path.read_text()[-2000:]}")
-            try:
-                probe.models()
-                break
-            except ServerError:  # not listening yet, or 503 while the model loads
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"{command[0]} did not start in {START_SECONDS} s") from None
-                time.sleep(0.25)
-        yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=15)
-
-
-def python_server(model: Path, c: EngineConfig, port: int) -> list[str]:
-    kv = "1" if c.kv_cache == "f16" else "0"  # GGML_TYPE_F16, GGML_TYPE_F32 (as tests/server_helpers.py)
-    return [sys.executable, "-m", "llama_cpp.server", "--model", str(model), "--host", "127.0.0.1",
-            "--port", str(port), "--n_ctx", str(N_CTX), "--n_batch", str(N_CTX), "--n_ubatch", str(N_CTX),
-            "--flash_attn", str(c.flash_attention), "--type_k", kv, "--type_v", kv,
-            "--n_threads", str(c.threads), "--n_threads_batch", str(c.threads),
-            "--n_gpu_layers", str(c.gpu_layers), "--use_mlock", "False", "--logits_all", "True"]
-
-
-def cpp_server(binary: str, model: Path, c: EngineConfig, port: int) -> list[str]:
-    return [binary, "-m", str(model), "--host", "127.0.0.1", "--port", str(port), "-c", str(N_CTX),
-            "-b", str(N_CTX), "-ub", str(N_CTX), "-fa", "on" if c.flash_attention else "off",
-            "-ctk", c.kv_cache, "-ctv", c.kv_cache, "-t", str(c.threads), "-tb", str(c.threads),
-            "-np", "1", "--no-webui"]
 
 
 class Plain:
@@ -202,11 +153,11 @@ def main() -> None:
     with ExitStack() as stack, tempfile.TemporaryDirectory(prefix="bench-server-") as logs:
         port = free_port()
         servers = {"llama_cpp.server": stack.enter_context(
-            running(python_server(model, config, port), port, Path(logs) / "python.log"))}
+            running(python_server_command(model, config, port, N_CTX), port, Path(logs) / "python.log")).url}
         if binary:
             port = free_port()
             servers["llama-server"] = stack.enter_context(
-                running(cpp_server(binary, model, config, port), port, Path(logs) / "cpp.log"))
+                running(llama_server_command(binary, model, config, port, N_CTX), port, Path(logs) / "cpp.log")).url
         engine = open_engine(str(model), n_ctx=N_CTX, config=config, probe=False)
         stack.callback(engine.close)
         prompt_ids = engine.tokenize(PROMPT)

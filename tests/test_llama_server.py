@@ -4,8 +4,6 @@ in-process run word piece for word piece, every number flagged exact."""
 from __future__ import annotations
 
 import json
-import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,10 +12,10 @@ import pytest
 
 from synthscope.cli.main import main
 from synthscope.engine import Engine, EngineConfig
-from synthscope.engine.server_client import LLAMA_SERVER, ServerClient, ServerError
+from synthscope.engine.server_client import LLAMA_SERVER, ServerClient
 from synthscope.sampling.head import EXACT
 from llama_server_build import llama_server
-from server_helpers import N_CTX, START_SECONDS, free_port
+from server_helpers import N_CTX, free_port, llama_server_command, running
 
 PROMPTS = ["Once upon a time, there was a little", "<|im_start|>user\nName a colour.<|im_end|>\n<|im_start|>assistant\n"]
 TOLERANCE = 1e-4  # float32 log-softmax in the server against float64 here, on the same logits
@@ -28,37 +26,10 @@ SHIFT = 1e-3  # the most the server's float32 normalisation may move every log c
 def server(smollm_path: Path, engine_config: EngineConfig,
            tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerClient]:
     """llama-server computing as the engine does: flash attention, KV type, threads, weight layout."""
-    binary = llama_server()
     port = free_port()
-    kv = engine_config.kv_cache
-    command = [str(binary), "-m", str(smollm_path), "--host", "127.0.0.1", "--port", str(port), "-c", str(N_CTX),
-               "-b", str(N_CTX), "-ub", str(N_CTX), "-t", str(engine_config.threads), "-tb", str(engine_config.threads),
-               "-fa", "on" if engine_config.flash_attention else "off", "-ctk", kv, "-ctv", kv, "-np", "1",
-               *([] if engine_config.extra_buffers else ["--no-repack"])]
     log_path = tmp_path_factory.mktemp("llama-server") / "server.log"
-    with open(log_path, "w") as log:
-        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-    try:
-        client = ServerClient(f"http://127.0.0.1:{port}", timeout=60, retries=0)
-        deadline = time.monotonic() + START_SECONDS
-        while True:
-            if process.poll() is not None:
-                pytest.fail(f"llama-server stopped (code {process.returncode}):\n{log_path.read_text()[-3000:]}")
-            try:
-                client.models()
-                break
-            except ServerError:  # 503 while the model loads, refused before it listens
-                if time.monotonic() > deadline:
-                    pytest.fail(f"llama-server did not start within {START_SECONDS} s:\n{log_path.read_text()[-3000:]}")
-                time.sleep(0.25)
+    with running(llama_server_command(llama_server(), smollm_path, engine_config, port), port, log_path) as client:
         yield client
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=15)
 
 
 @pytest.fixture(scope="module")
