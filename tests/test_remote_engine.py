@@ -181,9 +181,10 @@ def test_the_engine_reads_ends_and_word_pieces_from_the_server(server: ServerCli
         engine.logits()
         engine.rewind_to(before - 2)
         assert engine.n_past == before - 2 and engine.tokens == tuple(engine.tokenize(PROMPT)[:before - 2])
-        assert engine.path.is_file()
-        folder = engine.path.parent
-    assert not folder.exists()
+        # a record names the server and its model, with no weights file on this computer to read
+        path, name, size, digest, vocab = engine.served_identity
+        assert path == f"{server.url}#{engine.model}" and size == 0 and vocab == 49152 and len(digest) == 64
+        assert name.endswith(f"at {server.url}")
 
 
 def test_a_step_whose_top_word_ends_the_text_still_gets_its_chances(server: ServerClient) -> None:

@@ -12,7 +12,7 @@ from synthscope.sampling import SamplerSettings, SettingsError
 from synthscope.sampling.chain import penalty_window
 from synthscope.sampling.head import head_exactness
 from synthscope.session import Generator, record_to_dict
-from synthscope.session.record import ModelIdentity, RunRecord
+from synthscope.session.record import RunRecord
 
 TEXT_KEYED = ("This server names word pieces by their text: where several share one, all but one are hidden "
               "and the value given may be another's, so cuts count as exact only above the unlisted mass.")
@@ -45,9 +45,6 @@ def run_server_trace(args: argparse.Namespace, settings: SamplerSettings, seed: 
                           allow_other_hosts=args.allow_other_hosts)
     with RemoteEngine(client, model=args.server_model, head=args.head, vocab=args.vocab, n_ctx=n_ctx) as engine:
         generator = Generator(engine, seed=seed, top_n=args.top_n)  # type: ignore[arg-type]
-        # The record names the server and its model, not the stand-in file Generator hashed.
-        generator.identity = ModelIdentity(f"{client.url}#{engine.model}", engine.facts.name, 0,
-                                           engine.identity_sha256, engine.n_vocab)
         try:
             generator.start(args.prompt)
             generator.generate(settings, args.max_tokens, ignore_eos=args.ignore_eos, stop_sequences=stops)

@@ -3,10 +3,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
-import shutil
-import tempfile
-import urllib.parse
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -108,13 +104,12 @@ class RemoteEngine:
         self._tokens: list[int] = []
         self._last: tuple[tuple[int, ...], np.ndarray, HeadInfo] | None = None
         self.heads: dict[int, HeadInfo] = {}  # by position: the head each step's chain ran on
-        # Generator names its record after a file: this one holds the server's identity, not weights.
-        self._folder = Path(tempfile.mkdtemp(prefix="synthscope-server-"))
-        identity = {"server": client.url, "model": self.model, "vocab": self.n_vocab}
-        slug = re.sub(r"[^A-Za-z0-9._-]+", "_", f"{urllib.parse.urlsplit(client.url).netloc}--{name}")[:120]
-        self.path = self._folder / f"{slug}.server.json"
-        self.path.write_text(json.dumps(identity, sort_keys=True), encoding="utf-8")
-        self.identity_sha256 = hashlib.sha256(self.path.read_bytes()).hexdigest()
+        # What a record names instead of a weights file: the server, its model and a digest of both,
+        # in ModelIdentity's order (path, name, file size, digest, vocabulary).
+        identity = json.dumps({"server": client.url, "model": self.model, "vocab": self.n_vocab}, sort_keys=True)
+        self.path = f"{client.url}#{self.model}"
+        self.served_identity = (self.path, self.facts.name, 0, hashlib.sha256(identity.encode()).hexdigest(),
+                                self.n_vocab)
 
     def _vocabulary(self, vocab: int | None, meta: dict[str, Any]) -> tuple[int, str]:
         if vocab is not None:
@@ -248,7 +243,7 @@ class RemoteEngine:
         self.rewind_to(0)
 
     def close(self) -> None:
-        shutil.rmtree(self._folder, ignore_errors=True)
+        """Nothing to release: each request opens and closes its own connection."""
 
     def __enter__(self) -> RemoteEngine:
         return self

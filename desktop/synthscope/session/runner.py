@@ -44,7 +44,9 @@ class Generator:
         self.engine, self.seed, self.top_n = engine, seed, top_n
         self._overlap = overlap  # None: overlap the statistics with the decode when a core is free
         self._cores = machine_facts().logical_cores
-        self.identity = ModelIdentity.of_file(engine.path, engine.facts.name, engine.n_vocab)
+        served = getattr(engine, "served_identity", None)  # a model server's: no weights file here to read
+        self.identity = (ModelIdentity(*served) if served is not None
+                         else ModelIdentity.of_file(engine.path, engine.facts.name, engine.n_vocab))
         self._dice = Dice(seed)
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="synthscope-trace")
         self._max_cached = max(1, logits_budget // (4 * engine.n_vocab))
