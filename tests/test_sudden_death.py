@@ -151,7 +151,9 @@ def test_killed_while_generating_it_comes_back_losing_at_most_the_autosave_inter
     saved = load_exploration(autosave)
     kept = len(saved.record.steps)
     assert at_kill >= kept >= before_window > 0, (at_kill, kept, before_window)
-    assert list((tmp_path).glob("*.part")) == []
+    # A kill that lands inside an autosave's write leaves that one write's side file (cleared by a later
+    # save once it is old); never more than one, and never in the autosave's place.
+    assert len(list(tmp_path.glob("*.part"))) <= 1
     window = reopen(qtbot, tmp_path, settings, monkeypatch, tokens(saved.record.steps))
     assert window.parts.editor.generated_text() == saved.record.text
     window.close()
