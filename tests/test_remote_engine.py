@@ -196,3 +196,26 @@ def test_a_step_whose_top_word_ends_the_text_still_gets_its_chances(server: Serv
         info = engine.heads[engine.n_past]
         assert info.listed >= 15 and 2 not in info.seen_ids.tolist() and info.unseen_bound > 0.15
         assert softmax(logits)[339] == pytest.approx(0.0976, abs=1e-3)  # the second most likely, listed
+
+
+def test_a_servers_run_is_read_and_exported_but_not_replayed_here(server: ServerClient, tmp_path: Path,
+                                                                   qtbot, qapp) -> None:
+    import subprocess
+    import sys
+
+    from window_helpers import loaded_window
+
+    trace(tmp_path, "served", *CUTS, "--seed", "2", "--max-tokens", "3", "--server", server.url, "--head", "200")
+    run = str(tmp_path / "served.json")
+    for command in (["replay", run], ["futures", "--from-run", run, "--at", "1", "--n", "2", "--tokens", "2"]):
+        done = subprocess.run([sys.executable, "-m", "synthscope.cli", *command], capture_output=True, text=True)
+        lines = done.stderr.strip().splitlines()
+        assert done.returncode == 2 and len(lines) == 1, done.stderr
+        assert f"computed by the model server at {server.url}" in lines[0] and "http:/1" not in lines[0]
+    assert main(["export", run, "--csv", str(tmp_path / "served.csv")]) == 0
+    window = loaded_window(qtbot, qapp, seed=1)
+    steps = len(window.doc.mirror)
+    assert not window.sessions.open_session(run)
+    assert "computed by the model server" in window.parts.banner.text.text()
+    assert len(window.doc.mirror) == steps and window.doc.state == "idle"
+    window.close()

@@ -21,6 +21,17 @@ class ModelIdentity:
     head_sha256: str  # SHA-256 of the first MiB: cheap, and differs between any two real models
     vocab_size: int
 
+    @property
+    def served(self) -> bool:
+        """The run was computed by a model server (`synthscope trace --server`), not from a file here."""
+        return self.file_size == 0 and "://" in self.path
+
+    def served_words(self) -> str:
+        """Why such a run cannot be continued here, in one sentence."""
+        return (f"This run was computed by the model server at {self.path.split('#', 1)[0]} ({self.name}); "
+                "only synthscope trace --server can use a model server so far, so it can be read and "
+                "exported but not continued or replayed.")
+
     @classmethod
     def of_file(cls, path: str | Path, name: str, vocab_size: int) -> ModelIdentity:
         path = Path(path)

@@ -28,6 +28,8 @@ def check_model(original: RunRecord) -> Path:
     """The model file the run was made with, once it is known to be the very same file (same size
     and the same first MiB)."""
     recorded = original.model
+    if recorded.served:
+        raise ReplayError(recorded.served_words())
     path = Path(recorded.path)
     if not path.is_file():
         raise ReplayError(f"The model this run was made with ({recorded.name}) is no longer at {path}.")

@@ -86,6 +86,10 @@ class Sessions(QObject):
                 return False
             self._restore(exploration)
             return True
+        if identity.served:
+            if not quiet:
+                self.notices.problem(identity.served_words())
+            return False
         model_file = Path(identity.path)
         if not model_file.is_file():
             if quiet:
