@@ -6,17 +6,12 @@ from __future__ import annotations
 import pytest
 
 from synthscope.sampling import SamplerSettings
-from window_helpers import WAIT_MS, generate_with, idle, loaded_window, worker_generator
-
-STORY = "Once upon a time, in a small village by the sea, there lived"
-
+from window_helpers import WAIT_MS, idle, story_window, worker_generator
 
 @pytest.fixture
 def win(qtbot, qapp):
-    window = loaded_window(qtbot, qapp, seed=17)
-    generate_with(qtbot, window, STORY, SamplerSettings(temperature=1.1), 10)
-    yield window
-    window.close()
+    with story_window(qtbot, qapp, 17, SamplerSettings(temperature=1.1), 10) as window:
+        yield window
 
 
 def written(qtbot, futures_window) -> None:

@@ -13,9 +13,7 @@ from synthscope.ui import theme
 from synthscope.ui.classroom.big_view import PENALTY_NOTE, segments_for, whole_label
 from synthscope.ui.stage_words import ONE_LEFT
 from synthscope.ui.steps.text_view import TEXT_LINES
-from window_helpers import generate_with, idle, loaded_window
-
-STORY = "Once upon a time, in a small village by the sea, there lived"
+from window_helpers import STORY, generate_with, idle, loaded_window
 
 
 def generate(qtbot, win, settings: SamplerSettings, length: int, prompt: str = STORY) -> None:

@@ -7,17 +7,12 @@ import pytest
 
 from synthscope.sampling import SamplerSettings
 from synthscope.session.sweeps import POINTS, sweep
-from window_helpers import WAIT_MS, generate_with, loaded_window
-
-STORY = "Once upon a time, in a small village by the sea, there lived"
-
+from window_helpers import WAIT_MS, story_window
 
 @pytest.fixture
 def win(qtbot, qapp):
-    window = loaded_window(qtbot, qapp, seed=23)
-    generate_with(qtbot, window, STORY, SamplerSettings(repeat_penalty=1.1), 12)
-    yield window
-    window.close()
+    with story_window(qtbot, qapp, 23, SamplerSettings(repeat_penalty=1.1), 12) as window:
+        yield window
 
 
 def test_the_sweeps_at_the_current_setting_are_the_steps_own_trace(qtbot, win) -> None:

@@ -14,19 +14,14 @@ from PySide6.QtGui import QImage
 
 from synthscope.sampling import SamplerSettings
 from synthscope.ui.wording import percent, visible
-from window_helpers import generate_with, loaded_window
-
-STORY = "Once upon a time, in a small village by the sea, there lived"
-
+from window_helpers import story_window
 
 @pytest.fixture
 def win(qtbot, qapp):
-    window = loaded_window(qtbot, qapp, seed=5)
-    generate_with(qtbot, window, STORY, SamplerSettings(temperature=1.1), 20)
-    window.steps.select_step(6)
-    qtbot.waitUntil(lambda: window.parts.inspector.view is not None and window.parts.inspector.view.index == 6)
-    yield window
-    window.close()
+    with story_window(qtbot, qapp, 5, SamplerSettings(temperature=1.1), 20) as window:
+        window.steps.select_step(6)
+        qtbot.waitUntil(lambda: window.parts.inspector.view is not None and window.parts.inspector.view.index == 6)
+        yield window
 
 
 def pdf_pages(data: bytes) -> int:

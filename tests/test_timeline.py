@@ -13,17 +13,12 @@ from PySide6.QtGui import QTextCursor
 from synthscope.sampling import SamplerSettings
 from synthscope.session.timeline import is_unsure, rank_band, shade_value, timeline
 from synthscope.ui import theme
-from window_helpers import generate_with, idle, loaded_window, worker_generator
-
-STORY = "Once upon a time, in a small village by the sea, there lived"
-
+from window_helpers import idle, story_window, worker_generator
 
 @pytest.fixture
 def win(qtbot, qapp):
-    window = loaded_window(qtbot, qapp, seed=31)
-    generate_with(qtbot, window, STORY, SamplerSettings(temperature=1.2), 24)
-    yield window
-    window.close()
+    with story_window(qtbot, qapp, 31, SamplerSettings(temperature=1.2), 24) as window:
+        yield window
 
 
 def test_the_timeline_plots_the_records_own_numbers_and_grows_in_place(qtbot, win) -> None:

@@ -1,6 +1,9 @@
 """Shared by the window tests: a main window shown offscreen with the real default model loaded."""
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from PySide6.QtCore import QSettings
 
 from synthscope.engine import default_model_path, machine_choice
@@ -49,3 +52,17 @@ def generate_with(qtbot, win: MainWindow, prompt: str, settings, length: int, ig
     win.run.use_prompt(prompt)
     win.commands.generate.trigger()
     idle(qtbot, win)
+
+
+STORY = "Once upon a time, in a small village by the sea, there lived"
+
+
+@contextmanager
+def story_window(qtbot, qapp, seed: int, settings, length: int) -> Iterator[MainWindow]:
+    """A window with the model loaded that has written `length` word pieces of STORY; closed after."""
+    window = loaded_window(qtbot, qapp, seed=seed)
+    generate_with(qtbot, window, STORY, settings, length)
+    try:
+        yield window
+    finally:
+        window.close()

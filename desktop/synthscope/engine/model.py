@@ -11,7 +11,7 @@ import numpy as np
 
 from synthscope.engine import llama_log
 from synthscope.engine.config import EngineConfig
-from synthscope.engine.errors import EngineError, LoadCancelled, ModelLoadError
+from synthscope.engine.errors import EngineError, LoadCancelled, ModelLoadError, check_room
 from synthscope.engine.model_facts import ModelFacts, read_facts
 
 ProgressCallback = Callable[[float], bool]  # fraction 0..1; return False to cancel
@@ -157,11 +157,7 @@ class Engine:
 
     def decode(self, tokens: Sequence[int]) -> None:
         """Append tokens to the context; afterwards `logits()` holds the last one's next-token scores."""
-        if not tokens:
-            raise EngineError("Nothing to decode.")
-        if self.n_past + len(tokens) > self.n_ctx:
-            raise EngineError(f"The text has reached this model's limit of {self.n_ctx:,} tokens. "
-                              "Undo some tokens or clear to continue.")
+        check_room(len(tokens), self.n_past, self.n_ctx)
         for start in range(0, len(tokens), self.n_batch):
             chunk = list(tokens[start:start + self.n_batch])
             array = (llama_cpp.llama_token * len(chunk))(*chunk)

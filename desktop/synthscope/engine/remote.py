@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from synthscope.engine.errors import EngineError
+from synthscope.engine.errors import EngineError, check_room
 from synthscope.engine.model_facts import ModelFacts, read_facts
 from synthscope.engine.server_client import LLAMA_SERVER, ServerClient, ServerError
 from synthscope.sampling.dry import dry_enabled
@@ -182,11 +182,7 @@ class RemoteEngine:
     def decode(self, tokens: Sequence[int]) -> None:
         """Append tokens. One token where the dice just ran must be one the server listed: an unlisted id
         is only the even tail's guess, so writing it would invent a word."""
-        if not tokens:
-            raise EngineError("Nothing to decode.")
-        if self.n_past + len(tokens) > self.n_ctx:
-            raise EngineError(f"The text has reached this model's limit of {self.n_ctx:,} tokens. "
-                              "Undo some tokens or clear to continue.")
+        check_room(len(tokens), self.n_past, self.n_ctx)
         last = self._last
         if len(tokens) == 1 and last is not None and last[0] == tuple(self._tokens):
             info = last[2]

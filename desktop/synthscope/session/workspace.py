@@ -2,6 +2,7 @@
 run's state, with the decisions the window's parts make from them."""
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -79,6 +80,12 @@ class Workspace:
     def made(self) -> int:
         """Steps written since the run (or the continuation) started."""
         return len(self.mirror) - self.run_clock[1]
+
+    def run_rate(self, least_seconds: float = 0.0) -> float | None:
+        """Steps per second since the run started (None before two steps or `least_seconds`)."""
+        started = self.run_clock[0]
+        seconds, made = time.perf_counter() - started, self.made()
+        return made / seconds if started and made > 1 and seconds > least_seconds else None
 
     def finish_words(self, reason: str) -> str:
         """What the status bar says when a run ends (nothing after an error: the banner says it)."""

@@ -60,24 +60,22 @@ class ExportPart(QObject):
             self.save_picture(widget, str(picture_path(path, chosen)), title)
 
     def table_dialog(self) -> None:
-        if self._has_text():
-            path, _ = self._ask("Save every word piece as a table", "synthscope-word-pieces.csv",
-                                "Table for a spreadsheet (*.csv)")
-            if path:
-                self.save_table(path)
+        self._export_dialog("Save every word piece as a table", "synthscope-word-pieces.csv",
+                            "Table for a spreadsheet (*.csv)", self.save_table)
 
     def page_dialog(self) -> None:
-        if self._has_text():
-            path, _ = self._ask("Save the coloured text as a web page", "synthscope-text.html",
-                                "Web page (*.html)")
-            if path:
-                self.save_page(path)
+        self._export_dialog("Save the coloured text as a web page", "synthscope-text.html", "Web page (*.html)",
+                            self.save_page)
 
     def handout_dialog(self) -> None:
+        self._export_dialog("Save this step as a printable handout", "synthscope-handout.pdf", "PDF (*.pdf)",
+                            self.save_handout)
+
+    def _export_dialog(self, title: str, name: str, kinds: str, save: Callable[[str], object]) -> None:
         if self._has_text():
-            path, _ = self._ask("Save this step as a printable handout", "synthscope-handout.pdf", "PDF (*.pdf)")
+            path, _ = self._ask(title, name, kinds)
             if path:
-                self.save_handout(path)
+                save(path)
 
     # -- the exports (the dialogs' work, and what tests call) ---------------------------------------
     def save_picture(self, widget: QWidget, path: str, title: str = "") -> bool:

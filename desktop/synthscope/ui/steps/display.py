@@ -203,11 +203,10 @@ class StepDisplay(QObject):
             self.part_timer.start()
 
     def _show_speed(self) -> None:
-        start, before = self.doc.run_clock
         total = len(self.doc.mirror)
-        made, seconds = total - before, time.perf_counter() - start
-        if self.doc.state == "running" and made > 1 and seconds > 0:
-            self.speed_label.setText(f"{total} word pieces · {made / seconds:.0f} per second")
+        rate = self.doc.run_rate() if self.doc.state == "running" else None
+        if rate is not None:
+            self.speed_label.setText(f"{total} word pieces · {rate:.0f} per second")
         else:
             self.speed_label.setText(f"{total} word pieces" if total else "")
 

@@ -3,7 +3,6 @@ the step on show, finds a hovered word in the text, and jumps to the next or pre
 from __future__ import annotations
 
 import math
-import time
 
 from PySide6.QtCore import QObject
 
@@ -45,17 +44,16 @@ class TimelinePart(QObject):
             self._line, self._speed = timeline(steps), None  # another text: its speed is not known
         self._shown = list(steps)
         if self.doc.state == "running":
-            self._measure(len(steps))
+            self._measure()
         elif self.doc.run_speed[0] is steps[-1]:  # the text the last run wrote, as it ended
             self._speed = self.doc.run_speed[1]
         facts = summary(self._line, self._speed)
         self.panel.show_timeline(self._line, facts.sentence() if facts else "", self.doc.shown_index(), grown)
 
-    def _measure(self, count: int) -> None:
-        started, before = self.doc.run_clock
-        elapsed = time.perf_counter() - started
-        if started and elapsed > 0.5 and count - before >= 2:  # sooner, the prompt's reading dominates
-            self._speed = (count - before) / elapsed
+    def _measure(self) -> None:
+        rate = self.doc.run_rate(least_seconds=0.5)  # sooner, the prompt's reading dominates
+        if rate is not None:
+            self._speed = rate
 
     def hovered(self, index: int | None) -> None:
         if index != self.editor.hovered:

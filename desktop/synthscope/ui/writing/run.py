@@ -99,10 +99,9 @@ class Run(QObject):
     def finish(self) -> None:
         """The run ended: the window is idle and shows all of it."""
         doc = self.doc
-        started, before = doc.run_clock
-        made, seconds = len(doc.mirror) - before, time.perf_counter() - started
-        if started and made > 1 and seconds > 0:
-            doc.run_speed = (doc.mirror.steps[-1], made / seconds)
+        rate = doc.run_rate()
+        if rate is not None:
+            doc.run_speed = (doc.mirror.steps[-1], rate)
         self.run_state.set("idle")
         self.steps.flush()
 
