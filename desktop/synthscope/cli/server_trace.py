@@ -4,18 +4,12 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-import numpy as np
-
 from synthscope.engine.remote import RemoteEngine, check_server_settings
 from synthscope.engine.server_client import ServerClient
 from synthscope.sampling import SamplerSettings, SettingsError
-from synthscope.sampling.chain import penalty_window
-from synthscope.sampling.head import head_exactness
 from synthscope.session import Generator, record_to_dict
-from synthscope.session.record import RunRecord
+from synthscope.session.served import step_head
 
-TEXT_KEYED = ("This server names word pieces by their text: where several share one, all but one are hidden "
-              "and the value given may be another's, so cuts count as exact only above the unlisted mass.")
 SERVER_TIMEOUT = 60.0  # seconds per request: a full-vocabulary head takes about 0.3 s, a cold prompt more
 
 
@@ -56,20 +50,3 @@ def run_server_trace(args: argparse.Namespace, settings: SamplerSettings, seed: 
             entry["head"] = step_head(engine, record, index)
     document["server"] = engine.config.to_dict()
     return document
-
-
-def step_head(engine: RemoteEngine, record: RunRecord, index: int) -> dict[str, Any]:
-    """What the server listed at step `index` and which of the step's numbers are exact with it."""
-    step = record.steps[index]
-    position = len(record.prompt_tokens) + index
-    info = engine.heads.get(position)
-    if info is None:  # not asked at this position (a step taken over from elsewhere)
-        return {"seen": 0, "vocab": engine.n_vocab, "exact": {}}
-    history = [*record.prompt_tokens, *record.token_ids[:index]]
-    window = penalty_window(np.asarray(history, dtype=np.int32), step.settings).tolist()
-    exactness = head_exactness(step.settings, step.trace, info.seen_ids, engine.n_vocab, info.seen_logprobs,
-                               info.complete, info.unseen_bound, chosen=step.token_id, penalised=window,
-                               trusted=info.prompt_exact and info.before_samplers)
-    text_keyed = {} if info.complete else {"note": TEXT_KEYED}
-    return {**exactness.to_dict(), **text_keyed, "listed_mass": round(1.0 - info.tail, 9),
-            "prompt_exact": info.prompt_exact, "before_samplers": info.before_samplers, "seconds": round(info.seconds, 4)}

@@ -22,6 +22,7 @@ DEFAULT_CONTEXT = 4096
 END_TEXTS = ("<|im_end|>", "<|endoftext|>", "<|eot_id|>", "<|end_of_text|>", "<end_of_turn>", "<|end|>",
              "</s>", "<eos>", "<|eom_id|>", "<|return|>")
 REPLACEMENT = "\ufffd".encode()
+SPECIAL_LOOKUPS = 1024  # special tokens named at connecting (the others when a step names them)
 
 
 def check_server_settings(settings: SamplerSettings) -> None:
@@ -46,6 +47,11 @@ class ServerConfig:
     vocab: int
     vocab_from: str
     threads: int | None = None  # the Generator reads it: None computes the statistics after each step
+
+    def describe(self) -> str:
+        asked = "every word piece" if self.head >= self.vocab else f"the top {self.head:,} of {self.vocab:,} word pieces"
+        who = "llama.cpp's llama-server" if self.kind == LLAMA_SERVER else "an OpenAI-style model server"
+        return f"{who} at {self.server}, asked for {asked} at each step"
 
     def to_dict(self) -> dict[str, Any]:
         return {"server": self.server, "server_kind": self.kind, "server_model": self.model, "head": self.head,
@@ -93,10 +99,13 @@ class RemoteEngine:
         self.head = head or self.n_vocab
         self.config = ServerConfig(client.url, kind, self.model, self.head, self.n_vocab, vocab_from)
         name = Path(self.model).name or self.model or "model"
+        # llama-server states the model's chat template and its special texts; other servers do not.
+        self._template = str(props.get("chat_template") or "") or None
+        self._special = (str(props.get("bos_token") or ""), str(props.get("eos_token") or ""))
         self.facts = ModelFacts(path=f"{client.url}#{self.model}", file_size=0, architecture="served",
                                 name=f"{name} at {client.url}", parameters=0, quantisation="",
                                 context_length=self.n_ctx, vocab_size=self.n_vocab, bos_id=None, eos_id=None,
-                                has_chat_template=False)
+                                has_chat_template=self._template is not None, chat_template=self._template)
         self.note = f"computed by the model server at {client.url}"
         self._pieces: dict[int, bytes] = {}
         self._known_text: tuple[list[int], str] | None = None  # the last text tokenised and its ids
@@ -142,6 +151,24 @@ class RemoteEngine:
                 self._pieces[pieces[0]] = text.encode()
         return frozenset(ends)
 
+    def learn_vocabulary(self) -> bool:
+        """Every word piece's bytes at once where the server sends them by number (llama-server); False
+        where each must be asked for on its own (then token_text asks as they are needed)."""
+        if self.config.kind != LLAMA_SERVER:
+            return False
+        start = self._bos or self.tokenize(" ", add_special=False)[:1] or [0]
+        pieces = self.client.vocabulary_pieces(start, self.n_vocab, self.model or None)
+        self._pieces.update((token, piece) for token, piece in pieces.items() if piece)
+        # Its steps give special tokens no bytes; its detokeniser names them ("<|im_end|>"), one request each.
+        for token in [t for t, piece in pieces.items() if not piece and t not in self._pieces][:SPECIAL_LOOKUPS]:
+            self.token_bytes(token)
+        return all(token in self._pieces for token in range(self.n_vocab))
+
+    def known_text(self, token_id: int) -> str | None:
+        """The word piece's text if it is known here already (nothing is asked of the server)."""
+        piece = self._pieces.get(token_id)
+        return None if piece is None else piece.decode("utf-8", errors="backslashreplace")
+
     # -- text <-> word pieces -------------------------------------------------------------------
     def tokenize(self, text: str, add_special: bool = True) -> list[int]:
         tokens = self.client.tokenize(text, self.model or None)
@@ -166,6 +193,13 @@ class RemoteEngine:
 
     def token_text(self, token_id: int) -> str:
         return self.token_bytes(token_id).decode("utf-8", errors="backslashreplace")
+
+    def chat_template(self) -> str | None:
+        return self._template
+
+    def special_texts(self) -> tuple[str, str]:
+        """The beginning- and end-of-text tokens' texts, as the server states them ("" where it does not)."""
+        return self._special
 
     def is_end_of_generation(self, token_id: int) -> bool:
         return token_id in self._end_ids

@@ -6,6 +6,7 @@ import ipaddress
 import json
 import math
 import socket
+import threading
 import time
 import urllib.parse
 from dataclasses import dataclass
@@ -59,7 +60,8 @@ def check_address(url: str, allow_other_hosts: bool = False) -> str:
         raise ServerError(f"The port in {url.strip()!r} is not a number from 1 to 65535.") from None
     if not allow_other_hosts and not _is_local(host):
         raise ServerError(f"{host} is not on this computer or your local network, so Synthscope will not send "
-                          "your text there unless you allow other computers in the server settings.")
+                          "your text there unless you allow it (tick “Allow a server outside this computer and the "
+                          "local network”, or give --allow-other-hosts).")
     path = parts.path.rstrip("/")
     if path.endswith("/v1"):  # people paste the OpenAI base address; the client adds /v1 itself
         path = path[:-3]
@@ -82,8 +84,12 @@ class ServerClient:
     """Talks to one model server; each request returns or fails within timeout × (retries + 1) seconds."""
 
     def __init__(self, url: str, api_key: str | None = None, timeout: float = 30.0, retries: int = 1,
-                 allow_other_hosts: bool = False) -> None:
+                 allow_other_hosts: bool = False, cancelled: threading.Event | None = None) -> None:
         self.url = check_address(url, allow_other_hosts)
+        # Set from another thread to break off what is in flight (interrupt() wakes a blocked read).
+        self.cancelled = cancelled or threading.Event()
+        self._live: socket.socket | None = None
+        self._live_lock = threading.Lock()
         self.api_key, self.timeout, self.retries = api_key, float(timeout), max(0, int(retries))
         parts = urllib.parse.urlsplit(self.url)
         self._https, self._host, self._port, self._prefix = (parts.scheme == "https", parts.hostname or "",
@@ -119,7 +125,8 @@ class ServerClient:
             except (TypeError, ValueError, KeyError):
                 raise self._malformed() from None
         if not self._has_extras():
-            raise ServerError(f"The model server at {self.url} cannot split text into word pieces.")
+            raise ServerError(f"The model server at {self.url} cannot split text into numbered word pieces, "
+                              "which Synthscope needs (Ollama and LM Studio cannot); use llama.cpp's llama-server.")
         return self._tokenize(text, model, strip=False)
 
     def detokenize(self, token_ids: list[int], model: str | None = None) -> str:
@@ -182,6 +189,23 @@ class ServerClient:
         found = iter(self._token_ids([t for _, t, i in rows if i == UNKNOWN_ID], model, started + self.timeout))
         rows = [(lp, t, next(found) if i == UNKNOWN_ID else i) for lp, t, i in rows]
         return self._head(rows, n, self._verified[model], started, exact)
+
+    def vocabulary_pieces(self, token_ids: list[int], n_vocab: int, model: str | None = None) -> dict[int, bytes]:
+        """Every word piece's exact bytes, from one whole-vocabulary step (llama-server only: it sends ids
+        and bytes with each entry; one request instead of one per word piece)."""
+        if self.kind() != LLAMA_SERVER:
+            raise ServerError(f"The model server at {self.url} does not send word pieces by number.")
+        body = _with_model({"prompt": [int(t) for t in token_ids], "n_predict": 1, "n_probs": int(n_vocab),
+                            "post_sampling_probs": False, "cache_prompt": True, "stream": False}, model)
+        step = self._first_step(self._request("POST", "/completion", body), "completion_probabilities")
+        pieces: dict[int, bytes] = {}
+        try:
+            for entry in step.get("top_logprobs") or step.get("top_probs") or []:
+                raw = entry.get("bytes")
+                pieces[int(entry["id"])] = bytes(raw) if isinstance(raw, list) else str(entry["token"]).encode()
+        except (KeyError, TypeError, ValueError, AttributeError):
+            raise self._malformed() from None
+        return pieces
 
     def _rows_with_a_word(self, prompt: str, n: int, model: str | None,
                           temperature: float) -> list[tuple[float, str, int]]:
@@ -288,13 +312,28 @@ class ServerClient:
     def _malformed(self) -> ServerError:
         return ServerError(f"The model server at {self.url} sent an answer Synthscope cannot read.")
 
+    def interrupt(self) -> None:
+        """From another thread: set `cancelled` and break off the request in flight at once."""
+        self.cancelled.set()
+        with self._live_lock:
+            live = self._live
+        if live is not None:
+            try:
+                live.shutdown(socket.SHUT_RDWR)
+            except OSError:  # already closed
+                pass
+
     def _request(self, method: str, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
         attempt = 0
         while True:
             try:
                 answer = self._once(method, path, body)
                 break
-            except _Dropped as dropped:
+            except (_Dropped, ServerError) as dropped:
+                if self.cancelled.is_set():
+                    raise ServerCancelled(f"The request to the model server at {self.url} was stopped.") from None
+                if isinstance(dropped, ServerError):
+                    raise
                 if attempt >= self.retries:
                     raise ServerError(str(dropped)) from None
                 time.sleep(min(0.2 * 2 ** attempt, 1.0))
@@ -312,8 +351,14 @@ class ServerClient:
         data = None if body is None else json.dumps(body).encode()
         response = None
         try:
+            if self.cancelled.is_set():
+                raise ServerCancelled(f"The request to the model server at {self.url} was stopped.")
             connection.request(method, self._prefix + path, body=data, headers=headers)
             sock = connection.sock  # kept: the connection lets go of it once the answer says it will close
+            with self._live_lock:
+                self._live = sock
+            if self.cancelled.is_set():  # set between the check above and the socket being known
+                raise ServerCancelled(f"The request to the model server at {self.url} was stopped.")
 
             def remaining() -> float:  # each read is bounded by the socket timeout, all of them by this
                 left = deadline - time.monotonic()
@@ -352,6 +397,8 @@ class ServerClient:
             reason = getattr(error, "strerror", None) or type(error).__name__
             raise ServerError(f"Could not talk to the model server at {self.url} ({reason}).") from None
         finally:
+            with self._live_lock:
+                self._live = None
             if response is not None:
                 response.close()
             connection.close()
@@ -366,8 +413,8 @@ class ServerClient:
     def _refusal(self, status: int, path: str, payload: bytes) -> ServerError:
         if status in (401, 403):
             asked = "did not accept the API key" if self.api_key else "asks for an API key"
-            return ServerError(f"The model server at {self.url} {asked} ({status}): enter its key in the "
-                               "server settings.", status)
+            return ServerError(f"The model server at {self.url} {asked} ({status}): enter its key in "
+                               "File → Connect to a model server… (or give --api-key).", status)
         message = payload.decode("utf-8", errors="replace")
         try:
             answer = json.loads(message)
@@ -378,6 +425,10 @@ class ServerClient:
         line = " ".join(message.split("\n")[0].split()) or http.client.responses.get(status, "error")
         line = line if len(line) <= 200 else line[:199] + "…"
         return ServerError(f"The model server at {self.url} refused {path} ({status}): {line}", status)
+
+
+class ServerCancelled(ServerError):
+    """The request was broken off from another thread (Stop, or the window closing)."""
 
 
 class _Dropped(Exception):

@@ -28,9 +28,9 @@ class ModelIdentity:
 
     def served_words(self) -> str:
         """Why such a run cannot be continued here, in one sentence."""
-        return (f"This run was computed by the model server at {self.path.split('#', 1)[0]} ({self.name}); "
-                "only synthscope trace --server can use a model server so far, so it can be read and "
-                "exported but not continued or replayed.")
+        return (f"This run was computed by the model server at {self.path.split('#', 1)[0]} ({self.name}): "
+                "connect to it with File → Connect to a model server… to go on with it here (replay and "
+                "many futures need a model file).")
 
     @classmethod
     def of_file(cls, path: str | Path, name: str, vocab_size: int) -> ModelIdentity:

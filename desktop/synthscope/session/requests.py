@@ -1,26 +1,62 @@
 """What the engine worker and the window send each other: plain data, copied out of the worker thread."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from synthscope.engine import EngineConfig, ModelFacts, machine_facts
+from synthscope.engine.remote import ServerConfig
 from synthscope.sampling import SamplerSettings
 from synthscope.session import Step
 
 
 @dataclass(frozen=True)
 class LoadedModel:
-    path: Path
+    path: Path | None  # None: a model server computes it (`config` says which)
     facts: ModelFacts
-    vocab: tuple[str, ...]  # display text of every token id, read once so the UI never asks llama.cpp
-    config: EngineConfig  # how llama.cpp runs it
+    # Display text of every token id, read once so the UI never asks llama.cpp. A server that sends word
+    # pieces only by their text fills it as they appear (the window adds StepBatch.pieces; "#id" until then).
+    vocab: Sequence[str]
+    config: EngineConfig | ServerConfig  # how llama.cpp runs it, or which server computes it
     note: str  # why, in one plain sentence
-    device: str  # what computes it: the processor's or the GPU's name
+    device: str  # what computes it: the processor's or the GPU's name, or the server
     n_ctx: int  # tokens of text it can hold (the Context length setting, at most the model's own)
     end_tokens: frozenset[int] = frozenset()  # the tokens that end a text or a turn
+
+    @property
+    def server(self) -> ServerConfig | None:
+        return self.config if isinstance(self.config, ServerConfig) else None
+
+    @property
+    def name(self) -> str:
+        """What the window calls it: the file's name without .gguf, or the served model's."""
+        if self.path is not None:
+            return self.path.stem
+        model = self.config.model if isinstance(self.config, ServerConfig) else ""
+        return Path(model).stem or model or "the server's model"
+
+    @property
+    def location(self) -> str:
+        """Where it is: the file's path, or the server's address and the model's name there."""
+        if self.path is not None:
+            return str(self.path)
+        server = self.server
+        return "" if server is None else f"{server.server} ({server.model})" if server.model else server.server
+
+
+@dataclass(frozen=True)
+class ServerChoice:
+    """A model server to compute with instead of a model file, as File → Connect to a model server… asks."""
+
+    url: str  # as typed; ServerClient checks and normalises it
+    api_key: str | None = None  # kept only while Synthscope runs, never written to the settings
+    model: str | None = None  # which of the server's models (None: its first)
+    head: int | None = None  # word pieces asked for per step (None: the whole vocabulary)
+    allow_other_hosts: bool = False  # a server outside this computer and the local network
 
 
 def device_name(config: EngineConfig) -> str:
@@ -48,11 +84,15 @@ class StepBatch:
     logits: tuple[np.ndarray, ...]  # the full logits each step was sampled from (read-only, shared)
     p_raw: np.ndarray  # float64: each step's chance before the samplers, which shades its text
     ends: np.ndarray  # bool: the model's end-of-text token
+    # Through a model server: what it listed at each step and which numbers stay exact (session.served)
+    heads: tuple[dict[str, Any] | None, ...] = ()
+    pieces: dict[int, str] = field(default_factory=dict)  # word pieces' texts newly learned from the server
 
     @classmethod
-    def of(cls, first: int, steps: list[Step], logits: list[np.ndarray], ends: list[bool]) -> StepBatch:
+    def of(cls, first: int, steps: list[Step], logits: list[np.ndarray], ends: list[bool],
+           heads: tuple[dict[str, Any] | None, ...] = (), pieces: dict[int, str] | None = None) -> StepBatch:
         p_raw = np.fromiter((step.trace.chosen_p_raw for step in steps), dtype=np.float64, count=len(steps))
-        return cls(first, tuple(steps), tuple(logits), p_raw, np.array(ends, dtype=bool))
+        return cls(first, tuple(steps), tuple(logits), p_raw, np.array(ends, dtype=bool), heads, pieces or {})
 
     def __len__(self) -> int:
         return len(self.steps)

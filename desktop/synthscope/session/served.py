@@ -1,0 +1,76 @@
+"""What a model server listed at each step of a run, and which of the step's numbers stay exact with it."""
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import numpy as np
+
+from synthscope.engine.remote import RemoteEngine, ServerConfig
+from synthscope.engine.server_client import ServerClient
+from synthscope.sampling.chain import penalty_window
+from synthscope.sampling.head import head_exactness
+from synthscope.session.record import RunRecord
+from synthscope.session.requests import ServerChoice
+from synthscope.session.runner import mentioned_tokens
+
+TEXT_KEYED = ("This server names word pieces by their text: where several share one, all but one are hidden "
+              "and the value given may be another's, so cuts count as exact only above the unlisted mass.")
+
+
+def step_head(engine: RemoteEngine, record: RunRecord, index: int) -> dict[str, Any]:
+    """What the server listed at step `index` and which of the step's numbers are exact with it."""
+    step = record.steps[index]
+    position = len(record.prompt_tokens) + index
+    info = engine.heads.get(position)
+    if info is None:  # not asked at this position (a step taken over from elsewhere)
+        return {"seen": 0, "vocab": engine.n_vocab, "exact": {}}
+    history = [*record.prompt_tokens, *record.token_ids[:index]]
+    window = penalty_window(np.asarray(history, dtype=np.int32), step.settings).tolist()
+    exactness = head_exactness(step.settings, step.trace, info.seen_ids, engine.n_vocab, info.seen_logprobs,
+                               info.complete, info.unseen_bound, chosen=step.token_id, penalised=window,
+                               trusted=info.prompt_exact and info.before_samplers)
+    text_keyed = {} if info.complete else {"note": TEXT_KEYED}
+    return {**exactness.to_dict(), **text_keyed, "listed_mass": round(1.0 - info.tail, 9),
+            "prompt_exact": info.prompt_exact, "before_samplers": info.before_samplers,
+            "seconds": round(info.seconds, 4)}
+
+
+def served_client(choice: ServerChoice, cancelled: threading.Event, timeout: float) -> ServerClient:
+    """A client for the server chosen; `cancelled` (set from another thread) breaks off its requests."""
+    return ServerClient(choice.url, api_key=choice.api_key, timeout=timeout, retries=1,
+                        allow_other_hosts=choice.allow_other_hosts, cancelled=cancelled)
+
+
+def open_served(client: ServerClient, choice: ServerChoice, n_ctx: int,
+                progress: Callable[[float], None]) -> tuple[RemoteEngine, list[str], list[int], bool]:
+    """Connect, and read what the window needs once: each word piece's text (one request to llama-server;
+    "#id" for the others until a step names it), the end-of-text word pieces, and whether every text is known."""
+    engine = RemoteEngine(client, model=choice.model, head=choice.head, n_ctx=n_ctx)
+    progress(0.3)
+    complete = engine.learn_vocabulary()
+    progress(0.9)
+    vocab = [engine.known_text(token) or f"#{token}" for token in range(engine.n_vocab)]
+    ends = [token for token in range(engine.n_vocab) if engine.is_end_of_generation(token)]
+    return engine, vocab, ends, complete
+
+
+def batch_heads(engine: RemoteEngine, record: RunRecord, indices: Iterable[int],
+                sent: set[int] | None) -> tuple[tuple[dict[str, Any], ...], dict[int, str]]:
+    """For the steps at `indices`: what the server listed and what is exact, and the texts of the word
+    pieces they name that the window has not been sent yet (added to `sent`; None: it knows them all)."""
+    heads, pieces = [], {}
+    for index in indices:
+        heads.append(step_head(engine, record, index))
+        for token in mentioned_tokens(record.steps[index]) if sent is not None else ():
+            if token not in sent and (text := engine.known_text(int(token))) is not None:
+                pieces[int(token)] = text
+                sent.add(int(token))
+    return tuple(heads), pieces
+
+
+def served_config(engine: object) -> ServerConfig | None:
+    """The server an engine computes with, or None for a model opened here."""
+    config = getattr(engine, "config", None)
+    return config if isinstance(config, ServerConfig) else None
