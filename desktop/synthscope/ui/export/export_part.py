@@ -132,4 +132,4 @@ class ExportPart(QObject):
 
     def _model_name(self) -> str:
         model = self.doc.model
-        return Path(model.path).stem if model is not None else "a language model"
+        return model.name if model is not None else "a language model"

@@ -21,6 +21,7 @@ class Actions:
     undo: QAction
     clear: QAction
     open_model: QAction
+    connect_server: QAction
     models: QAction
     model_info: QAction
     save_run: QAction
@@ -75,6 +76,9 @@ def build_actions(window: QMainWindow) -> Actions:
                       QKeySequence("Ctrl+L")),
         open_model=_action(window, "Open model…", "Open another GGUF model file",
                            QKeySequence.StandardKey.Open),
+        connect_server=_action(window, "Connect to a model server…",
+                               "Use a model that runs in llama-server or another model server, on this "
+                               "computer or another one on your local network"),
         models=_action(window, "Models on this computer…",
                        "Every GGUF model found in Synthscope's folders, the Hugging Face cache, LM Studio "
                        "and Ollama, with its facts", QKeySequence("Ctrl+M")),

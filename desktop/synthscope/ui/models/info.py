@@ -1,6 +1,8 @@
 """File → Model information: what the loaded model is, in plain words, and its chat template."""
 from __future__ import annotations
 
+from pathlib import Path
+
 from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
@@ -20,10 +22,21 @@ NO_TEMPLATE = ("This model has no chat template: it is a base model, which conti
 
 def info_rows(model: LoadedModel) -> list[tuple[str, str, str]]:
     """(label, value, one-sentence help) for each fact."""
-    facts = model.facts
+    facts, server = model.facts, model.server
+    if server is not None:
+        return [
+            ("Model", server.model or "the server's only model", "The name the model server gives it."),
+            ("Server", server.server, "The model server that works out each step's chances."),
+            ("Vocabulary", f"{facts.vocab_size:,} word pieces",
+             "How many different word pieces (tokens) it can choose from at every step."),
+            ("Listed each step", "all of them" if server.head >= server.vocab else f"the top {server.head:,}",
+             "How many word pieces' chances the server sends at each step; the rest are estimated."),
+            ("Context length", f"{model.n_ctx:,} word pieces in use",
+             "How much text it can keep in view at once (at most what the server allows)."),
+        ]
     return [
         ("Name", facts.name, "The name stored in the model file."),
-        ("File", f"{model.path.name} ({facts.file_size / 1e6:,.0f} MB)", str(model.path)),
+        ("File", f"{Path(model.location).name} ({facts.file_size / 1e6:,.0f} MB)", model.location),
         ("Architecture", facts.architecture, "The family of network design the model belongs to."),
         ("Parameters", f"{facts.parameters / 1e6:,.0f} million",
          "How many numbers the model learned; more usually means more knowledge and slower writing."),
@@ -40,7 +53,7 @@ def info_rows(model: LoadedModel) -> list[tuple[str, str, str]]:
 class ModelInfoDialog(QDialog):
     def __init__(self, model: LoadedModel, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.setWindowTitle(f"Model information — {model.path.stem}")
+        self.setWindowTitle(f"Model information — {model.name}")
         layout = QVBoxLayout(self)
         form = QFormLayout()
         self.values: dict[str, QLabel] = {}

@@ -8,7 +8,8 @@ from PySide6.QtCore import QObject
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QFileDialog, QLabel, QMainWindow, QProgressBar
 
-from synthscope.session.requests import LoadedModel
+from synthscope.engine.model import DEFAULT_CONTEXT
+from synthscope.session.requests import LoadedModel, ServerChoice
 from synthscope.session.workspace import Workspace
 from synthscope.ui.frame.notices import Notices
 from synthscope.ui.frame.run_state import RunState
@@ -17,10 +18,16 @@ from synthscope.ui.models.picker import ModelPickerDialog
 from synthscope.ui.models.sources import RecentModels
 from synthscope.ui.settings.performance import PerformancePanel
 from synthscope.ui.steps.inspector import Inspector
-from synthscope.ui.wording import model_help
+from synthscope.ui.wording import html, model_help
 from synthscope.ui.worker.handle import WorkerHandle
 from synthscope.ui.writing.chat import Chat
 from synthscope.ui.writing.run import Run
+
+
+SERVED_MODEL_HELP = ("This model runs on a model server, another program (often on another computer) that "
+                     "works out each step's chances and sends them here; Synthscope's own samplers and dice "
+                     "choose the word pieces. Each step says how many word pieces the server listed and which "
+                     "numbers are exact.")
 
 
 class ModelLoading(QObject):
@@ -37,6 +44,7 @@ class ModelLoading(QObject):
         self.performance, self.recent, self.handle = performance, recent, handle
         self.run_state, self.run, self.chat, self.notices = run_state, run, chat, notices
         self.models_dialog: ModelPickerDialog | None = None  # kept while shown (and for tests)
+        self.connecting: ServerChoice | None = None  # the server asked for, until it answers
         self.info_dialog: ModelInfoDialog | None = None
 
     def load_model(self, path: str | Path, probe: bool = True) -> None:
@@ -53,6 +61,26 @@ class ModelLoading(QObject):
         self.doc.model_source = (Path(path), probe)
         self.handle.set_threads(self.performance.threads_preference())
         self.handle.load(path, probe, self.performance.preferences())
+
+    def connect_server(self, choice: ServerChoice) -> None:
+        """Compute with a model server instead of a model file (File → Connect to a model server…)."""
+        if self.doc.state not in ("idle", "no-model"):
+            self.notices.say("Stop the generation first, then connect to a model server.", 5000)
+            return
+        self.notices.hide_problem()
+        self.chat.carry_over()
+        self.doc.model = None
+        self.model_label.setText("")
+        self.progress.setRange(0, 1000)
+        self.progress.setFormat("Connecting to the model server… %p%")
+        self.progress.setValue(0)
+        self.progress_holder.setVisible(True)
+        self.inspector.clear(f"Connecting to the model server at <b>{html(choice.url)}</b>… You can edit the "
+                             "prompt meanwhile.")
+        self.run_state.set("loading")
+        self.doc.model_source = None
+        self.connecting = choice
+        self.handle.connect_server(choice, int(self.performance.preferences().get("context", DEFAULT_CONTEXT)))
 
     def reload_model(self) -> None:
         """Load the current model again with the Performance settings; the text is kept."""
@@ -118,20 +146,29 @@ class ModelLoading(QObject):
         """The worker loaded `model`: True when the window is ready with it, False when another
         model was asked for meanwhile (it is being opened now)."""
         self.doc.model = model
-        self.recent.add(model.path)
+        if model.path is not None:
+            self.recent.add(model.path)
+        self.connecting = None
         if self.doc.queued_model is not None:
             self.open_queued_model()
             return False
         self.progress_holder.setVisible(False)
         facts = model.facts
-        self.model_label.setText(f"Model: {model.path.stem} · {facts.parameters / 1e6:,.0f} million learned "
-                                 "numbers (hover for more)")
-        self.model_label.setToolTip(model_help(model.path.stem, facts.parameters) + "\n\n" + facts.summary
-                                    + f"\n{model.path}")
-        self.window.setWindowTitle(f"Synthscope — {model.path.stem}")
-        self.performance.show_engine(model.config, model.note, model.device, model.n_ctx)
-        self.engine_label.setText(f"Runs with {model.config.describe()}  ")
-        self.engine_label.setToolTip(model.note)
+        if model.server is not None:
+            self.model_label.setText(f"Model: {model.name} on a model server · {facts.vocab_size:,} word pieces "
+                                     "(hover for more)")
+            self.model_label.setToolTip(SERVED_MODEL_HELP + f"\n\n{model.location}")
+            self.performance.show_server(model.server, model.n_ctx)
+            self.engine_label.setText(f"Computed by the model server at {model.server.server}  ")
+        else:
+            self.model_label.setText(f"Model: {model.name} · {facts.parameters / 1e6:,.0f} million learned "
+                                     "numbers (hover for more)")
+            self.model_label.setToolTip(model_help(model.name, facts.parameters) + "\n\n" + facts.summary
+                                        + f"\n{model.path}")
+            self.performance.show_engine(model.config, model.note, model.device, model.n_ctx)  # type: ignore[arg-type]
+            self.engine_label.setText(f"Runs with {model.config.describe()}  ")
+        self.window.setWindowTitle(f"Synthscope — {model.name}")
+        self.engine_label.setToolTip(model.config.describe() + ".\n" + model.note)
         self.notices.say("Ready. Press Generate (Ctrl+Enter) or Step (Space).", 10000)
         self.run_state.set("idle")
         return True
@@ -140,7 +177,12 @@ class ModelLoading(QObject):
         self.performance.refresh_apply()  # a failed reload leaves its settings to apply again
         self.progress_holder.setVisible(False)
         self.model_label.setText("No model loaded")
-        self.notices.problem(f"{message} Choose another file with File > Open model….", offer_open=True)
+        if self.connecting is not None:
+            self.connecting = None
+            self.notices.problem(f"{message} Check the address with File > Connect to a model server…, or open "
+                                 "a model file.", offer_open=True)
+        else:
+            self.notices.problem(f"{message} Choose another file with File > Open model….", offer_open=True)
         self.inspector.clear("No model is loaded, so nothing can be generated yet.")
         self.run_state.set("no-model")
         self.open_queued_model()

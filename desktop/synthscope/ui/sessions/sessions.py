@@ -10,6 +10,7 @@ from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
 from synthscope.session import ModelIdentity, SessionFileError
 from synthscope.session.chat import Conversation, Turn
 from synthscope.session.exploration_io import Exploration, load_exploration
+from synthscope.session.requests import LoadedModel
 from synthscope.session.workspace import Workspace
 from synthscope.ui.frame.notices import Notices
 from synthscope.ui.frame.run_state import RunState
@@ -22,7 +23,12 @@ from synthscope.ui.writing.chat import Chat
 from synthscope.ui.writing.chat_input import ChatInput
 
 
-def same_model(identity: ModelIdentity, path: Path) -> bool:
+def same_model(identity: ModelIdentity, path: Path | None, model: LoadedModel | None = None) -> bool:
+    """Whether the session's model is the file at `path`, or the server and model `model` computes with."""
+    server = model.server if model is not None else None
+    if server is not None or path is None:
+        return (server is not None and identity.served and identity.path == f"{server.server}#{server.model}"
+                and identity.vocab_size == server.vocab)
     try:
         found = ModelIdentity.of_file(path, identity.name, identity.vocab_size)
     except OSError:
@@ -81,7 +87,7 @@ class Sessions(QObject):
                 self.notices.problem(f"{Path(path).name} could not be opened: {exc}")
             return False
         identity = exploration.record.model
-        if doc.model is not None and same_model(identity, doc.model.path):
+        if doc.model is not None and same_model(identity, doc.model.path, doc.model):
             if not self._fits(exploration, quiet):
                 return False
             self._restore(exploration)
@@ -130,7 +136,7 @@ class Sessions(QObject):
         doc = self.doc
         if doc.waiting is not None:
             exploration, doc.waiting = doc.waiting, None
-            if (doc.model is not None and same_model(exploration.record.model, doc.model.path)
+            if (doc.model is not None and same_model(exploration.record.model, doc.model.path, doc.model)
                     and self._fits(exploration, False)):
                 self._restore(exploration)
 

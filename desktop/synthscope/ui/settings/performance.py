@@ -21,6 +21,7 @@ from synthscope.engine import EngineConfig
 from synthscope.engine.choice import remembered_choice
 from synthscope.engine.config import ALL_LAYERS, MAX_THREADS
 from synthscope.engine.model import DEFAULT_CONTEXT
+from synthscope.engine.remote import ServerConfig
 from synthscope.ui import theme
 from synthscope.ui.settings.controls import ControlsPanel
 
@@ -78,6 +79,7 @@ class PerformancePanel(QFrame):
     def __init__(self, logical_cores: int, gpu_offload: bool, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.measured_threads = 0
+        self.served = False  # a model server computes: nothing here to apply
         layout, _ = theme.panel(self, "Performance")
         grid = QGridLayout()
         grid.setContentsMargins(0, 0, 0, 0)
@@ -162,9 +164,20 @@ class PerformancePanel(QFrame):
         context length."""
         return {"threads": self.threads_preference(), **self.reload_preferences()}
 
+    def show_server(self, config: ServerConfig, n_ctx: int) -> None:
+        """After connecting to a model server: it computes, so these settings change nothing until a
+        model file is opened again."""
+        self.served = True
+        self._loaded = self.reload_preferences()
+        self.engine_line.setText(f"Computed by {config.describe()}, context of {n_ctx:,} word pieces. The "
+                                 "settings above are for model files opened in Synthscope: they do not change "
+                                 "the server.")
+        self._mark_pending()
+
     def show_engine(self, config: EngineConfig, note: str, device: str, n_ctx: int) -> None:
         """After a load: what runs now and why, and which preferences it reflects (against what this
         machine's remembered check would choose)."""
+        self.served = False
         known = remembered_choice()
         automatic = known.config if known is not None else None
         self._loaded = self.reload_preferences()
@@ -184,7 +197,7 @@ class PerformancePanel(QFrame):
         self._mark_pending()
 
     def _mark_pending(self, *_: object) -> None:
-        self.apply_button.setEnabled(self.reload_preferences() != self._loaded)
+        self.apply_button.setEnabled(not self.served and self.reload_preferences() != self._loaded)
 
     def refresh_apply(self) -> None:
         """Offer Apply again whenever the settings differ from what is loaded (after a failure)."""

@@ -58,6 +58,7 @@ class StepDisplay(QObject):
         self.refresh_timer.timeout.connect(self.flush)
         self.colour_mode = "chance"  # what the text's shading stands for (session.timeline.COLOUR_MODES)
         inspector.set_token_text(self.token_text)
+        inspector.head_for = self.doc.mirror.heads.get
         card.token_text = self.token_text
 
     def token_text(self, token: int) -> str:
@@ -119,7 +120,12 @@ class StepDisplay(QObject):
     # -- the text ---------------------------------------------------------------------------
     def receive(self, batch: StepBatch) -> None:
         """Word pieces from the worker: kept at once, shown as soon as the text may redraw."""
-        self.doc.mirror.extend(batch.steps, batch.logits)
+        model = self.doc.model
+        if batch.pieces and model is not None and isinstance(model.vocab, list):  # a server naming them as it goes
+            for token, text in batch.pieces.items():
+                if 0 <= token < len(model.vocab):
+                    model.vocab[token] = text
+        self.doc.mirror.extend(batch.steps, batch.logits, batch.heads)
         shades = batch.p_raw.tolist() if self.colour_mode == "chance" else [
             shade_value(step, self.colour_mode) for step in batch.steps]
         self.pending += map(Piece, (step.text for step in batch.steps), shades, batch.ends.tolist())

@@ -194,6 +194,7 @@ class DistributionPanel(QFrame):
         self.token_text: Callable[[int], str] = lambda token: f"#{token}"
         self.rows: list[Row] = []
         self.view: StepView | None = None
+        self.seen = ""
         self._limit, self._compact = 0, False
         self._ranges: tuple[tuple[float, float], tuple[float, float]] | None = None
         self.legend = QLabel(legend_text())
@@ -248,7 +249,7 @@ class DistributionPanel(QFrame):
     def _show_stages(self, on: bool) -> None:
         self.stage_button.setText("Back to the bars" if on else "Stage by stage")
         if self.view is not None:
-            self.show_step(self.view)
+            self.show_step(self.view, self.seen)
 
     def row_limit(self) -> int:
         """As many rows as fit legibly: a short window shows fewer, a tall one all of them."""
@@ -259,14 +260,15 @@ class DistributionPanel(QFrame):
         super().resizeEvent(event)
         compact = self.width() < COMPACT_BELOW
         if self.view is not None and (self.row_limit(), compact) != (self._limit, self._compact):
-            self.show_step(self.view)
+            self.show_step(self.view, self.seen)
 
-    def show_step(self, view: StepView) -> None:
-        self.view = view
+    def show_step(self, view: StepView, seen: str = "") -> None:
+        """`seen`: through a model server, how many word pieces it listed ('the server listed 1,000')."""
+        self.view, self.seen = view, seen
         self._limit, self._compact = self.row_limit(), self.width() < COMPACT_BELOW
         rows = rows_for(view, self.token_text, self._limit)
         self.rows = rows
-        self.title.setText(title_text(view, rows))
+        self.title.setText(title_text(view, rows) + (f" ({seen})" if seen else ""))
         self.legend.setText(legend_text(view.is_what_if, any(r.p_penalty is not None for r in rows)))
         self.stages.token_text = self.token_text
         self.legend.setVisible(not self.stage_button.isChecked())  # the key is for the bars

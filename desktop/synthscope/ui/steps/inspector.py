@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
@@ -11,6 +12,7 @@ from synthscope.ui import theme
 from synthscope.ui.steps.dice import DicePanel
 from synthscope.ui.steps.distribution import DistributionPanel
 from synthscope.ui.steps.pipeline import PipelineStrip
+from synthscope.ui.steps.served_words import SERVED_HELP, seen_words, served_sentence
 from synthscope.session.mirror import StepView
 from synthscope.ui.wording import WORD_PIECE_HELP, elide, html, percent, visible
 
@@ -37,6 +39,10 @@ class StepHeader(QWidget):
         self.why.setTextFormat(Qt.TextFormat.RichText)
         self.why.setWordWrap(True)
         self.why.setToolTip(CERTAINTY_HELP)
+        self.served = QLabel()  # through a model server: what it listed and which numbers are exact
+        self.served.setObjectName("hint")
+        self.served.setWordWrap(True)
+        self.served.setToolTip(SERVED_HELP)
         self.banner = QFrame()
         self.banner.setObjectName("whatIf")
         self.banner_text = QLabel()
@@ -55,7 +61,9 @@ class StepHeader(QWidget):
         layout.setSpacing(6)
         layout.addWidget(self.label)
         layout.addWidget(self.why)
+        layout.addWidget(self.served)
         layout.addWidget(self.banner)
+        self.served.hide()
         self.banner.hide()
 
 
@@ -66,6 +74,8 @@ class Inspector:
                  distribution: DistributionPanel) -> None:
         self.header, self.pipeline, self.dice, self.distribution = header, pipeline, dice, distribution
         self.token_text: Callable[[int], str] = lambda token: f"#{token}"
+        # A model server's head of each step (by index), where one computed it: None for a model opened here.
+        self.head_for: Callable[[int], dict[str, Any] | None] = lambda index: None
         self.view: StepView | None = None
         self.start_word = "Generate"  # the button that starts a run: Send in a chat
         self.clear()
@@ -82,6 +92,7 @@ class Inspector:
                                              "word piece and how it was chosen appears here.")
         self.header.why.setText("")
         self.header.why.hide()
+        self.header.served.hide()
         self.header.banner.hide()
         self.pipeline.clear()
         self.dice.clear()
@@ -107,7 +118,7 @@ class Inspector:
 
         def dice_and_chances() -> None:
             self.dice.show_step(view)
-            self.distribution.show_step(view)
+            self.distribution.show_step(view, seen_words(self.head_for(recorded.index)))
 
         return [sentences_and_samplers, dice_and_chances]
 
@@ -135,6 +146,9 @@ class Inspector:
                                 f"How sure, before the samplers: {sure}.</span>")
         self.header.why.setAccessibleDescription(str(equally_likely(shown.trace.entropy_raw)))
         self.header.why.show()
+        served = served_sentence(self.head_for(recorded.index), view.is_what_if and not fetching)
+        self.header.served.setText(served)
+        self.header.served.setVisible(bool(served))
         if fetching:
             self.header.banner_text.setText("<b>What if…</b> fetching this word's scores from the model…")
             self.header.banner.show()

@@ -43,7 +43,8 @@ def about_text(model: LoadedModel | None) -> str:
     lines = [f"<p><b>Synthscope {__version__}</b>: watch a small language model write.</p>"]
     if model is not None:
         config = model.config
-        lines.append(f"<p><b>Model:</b> {model.path.name} — {model.facts.summary}</p>"
+        lines.append(f"<p><b>Model:</b> {model.location if model.server else model.path.name} — "
+                     f"{model.facts.summary}</p>"
                      f"<p><b>Running on</b> {model.device}: {config.describe()}."
                      f"<br>{model.note}</p>")
     lines.append(f"<p><b>Computer:</b> {facts.cpu_name}, {facts.physical_cores} cores "

@@ -25,6 +25,7 @@ from synthscope.ui.frame.run_state import RunState
 from synthscope.ui.help.workshop_guide import show_workshop_guide
 from synthscope.ui.models.loading import ModelLoading
 from synthscope.ui.resources import icon_path
+from synthscope.ui.server.connecting import ServerConnecting
 from synthscope.ui.sessions.autosave import Autosave
 from synthscope.ui.sessions.sessions import Sessions
 from synthscope.ui.steps.display import StepDisplay
@@ -84,6 +85,7 @@ class MainWindow(QMainWindow):
         self.models = ModelLoading(self, doc, p.progress, p.progress_holder, p.model_label, p.engine_label,
                                    p.inspector, p.performance, p.recent, handle, run_state, self.run,
                                    self.chat, notices)
+        self.server = ServerConnecting(self, self.store, self.models)
         self.sessions = Sessions(self, doc, self.chat, p.chat_input, p.editor, p.controls, handle, run_state,
                                  self.models, self.autosave, notices)
         self.guess = Guess(doc, self.guess_state, self.commands, p.editor, p.header, p.distribution, p.dice,
@@ -150,6 +152,7 @@ class MainWindow(QMainWindow):
         p.dice_cover.landed.connect(self.guess.landed)
         # models
         a.open_model.triggered.connect(self.models.open_model_dialog)
+        a.connect_server.triggered.connect(self.server.open_dialog)
         a.model_info.triggered.connect(self.models.show_model_info)
         a.models.triggered.connect(self.models.show_models)
         p.banner.open_button.clicked.connect(self.models.open_model_dialog)
@@ -273,13 +276,15 @@ class MainWindow(QMainWindow):
         a.undo.setEnabled(idle and has_steps)
         a.clear.setEnabled(idle and has_steps)
         a.open_model.setEnabled(state != "busy")  # a run is stopped first; a load ends first
+        a.connect_server.setEnabled(state in ("idle", "no-model"))
         a.models.setEnabled(state != "busy")
         a.model_info.setEnabled(self.doc.model is not None)
         p.performance.apply_button.setVisible(state in ("idle", "no-model"))
         a.save_run.setEnabled(idle and has_steps)
         a.open_session.setEnabled(state in ("idle", "no-model"))
-        a.compare.setEnabled(self.doc.model is not None)
-        a.futures.setEnabled(idle and has_steps)
+        local = self.doc.model is not None and self.doc.model.server is None  # these need a model file here
+        a.compare.setEnabled(local)
+        a.futures.setEnabled(idle and has_steps and local)
         for action in (a.export_table, a.export_page, a.export_handout):
             action.setEnabled(has_steps and state != "busy")
         a.chat_mode.setEnabled(state in ("idle", "no-model"))

@@ -20,6 +20,7 @@ def build_menus(window: QMainWindow, actions: Actions, recent_models: QMenu,
     file_menu = bar.addMenu("&File")
     file_menu.addActions([actions.models, actions.open_model])
     file_menu.addMenu(recent_models)
+    file_menu.addAction(actions.connect_server)
     file_menu.addActions([actions.model_info])
     file_menu.addSeparator()
     file_menu.addActions([actions.open_session, actions.save_run])

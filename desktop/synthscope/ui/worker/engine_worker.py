@@ -17,6 +17,8 @@ from synthscope.engine import (ConfigError, Engine, EngineError, LoadCancelled, 
                                machine_choice, open_engine, preferred_config, remembered_choice)
 from synthscope.engine.chat import format_chat
 from synthscope.engine.model import DEFAULT_CONTEXT
+from synthscope.engine.remote import check_server_settings
+from synthscope.engine.server_client import ServerCancelled, ServerClient, ServerError
 from synthscope.sampling import FRESH, BrokenLogits, SamplerSettings
 from synthscope.session import Generator, RunRecord, Step
 from synthscope.session.exploration_io import save_exploration
@@ -24,8 +26,9 @@ from synthscope.session.futures import write_futures
 from synthscope.session.json_io import unsaved_words
 from synthscope.session.stopping import StopWatcher
 from synthscope.ui import theme
-from synthscope.session.requests import (FuturesRequest, LoadedModel, RunRequest, RunStarted, StepBatch,
-                                        device_name)
+from synthscope.session.requests import (FuturesRequest, LoadedModel, RunRequest, RunStarted, ServerChoice,
+                                        StepBatch, device_name)
+from synthscope.session.served import batch_heads, open_served, served_client, served_config
 
 log = logging.getLogger(__name__)
 TOP_N = 20
@@ -37,6 +40,9 @@ SEND_SECONDS = theme.RUN_TEXT_MS * 1.1 / 1000
 # During a run an autosave waits until this many times its last cost has passed since it, so a long
 # session (1,000 steps: 8 MB, 0.34 s to write) takes at most a tenth of the writing time.
 AUTOSAVE_SHARE = 10
+SERVER_TIMEOUT = 60.0  # seconds per request: a whole 262k vocabulary's step takes seconds, a cold prompt more
+NOT_SERVED = ("{what} needs the model opened in Synthscope itself; through a model server each step is one "
+              "request, so open the model file to use it.")
 
 
 class EngineWorker(QObject):
@@ -76,6 +82,10 @@ class EngineWorker(QObject):
         self.pending_autosave: tuple[str, object] | None = None
         self.autosaved_at = 0.0  # perf_counter() when the last autosave ended
         self.autosave_cost = 0.0  # seconds it took
+        # Set from the UI thread (Stop, Close) to break off a model server's request in flight.
+        self.server_cancel = threading.Event()
+        self._client: ServerClient | None = None  # the server's client, for interrupt() from the UI thread
+        self._sent_pieces: set[int] | None = None  # word pieces' texts the window has from a server
 
     # -- model ------------------------------------------------------------------------------
     @Slot(str, bool, object)
@@ -122,6 +132,40 @@ class EngineWorker(QObject):
         self.loaded.emit(LoadedModel(Path(path), engine.facts, tuple(vocab), engine.config, engine.note,
                                      device_name(engine.config), engine.n_ctx, frozenset(ends)))
 
+    @Slot(object, int)
+    def connect_server(self, choice: ServerChoice, n_ctx: int) -> None:
+        """Compute with a model server instead of a model file (Synthscope's own samplers and dice)."""
+        self.release()
+        try:
+            self._client = client = served_client(choice, self.server_cancel, SERVER_TIMEOUT)
+            if self.closing.is_set():
+                return
+            engine, vocab, ends, complete = open_served(client, choice, n_ctx, self.loadProgress.emit)
+        except ServerCancelled:
+            return
+        except (ServerError, EngineError) as exc:
+            self.loadFailed.emit(str(exc))
+            return
+        except Exception as exc:  # a bug must not leave the window connecting for ever
+            log.exception("connecting failed")
+            self.loadFailed.emit(f"The model server at {choice.url} could not be used because of an "
+                                 f"unexpected problem: {exc}")
+            return
+        self._sent_pieces = None if complete else set()
+        self.engine = engine  # type: ignore[assignment]
+        self.generator = Generator(engine, top_n=TOP_N)  # type: ignore[arg-type]
+        self.loadProgress.emit(1.0)
+        self.loaded.emit(LoadedModel(None, engine.facts, vocab, engine.config, engine.note,
+                                     f"the model server at {engine.config.server}", engine.n_ctx,
+                                     frozenset(ends)))
+
+    def interrupt(self) -> None:
+        """From the UI thread: break off a model server's request in flight (Stop, Close)."""
+        self.server_cancel.set()  # also stops a connection whose client is not made yet
+        client = self._client
+        if client is not None:
+            client.interrupt()
+
     def release(self) -> None:
         """Close the generator and engine (also called by the UI thread once this thread has ended)."""
         if self.generator is not None:
@@ -130,6 +174,7 @@ class EngineWorker(QObject):
         if self.engine is not None:
             self.engine.close()
             self.engine = None
+        self._client = None
 
     # -- generation -------------------------------------------------------------------------
     @Slot(object)
@@ -145,8 +190,11 @@ class EngineWorker(QObject):
         self.runFinished.emit(reason)
 
     def _generate(self, generator: Generator, request: RunRequest) -> str:
-        machine_threads = machine_choice().config.threads  # known in this process: no check
-        threads = self.live_threads or machine_threads
+        served = served_config(generator.engine) is not None
+        if served:
+            check_server_settings(self.live_settings)
+        machine_threads = None if served else machine_choice().config.threads  # known in this process
+        threads = None if served else self.live_threads or machine_threads
         if threads != generator.engine.config.threads:
             generator.engine.set_threads(threads)  # before start(), which records the configuration
         prompt = request.prompt
@@ -172,7 +220,7 @@ class EngineWorker(QObject):
             for _ in range(request.max_tokens):
                 if self.stop_event.is_set() or self.closing.is_set():
                     return "stopped"
-                threads = self.live_threads or machine_threads
+                threads = None if served else self.live_threads or machine_threads
                 if threads != generator.engine.config.threads:
                     generator.engine.set_threads(threads)
                 step = generator.step_untraced(self.live_settings, forced.pop(0) if forced else None)
@@ -191,6 +239,8 @@ class EngineWorker(QObject):
                     if self.pending_autosave is not None and waited >= AUTOSAVE_SHARE * self.autosave_cost:
                         self.autosave()
             return "limit"
+        except ServerCancelled:
+            return "stopped"
         finally:
             self._send(generator, made)
 
@@ -200,9 +250,13 @@ class EngineWorker(QObject):
         try:
             generator.complete_traces()  # on an error it takes its steps back: none go out
             if made:
+                heads, pieces = (), {}
+                if served_config(generator.engine) is not None:
+                    heads, pieces = batch_heads(generator.engine, generator.record,  # type: ignore[arg-type]
+                                                [index for index, _, _ in made], self._sent_pieces)
                 self.stepped.emit(StepBatch.of(made[0][0], [step for _, step, _ in made],
                                                [generator.shared_logits(index) for index, _, _ in made],
-                                               [is_end for _, _, is_end in made]))
+                                               [is_end for _, _, is_end in made], heads, pieces))
         finally:
             made.clear()
 
@@ -254,6 +308,8 @@ class EngineWorker(QObject):
         if self.generator is None or not 0 <= index < self.generator.n_steps:
             return
         with self._reported("Checking the grammar" if grammar else "Preparing DRY"):
+            if served_config(self.generator.engine) is not None:
+                raise EngineError(NOT_SERVED.format(what="A grammar" if grammar else "DRY"))
             self.extrasReady.emit(self.generator.extras(index, grammar, breakers))
 
     @Slot(object)
@@ -262,6 +318,9 @@ class EngineWorker(QObject):
         generator = self.generator
         if generator is None or not 0 <= request.index <= generator.n_steps:
             self.futuresFailed.emit("There is no text to write futures from yet.")
+            return
+        if served_config(generator.engine) is not None:
+            self.futuresFailed.emit(NOT_SERVED.format(what="Many futures"))
             return
         try:
             record = generator.record
@@ -289,7 +348,9 @@ class EngineWorker(QObject):
         """Say an error in words; never let a bug kill the thread (it is logged in full)."""
         try:
             yield
-        except (EngineError, BrokenLogits) as exc:
+        except ServerCancelled:
+            pass  # Stop or Close broke it off: nothing went wrong
+        except (EngineError, BrokenLogits, ServerError) as exc:
             self.failed.emit(str(exc))
         except Exception as exc:
             log.exception("%s failed", doing)

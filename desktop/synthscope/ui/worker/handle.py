@@ -7,7 +7,7 @@ from PySide6.QtCore import QCoreApplication, QEvent, QObject, QThread, Signal
 
 from synthscope.sampling import SamplerSettings
 from synthscope.session import Step
-from synthscope.session.requests import RunRequest
+from synthscope.session.requests import RunRequest, ServerChoice
 from synthscope.ui.worker.engine_worker import EngineWorker
 
 
@@ -15,6 +15,7 @@ class WorkerHandle(QObject):
     """Owned by the UI thread: starts the thread, queues requests, and shuts everything down."""
 
     _load = Signal(str, bool, object)
+    _connect = Signal(object, int)
     _run = Signal(object)
     _undo = Signal()
     _fetch = Signal(int)
@@ -33,6 +34,7 @@ class WorkerHandle(QObject):
         self.worker = EngineWorker()
         self.worker.moveToThread(self.worker_thread)
         self._load.connect(self.worker.load)
+        self._connect.connect(self.worker.connect_server)
         self._run.connect(self.worker.run)
         self._undo.connect(self.worker.undo)
         self._fetch.connect(self.worker.fetch_logits)
@@ -49,6 +51,11 @@ class WorkerHandle(QObject):
              preferences: dict[str, object] | None = None) -> None:
         self._load.emit(str(path), probe, dict(preferences or {}))
 
+    def connect_server(self, choice: ServerChoice, n_ctx: int) -> None:
+        """Compute with a model server instead of a model file."""
+        self.worker.server_cancel.clear()
+        self._connect.emit(choice, n_ctx)
+
     def set_threads(self, threads: int | None) -> None:
         """Used from the next token on, also during a run (None: the count measured fastest)."""
         self.worker.live_threads = threads
@@ -56,6 +63,7 @@ class WorkerHandle(QObject):
     def run(self, request: RunRequest, settings: SamplerSettings) -> None:
         self.worker.live_settings = settings
         self.worker.stop_event.clear()  # cleared here, not in the worker, so an early Stop is never lost
+        self.worker.server_cancel.clear()
         self._run.emit(request)
 
     def set_live_settings(self, settings: SamplerSettings) -> None:
@@ -63,6 +71,7 @@ class WorkerHandle(QObject):
 
     def stop(self) -> None:
         self.worker.stop_event.set()
+        self.worker.interrupt()  # a model server's request in flight ends now, not at its timeout
 
     def undo(self) -> None:
         self._undo.emit()
@@ -85,12 +94,15 @@ class WorkerHandle(QObject):
         self._save.emit(path, snapshot, quiet)
 
     def follow(self, steps: list[Step]) -> None:
+        self.worker.server_cancel.clear()
         self._follow.emit(list(steps))
 
     def restore(self, prompt: str, seed: int, steps: list[Step], pieces: dict[int, bytes]) -> None:
+        self.worker.server_cancel.clear()
         self._restore.emit((prompt, seed, list(steps), dict(pieces)))
 
     def peek(self, settings: SamplerSettings) -> None:
+        self.worker.server_cancel.clear()
         self._peek.emit(settings)
 
     def autosave(self, path: str, snapshot: object | None) -> None:
@@ -108,6 +120,7 @@ class WorkerHandle(QObject):
             return
         self.worker.closing.set()
         self.worker.stop_event.set()
+        self.worker.interrupt()
         self.worker_thread.quit()
         self.worker_thread.wait()
         self._drop_answers()

@@ -52,14 +52,14 @@ class Chat(QObject):
             action.setChecked(not on)
             action.blockSignals(False)
             if on and doc.model is not None:
-                self.notices.problem(NO_TEMPLATE.format(name=doc.model.path.name))
+                self.notices.problem(NO_TEMPLATE.format(name=doc.model.name))
             elif busy:
                 self.notices.say("Stop the generation first, then switch mode.", 5000)
             return
         doc.chatting = on
         self.card.hide()
         if doc.model is not None:
-            self.state.chat_modes[str(doc.model.path)] = on
+            self.state.chat_modes[doc.model.location] = on
         if on:
             self.state.raw_text = self.editor.toPlainText() if len(doc.mirror) == 0 else (
                 self.editor.prompt_text() + self.editor.generated_text())
@@ -93,7 +93,7 @@ class Chat(QObject):
         opened again in this session keeps the mode it had."""
         model = self.doc.model
         assert model is not None
-        wanted = self.state.mode_for(str(model.path), model.facts.has_chat_template)
+        wanted = self.state.mode_for(model.location, model.facts.has_chat_template)
         if wanted == self.doc.chatting:
             if wanted:
                 self.show_conversation(replying=False)

@@ -1,0 +1,1 @@
+"""Model servers: File → Connect to a model server…, and the addresses used before."""
