@@ -1,0 +1,318 @@
+"""The window computing with a model server: File → Connect to a model server… with llama-server (and
+llama-cpp-python's server) on loopback writes what the in-process model writes, says on screen how many
+word pieces the server listed and which numbers are exact, keeps its sessions, and stays responsive
+and whole when the server fails."""
+from __future__ import annotations
+
+import http.server
+import os
+import threading
+import time
+from collections.abc import Iterator
+import urllib.request
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import pytest  # noqa: E402
+
+from synthscope.engine import Engine, EngineConfig, machine_choice  # noqa: E402
+from synthscope.engine.chat import format_chat  # noqa: E402
+from synthscope.engine.server_client import ServerClient  # noqa: E402
+from synthscope.sampling import SamplerSettings  # noqa: E402
+from synthscope.session import Generator  # noqa: E402
+from synthscope.session.requests import ServerChoice  # noqa: E402
+from synthscope.ui import theme  # noqa: E402
+from synthscope.ui.window.main_window import MainWindow  # noqa: E402
+from llama_server_build import llama_server  # noqa: E402
+from server_helpers import N_CTX, free_port, llama_server_command, running, running_server  # noqa: E402
+from window_helpers import STORY, WAIT_MS, generate_with, idle, worker_generator  # noqa: E402
+
+SETTINGS = SamplerSettings(temperature=1.3, top_k=0, top_p=1.0, min_p=0.0)  # the whole distribution
+
+
+@pytest.fixture(scope="module")
+def server(smollm_path: Path, engine_config: EngineConfig,
+           tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerClient]:
+    port = free_port()
+    log_path = tmp_path_factory.mktemp("llama-server") / "server.log"
+    with running(llama_server_command(llama_server(), smollm_path, engine_config, port), port, log_path) as client:
+        yield client
+
+
+def connected_window(qtbot, qapp, choice: ServerChoice, seed: int = 5, chat: bool = False) -> MainWindow:
+    """Shown at 1400×900, connected through the Connect part as the dialog does it, continuing raw text
+    unless `chat`."""
+    machine_choice()
+    theme.apply(qapp)
+    win = MainWindow(None)
+    qtbot.addWidget(win)
+    win.resize(1400, 900)
+    win.show()
+    win.parts.controls.seed_box.setValue(seed)
+    win.server.connect_to(choice)
+    qtbot.waitUntil(lambda: win.doc.state in ("idle", "no-model") and win.doc.model is not None
+                    or win.parts.banner.isVisible(), timeout=WAIT_MS)
+    if win.doc.model is not None:
+        win.chat.set_mode(chat)
+    return win
+
+
+def in_process_run(smollm_path: Path, config: EngineConfig, settings: SamplerSettings, seed: int,
+                   length: int) -> list[int]:
+    with Engine.load(smollm_path, config, n_ctx=N_CTX) as engine:
+        generator = Generator(engine, seed=seed)
+        generator.start(STORY)
+        generator.generate(settings, length, ignore_eos=True)
+        tokens = generator.record.token_ids
+        generator.close()
+    return list(tokens)
+
+
+def test_the_window_through_llama_server_writes_the_in_process_run_and_says_every_number_is_exact(
+        qtbot, qapp, server: ServerClient, smollm_path: Path, engine_config: EngineConfig) -> None:
+    win = connected_window(qtbot, qapp, ServerChoice(server.url))
+    try:
+        model = win.doc.model
+        assert win.doc.state == "idle" and model is not None and model.server is not None
+        assert model.path is None and model.server.head == model.server.vocab == 49152
+        with Engine.load(smollm_path, engine_config, n_ctx=N_CTX) as engine:  # every text, from one request
+            assert list(model.vocab) == [engine.token_text(t) for t in range(engine.n_vocab)]
+        assert "on a model server" in win.parts.model_label.text()
+        assert server.url in win.parts.engine_label.text()
+        assert not win.commands.futures.isEnabled() and not win.commands.compare.isEnabled()
+        generate_with(qtbot, win, STORY, SETTINGS, 12, ignore_end=True)
+        written = [step.token_id for step in win.doc.mirror.steps]
+        assert written == in_process_run(smollm_path, engine_config, SETTINGS, 5, 12)
+        served = win.parts.inspector.header.served
+        assert served.isVisible() and "all 49,152 word pieces: every number here is exact" in served.text()
+        assert "listed" not in win.parts.distribution.title.text()
+        assert all(head["seen"] == 49152 for head in win.doc.mirror.heads.values())
+        assert len(win.doc.mirror.heads) == 12
+    finally:
+        win.close()
+
+
+def test_chat_through_llama_server_uses_the_servers_template_and_writes_the_in_process_reply(
+        qtbot, qapp, server: ServerClient, smollm_path: Path, engine_config: EngineConfig) -> None:
+    win = connected_window(qtbot, qapp, ServerChoice(server.url, head=1000), seed=3, chat=True)
+    try:
+        assert win.doc.model is not None and win.doc.model.facts.has_chat_template  # stated by the server
+        win.parts.controls.set_settings(SamplerSettings(temperature=0.3, top_k=20))
+        win.parts.controls.max_tokens.setValue(120)
+        win.parts.chat_input.set_system_text("Answer in one short sentence.")
+        win.parts.chat_input.set_message("What is the capital of France?")
+        win.parts.chat_input.send_button.click()
+        idle(qtbot, win)
+        served = worker_generator(win).record
+        with Engine.load(smollm_path, engine_config, n_ctx=N_CTX) as engine:
+            assert served.prompt == format_chat(engine, [{"role": "system", "content": "Answer in one short sentence."},
+                                                         {"role": "user", "content": "What is the capital of France?"}])
+            generator = Generator(engine, seed=3)
+            generator.start(served.prompt)
+            generator.generate(SamplerSettings(temperature=0.3, top_k=20), 120)
+            assert served.token_ids == generator.record.token_ids
+            generator.close()
+        assert worker_generator(win).is_end(served.steps[-1]), (served.prompt, served.text)  # known by number
+        assert "<|im_end|>" not in win.parts.editor.toPlainText()
+    finally:
+        win.close()
+
+
+def test_a_top_1000_head_says_how_many_were_seen_and_which_numbers_are_estimates(
+        qtbot, qapp, server: ServerClient) -> None:
+    win = connected_window(qtbot, qapp, ServerChoice(server.url, head=1000))
+    try:
+        generate_with(qtbot, win, STORY, SamplerSettings(temperature=0.8, top_k=40, top_p=0.95), 6)
+        assert len(win.doc.mirror) == 6
+        for index in range(6):
+            win.steps.select_step(index)
+            head = win.doc.mirror.heads[index]
+            assert head["seen"] == 1000 and head["vocab"] == 49152
+            sentence = win.parts.inspector.header.served.text()
+            assert "1,000 of 49,152 word pieces seen" in sentence
+            # top-k 40 cuts inside the 1,000: exact; the step's unsureness needs the unseen ones: an estimate
+            assert head["exact"]["top_k"] == "exact" and "Exact: the listed chances before the samplers, Top-k" \
+                in sentence
+            assert "Estimates: how sure the model was (at most this unsure)" in sentence
+            assert win.parts.distribution.title.text().endswith("(the server listed 1,000)")
+    finally:
+        win.close()
+
+
+def test_a_session_through_the_server_is_saved_and_opened_again_on_the_same_server(
+        qtbot, qapp, server: ServerClient, tmp_path: Path) -> None:
+    win = connected_window(qtbot, qapp, ServerChoice(server.url, head=1000))
+    try:
+        generate_with(qtbot, win, STORY, SamplerSettings(temperature=0.8), 5)
+        written = [step.token_id for step in win.doc.mirror.steps]
+        path = tmp_path / "served.json"
+        win.handle.save(str(path), win.sessions.snapshot())
+        qtbot.waitUntil(path.is_file, timeout=WAIT_MS)
+        text = path.read_text(encoding="utf-8")
+        assert server.url in text and '"head": 1000' in text  # the record names the server and N
+        win.run.clear()
+        idle(qtbot, win)
+        assert win.sessions.open_session(str(path))
+        qtbot.waitUntil(lambda: win.doc.state == "idle" and len(win.doc.mirror) == 5, timeout=WAIT_MS)
+        assert [step.token_id for step in win.doc.mirror.steps] == written
+        win.commands.step.trigger()  # and it goes on through the server
+        qtbot.waitUntil(lambda: win.doc.state == "idle" and len(win.doc.mirror) == 6, timeout=WAIT_MS)
+    finally:
+        win.close()
+
+
+def test_nothing_answering_is_one_plain_line_and_the_window_stays_usable(qtbot, qapp) -> None:
+    address = f"http://127.0.0.1:{free_port()}"
+    win = connected_window(qtbot, qapp, ServerChoice(address))
+    try:
+        qtbot.waitUntil(lambda: win.doc.state == "no-model", timeout=WAIT_MS)
+        message = win.parts.banner.text.text()
+        assert f"Nothing is answering at {address}" in message and "Connect to a model server" in message
+        assert win.commands.connect_server.isEnabled() and win.commands.open_model.isEnabled()
+    finally:
+        win.close()
+
+
+def test_a_server_that_dies_mid_run_stops_the_run_cleanly_and_keeps_what_was_written(
+        qtbot, qapp, smollm_path: Path, engine_config: EngineConfig, tmp_path: Path) -> None:
+    port = free_port()
+    command = llama_server_command(llama_server(), smollm_path, engine_config, port)
+    with running(command, port, tmp_path / "server.log") as client:
+        win = connected_window(qtbot, qapp, ServerChoice(client.url, head=100))
+        try:
+            win.parts.controls.max_tokens.setValue(400)
+            win.parts.controls.ignore_end.setChecked(True)
+            win.run.use_prompt(STORY)
+            win.commands.generate.trigger()
+            qtbot.waitUntil(lambda: len(win.doc.mirror) >= 3, timeout=WAIT_MS)
+            pids = _children_listening(port)
+            assert pids, "the server's process was not found"
+            for pid in pids:
+                os.kill(pid, 9)
+            idle(qtbot, win)
+            kept = len(win.doc.mirror)
+            assert 3 <= kept < 400
+            message = win.parts.banner.text.text()
+            assert client.url in message and ("closed the connection" in message or "Nothing is answering" in message)
+            assert len(win.parts.editor.generated_text()) > 0  # what was written stays on screen
+            win.commands.step.trigger()  # the window goes on answering: a step now says the server is gone
+            qtbot.waitUntil(lambda: win.doc.state == "idle", timeout=WAIT_MS)
+            assert len(win.doc.mirror) == kept and "Nothing is answering" in win.parts.banner.text.text()
+        finally:
+            win.close()
+
+
+def _children_listening(port: int) -> list[int]:
+    """The pids of this process's children whose command line names `port` (the server just started)."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                line = (entry / "cmdline").read_bytes().split(b"\0")
+                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, ValueError, IndexError):
+                continue
+            if ppid == os.getpid() and str(port).encode() in line:
+                pids.append(int(entry.name))
+    return pids
+
+
+class HangingProxy:
+    """Passes requests on to a real server until `hang` is set; then each step's request waits for ever."""
+
+    def __init__(self, target: str) -> None:
+        self.hang, self.hanging, self.release = threading.Event(), threading.Event(), threading.Event()
+        proxy = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def _pass(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                if self.path == "/completion" and proxy.hang.is_set():
+                    proxy.hanging.set()
+                    proxy.release.wait(60)
+                    return
+                request = urllib.request.Request(target + self.path, data=body or None, method=self.command,
+                                                 headers={"Content-Type": "application/json"})
+                with urllib.request.urlopen(request, timeout=60) as answer:
+                    payload = answer.read()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            do_GET = do_POST = _pass
+
+            def log_message(self, *_args: object) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.release.set()
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_stop_and_close_break_off_a_request_the_server_never_answers(qtbot, qapp, server: ServerClient) -> None:
+    """The window never waits on the network: Stop ends a run whose step the server holds (the client
+    would wait 60 s), and so does closing the window."""
+    proxy = HangingProxy(server.url)
+    try:
+        win = connected_window(qtbot, qapp, ServerChoice(proxy.url, head=100))
+        try:
+            win.parts.controls.max_tokens.setValue(400)
+            win.run.use_prompt(STORY)
+            win.commands.generate.trigger()
+            qtbot.waitUntil(lambda: len(win.doc.mirror) >= 2, timeout=WAIT_MS)
+            proxy.hang.set()
+            assert proxy.hanging.wait(WAIT_MS / 1000)
+            win.commands.stop.trigger()
+            qtbot.waitUntil(lambda: win.doc.state == "idle", timeout=5000)
+            assert not win.parts.banner.isVisible()  # stopping is not a problem
+            assert len(win.doc.mirror) >= 2
+            proxy.hanging.clear()
+            win.commands.generate.trigger()
+            assert proxy.hanging.wait(WAIT_MS / 1000)
+            started = time.perf_counter()
+        finally:
+            win.close()
+        assert time.perf_counter() - started < 5
+    finally:
+        proxy.close()
+
+
+def test_the_window_through_llama_cpp_pythons_server_learns_word_pieces_as_they_come(
+        qtbot, qapp, smollm_path: Path, engine_config: EngineConfig, tmp_path: Path) -> None:
+    with running_server(smollm_path, engine_config, tmp_path) as client:
+        win = connected_window(qtbot, qapp, ServerChoice(client.url, head=100))
+        try:
+            model = win.doc.model
+            assert model is not None and model.server is not None and model.server.kind == "openai-compatible"
+            generate_with(qtbot, win, STORY, SamplerSettings(temperature=0.8, top_k=10), 3)
+            assert len(win.doc.mirror) == 3
+            for step in win.doc.mirror.steps:  # the text of every word piece shown is known by now
+                assert model.vocab[step.token_id] == step.text
+            assert "100 of 49,152 word pieces seen" in win.parts.inspector.header.served.text()
+        finally:
+            win.close()
+
+
+def test_a_request_blocked_on_the_network_is_broken_off_by_interrupt() -> None:
+    """A server that accepts and never answers: interrupt() from another thread ends the wait at once."""
+    import socket
+    from synthscope.engine.server_client import ServerCancelled
+
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        client = ServerClient(f"http://127.0.0.1:{listener.getsockname()[1]}", timeout=30, retries=3)
+        threading.Timer(0.3, client.interrupt).start()
+        started = time.perf_counter()
+        with pytest.raises(ServerCancelled):
+            client.models()
+        assert time.perf_counter() - started < 2
