@@ -12,7 +12,7 @@ import pytest
 
 from synthscope.cli.main import main
 from synthscope.engine import Engine, EngineConfig
-from synthscope.engine.server_client import LLAMA_SERVER, ServerClient
+from synthscope.engine.server_client import LLAMA_SERVER, ServerClient, ServerError, unfinished_pieces
 from synthscope.sampling.head import EXACT
 from llama_server_build import llama_server
 from server_helpers import N_CTX, free_port, llama_server_command, running
@@ -79,3 +79,25 @@ def test_a_run_through_llama_server_is_the_in_process_run_with_every_number_exac
         head = mine["head"]
         assert head["seen"] == head["vocab"] == 49152 and head["prompt_exact"]
         assert {flag for name, flag in head["exact"].items() if flag != "off"} == {EXACT}, head["exact"]
+
+
+def test_a_step_whose_draw_would_be_part_of_a_character_still_comes_back(server: ServerClient,
+                                                                         reference: Engine) -> None:
+    """llama-server holds back a word piece it drew that is the start of a character (its first byte
+    of three) and never sends that step's chances; the client keeps its draw off such word pieces and
+    reads the step's chances, the engine's own."""
+    prompt = reference.tokenize("你好，世")
+    reference.reset()
+    reference.decode(prompt)
+    logits = reference.logits().astype(np.float64)
+    favourite = int(np.argmax(logits))
+    drawn = reference.token_bytes(favourite)
+    assert len(drawn) == 1 and 0xE0 <= drawn[0] <= 0xEF  # the greedy draw: the first byte of "界"
+    with pytest.raises(ServerError, match="wrote part of a character"):
+        server.next_head(prompt, 20)  # drawing it, the server sends nothing: said in words
+    avoid = unfinished_pieces({t: reference.token_bytes(t) for t in range(reference.n_vocab)})
+    assert favourite in avoid and reference.tokenize(" the", add_special=False)[0] not in avoid
+    head = server.next_head(prompt, 20, avoid=avoid)
+    expected = logits - logits.max() - np.log(np.exp(logits - logits.max()).sum())
+    assert head.token_ids[0] == favourite  # still listed, with its own chance: only the draw avoids it
+    np.testing.assert_allclose(head.logprobs, expected[head.token_ids], atol=SHIFT)

@@ -16,7 +16,7 @@ import pytest
 
 from synthscope.engine import Engine, EngineConfig
 from synthscope.engine.server_client import (LLAMA_SERVER, OPENAI, UNKNOWN_ID, ServerClient, ServerError,
-                                             check_address)
+                                             check_address, unfinished_pieces)
 from server_helpers import N_CTX, free_port, running_server
 
 # Both sides run the same llama.cpp build with the same settings, so the logits are the same floats; what is
@@ -307,7 +307,7 @@ def test_a_llama_server_is_asked_for_raw_probabilities_by_token_ids(fake: FakeSe
     method, path, body = fake.requests[-1]
     assert (method, path) == ("POST", "/completion")
     assert body == {"prompt": [1, 2, 3], "n_predict": 1, "n_probs": 3, "post_sampling_probs": False,
-                    "cache_prompt": True, "stream": False}
+                    "cache_prompt": True, "stream": False, "temperature": 0.0}
     assert head.token_ids.tolist() == [7, 9, 3] and head.texts == (" a", " b", "\ufffd")
     np.testing.assert_array_equal(head.logprobs, [-0.1, -2.5, -3.0])
     assert head.before_samplers and head.prompt_exact and head.n_asked == 3
@@ -368,3 +368,15 @@ def test_other_schemes_and_odd_addresses_are_refused_even_when_allowed(url: str,
 def test_an_openai_base_address_is_trimmed_to_the_server() -> None:
     assert check_address(" http://127.0.0.1:1234/v1/ ") == "http://127.0.0.1:1234"
     assert check_address("http://localhost:8080/proxy/") == "http://localhost:8080/proxy"
+
+
+def test_word_pieces_that_end_inside_a_character_are_the_ones_a_server_draw_must_avoid() -> None:
+    pieces = {0: b"a", 1: b"\xe7", 2: b"\xe3\x81", 3: "あ".encode(), 4: b" \xf0\x9f", 5: b"\x80", 6: b"",
+              7: "é".encode(), 8: b"ab\xc3", 9: "🍕".encode(), 10: b"\xf0\x9f\x8d"}
+    assert unfinished_pieces(pieces) == [1, 2, 4, 8, 10]
+
+
+def test_a_llama_server_draw_is_kept_off_the_word_pieces_it_would_hold_back(fake: FakeServer) -> None:
+    client = ServerClient(fake.url)
+    client.next_head([1, 2, 3], 3, avoid=[7, 9])
+    assert fake.requests[-1][2]["logit_bias"] == [[7, False], [9, False]]

@@ -12,7 +12,7 @@ import numpy as np
 
 from synthscope.engine.errors import EngineError, check_room
 from synthscope.engine.model_facts import ModelFacts, read_facts
-from synthscope.engine.server_client import LLAMA_SERVER, ServerClient, ServerError
+from synthscope.engine.server_client import LLAMA_SERVER, ServerClient, ServerError, unfinished_pieces
 from synthscope.sampling.dry import dry_enabled
 from synthscope.sampling.head import chosen_is_seen, logits_from_head, tail_mass, unseen_choice_message
 from synthscope.sampling.settings import SamplerSettings
@@ -108,6 +108,7 @@ class RemoteEngine:
                                 has_chat_template=self._template is not None, chat_template=self._template)
         self.note = f"computed by the model server at {client.url}"
         self._pieces: dict[int, bytes] = {}
+        self._avoid: tuple[int, ...] = ()  # llama-server's draw never picks these (see unfinished_pieces)
         self._known_text: tuple[list[int], str] | None = None  # the last text tokenised and its ids
         self._end_ids = self._end_tokens(str(props.get("eos_token") or ""))
         self._tokens: list[int] = []
@@ -119,6 +120,7 @@ class RemoteEngine:
         self.path = f"{client.url}#{self.model}"
         self.served_identity = (self.path, self.facts.name, 0, hashlib.sha256(identity.encode()).hexdigest(),
                                 self.n_vocab)
+        self.learn_vocabulary()  # llama-server: one request, and its steps then never come back empty
 
     def _vocabulary(self, vocab: int | None, meta: dict[str, Any]) -> tuple[int, str]:
         if vocab is not None:
@@ -156,12 +158,14 @@ class RemoteEngine:
         where each must be asked for on its own (then token_text asks as they are needed)."""
         if self.config.kind != LLAMA_SERVER:
             return False
-        start = self._bos or self.tokenize(" ", add_special=False)[:1] or [0]
-        pieces = self.client.vocabulary_pieces(start, self.n_vocab, self.model or None)
-        self._pieces.update((token, piece) for token, piece in pieces.items() if piece)
-        # Its steps give special tokens no bytes; its detokeniser names them ("<|im_end|>"), one request each.
-        for token in [t for t, piece in pieces.items() if not piece and t not in self._pieces][:SPECIAL_LOOKUPS]:
-            self.token_bytes(token)
+        if not self._avoid:
+            start = self._bos or self.tokenize(" ", add_special=False)[:1] or [0]
+            pieces = self.client.vocabulary_pieces(start, self.n_vocab, self.model or None)
+            self._avoid = tuple(unfinished_pieces(pieces)) or (-1,)
+            self._pieces.update((token, piece) for token, piece in pieces.items() if piece)
+            # Its steps give special tokens no bytes; its detokeniser names them ("<|im_end|>"), a request each.
+            for token in [t for t, piece in pieces.items() if not piece and t not in self._pieces][:SPECIAL_LOOKUPS]:
+                self.token_bytes(token)
         return all(token in self._pieces for token in range(self.n_vocab))
 
     def known_text(self, token_id: int) -> str | None:
@@ -230,7 +234,8 @@ class RemoteEngine:
             raise EngineError("No text has been processed yet.")
         key = tuple(self._tokens)
         if self._last is None or self._last[0] != key:
-            head = self.client.next_head(self._tokens, self.head, self.model or None, text=self._text())
+            head = self.client.next_head(self._tokens, self.head, self.model or None, text=self._text(),
+                                         avoid=[t for t in self._avoid if t >= 0])
             known = head.token_ids >= 0
             try:
                 logits = logits_from_head(head.token_ids, head.logprobs, self.n_vocab)

@@ -10,6 +10,7 @@ import threading
 import time
 import urllib.parse
 from dataclasses import dataclass
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -19,6 +20,9 @@ OPENAI = "openai-compatible"  # /v1/completions: text in, log-probabilities keye
 UNKNOWN_ID = -1  # a token the server named only by a text that several tokens share
 MAX_ANSWER_BYTES = 64 * 1024 * 1024  # a full-vocabulary answer of a 256k-token model is about 20 MB
 END_RETRIES = 8  # hotter draws when llama-cpp-python's top token ends the text (it then lists nothing)
+# Word pieces llama-server is asked to write in turn until it sends any step's list (it holds back a word
+# piece that ends inside a character; a character has at most 4 bytes).
+VOCABULARY_WRITES = (1, 4, 8)
 ID_LOOKUPS = 256  # texts looked up per step (a request each, remembered; within timeout): others UNKNOWN_ID
 _LOCAL_NETWORKS = tuple(ipaddress.ip_network(n) for n in ("127.0.0.0/8", "10.0.0.0/8", "172.16.0.0/12",
                         "192.168.0.0/16", "169.254.0.0/16", "::1/128", "fe80::/10", "fc00::/7"))
@@ -78,6 +82,22 @@ def _is_local(host: str) -> bool:
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
         address = address.ipv4_mapped
     return any(address in network for network in _LOCAL_NETWORKS if network.version == address.version)
+
+
+def unfinished_pieces(pieces: dict[int, bytes]) -> list[int]:
+    """The word pieces whose bytes end inside a character (a first byte, or two of three): llama-server
+    holds such a draw back and sends no chances for its step."""
+    unfinished = []
+    for token, piece in pieces.items():
+        for back in range(1, min(4, len(piece)) + 1):
+            byte = piece[-back]
+            if byte & 0xC0 == 0x80:  # a continuation byte: look further back for the first
+                continue
+            needed = 2 if byte & 0xE0 == 0xC0 else 3 if byte & 0xF0 == 0xE0 else 4 if byte & 0xF8 == 0xF0 else 1
+            if needed > back:
+                unfinished.append(token)
+            break
+    return unfinished
 
 
 class ServerClient:
@@ -161,17 +181,16 @@ class ServerClient:
         return self._kind
 
     def next_head(self, token_ids: list[int], n: int, model: str | None = None, *,
-                  text: str | None = None) -> Head:
+                  text: str | None = None, avoid: Sequence[int] = ()) -> Head:
         """The n most likely next tokens after token_ids, with raw log-probabilities. OpenAI-compatible
         servers read text only (`text` if given, else the server's detokeniser is asked) and name tokens by
-        text: fewer than n may come back, and ids are looked up where the server can (llama-cpp-python)."""
+        text: fewer than n may come back, and ids are looked up where the server can (llama-cpp-python).
+        `avoid`: llama-server's own draw never picks these (unfinished_pieces: it would send nothing)."""
         if n < 1 or not token_ids or any(not isinstance(t, (int, np.integer)) or t < 0 for t in token_ids):
             raise ValueError("next_head needs at least one token number and n of at least 1")
         started = time.perf_counter()
         if self.kind() == LLAMA_SERVER:
-            body = _with_model({"prompt": [int(t) for t in token_ids], "n_predict": 1, "n_probs": int(n),
-                                "post_sampling_probs": False, "cache_prompt": True, "stream": False}, model)
-            step = self._first_step(self._request("POST", "/completion", body), "completion_probabilities")
+            step = self._native_step(token_ids, n, model, avoid)
             entries, before = step.get("top_logprobs"), True
             if entries is None:  # a server that ignored post_sampling_probs: values after its samplers
                 entries, before = step.get("top_probs") or [], False
@@ -195,9 +214,7 @@ class ServerClient:
         and bytes with each entry; one request instead of one per word piece)."""
         if self.kind() != LLAMA_SERVER:
             raise ServerError(f"The model server at {self.url} does not send word pieces by number.")
-        body = _with_model({"prompt": [int(t) for t in token_ids], "n_predict": 1, "n_probs": int(n_vocab),
-                            "post_sampling_probs": False, "cache_prompt": True, "stream": False}, model)
-        step = self._first_step(self._request("POST", "/completion", body), "completion_probabilities")
+        step = self._native_step(token_ids, n_vocab, model, writes=VOCABULARY_WRITES)
         pieces: dict[int, bytes] = {}
         try:
             for entry in step.get("top_logprobs") or step.get("top_probs") or []:
@@ -206,6 +223,26 @@ class ServerClient:
         except (KeyError, TypeError, ValueError, AttributeError):
             raise self._malformed() from None
         return pieces
+
+    def _native_step(self, token_ids: list[int], n: int, model: str | None, avoid: Sequence[int] = (),
+                     writes: Sequence[int] = (1,)) -> dict[str, Any]:
+        """llama-server's first step after token_ids, raw. Its own draw is greedy (the same answer every
+        time, whatever its defaults; the chances sent come before its samplers either way) and never one of
+        `avoid`: a word piece that ends inside a character is held back, its chances never sent, until the
+        character is whole. `writes`: how many word pieces to ask for in turn until one comes back (only
+        where any step's list will do)."""
+        for n_predict in writes:
+            body = _with_model({"prompt": [int(t) for t in token_ids], "n_predict": n_predict, "n_probs": int(n),
+                                "temperature": 0.0, "post_sampling_probs": False, "cache_prompt": True,
+                                "stream": False, **({"logit_bias": [[int(t), False] for t in avoid]} if avoid else {})},
+                               model)
+            answer = self._request("POST", "/completion", body)
+            if answer.get("completion_probabilities") or answer.get("stop_type") != "limit":
+                break
+        if not answer.get("completion_probabilities") and answer.get("stop_type") == "limit":
+            raise ServerError(f"The model server at {self.url} wrote part of a character and so sent no chances "
+                              "for this step.")
+        return self._first_step(answer, "completion_probabilities")
 
     def _rows_with_a_word(self, prompt: str, n: int, model: str | None,
                           temperature: float) -> list[tuple[float, str, int]]:
