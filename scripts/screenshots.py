@@ -13,8 +13,9 @@ newer-samplers.png (a step where DRY held back a copy and XTC crossed out the to
 futures.png (a hundred futures from one step: the tally, the tree and the list), sweeps.png
 (temperature and top-p swept over one step), timeline.png (the text shaded by rank over the
 timeline of the whole run), handout.png (File → Export's one-page handout of a step, as it
-prints) and
-presentation.png (presentation mode at 1280×720).
+prints),
+presentation.png (presentation mode at 1280×720), then server.png and connect.png
+(scripts/server_screenshots.py: the window through llama-server).
 """
 from __future__ import annotations
 
@@ -303,9 +304,12 @@ def main(argv: list[str] | None = None) -> int:
     newer_samplers_shot(app, window, args.out / "newer-samplers.png")
     chat_shot(app, window, args.out / "chat.png")
     models_shot(app, window, args.out / "models.png")
+    window.close()
+    from server_screenshots import server_shots  # a llama-server on loopback: server.png, connect.png
+
+    server_shots(app, args.out, width, height, wait_until, settle)
     print(f"wrote {', '.join(p.name for p in sorted(args.out.glob('*.png')))} to {args.out} "
           f"(step {index + 1}: {window.steps.token_text(recorded.token_id)!r})")
-    window.close()
     return 0
 
 
