@@ -14,6 +14,8 @@ threads) and the same context: llama-cpp-python's `python -m llama_cpp.server` a
                     fresh client each round, fixed seed, default samplers, end of text banned); "head" is
                     the time inside ServerClient.next_head (Head.seconds: its HTTP requests and parsing),
                     the rest is Synthscope's chain, its other requests (detokenise) and bookkeeping.
+  window            the window (offscreen) connected through File → Connect's part, timed from Generate to
+                    every word piece shown (benchmarks/served_window.py; --no-window skips it).
 N is 20 and 1000, and the whole vocabulary for llama-server only. The in-process rate (Generator on a
 local Engine) is context. Rounds alternate between all contenders; medians and bests are printed. Asserts
 nothing. Every server is stopped at the end, also on errors and Ctrl+C."""
@@ -139,6 +141,7 @@ def main() -> None:
     parser.add_argument("--llama-server", metavar="PATH", help="llama.cpp's llama-server binary")
     parser.add_argument("--no-llama-server", action="store_true", help="do not look for llama-server")
     parser.add_argument("--no-full-vocab", action="store_true", help="skip N = whole vocabulary (llama-server)")
+    parser.add_argument("--no-window", action="store_true", help="skip the window through each server")
     args = parser.parse_args()
     logging.basicConfig(level=logging.ERROR)
     model, config = default_model_path(), machine_choice().config
@@ -172,6 +175,12 @@ def main() -> None:
                      (f"{name} N={n} one-request", lambda r, p=plain[name], n=n: p.one_request(args.steps, n)),
                      (f"{name} N={n} synthscope",
                       lambda r, u=servers[name], n=n: synthscope_remote(u, args.steps, n, 7 + r))]
+            if not args.no_window:
+                from served_window import ServedWindow
+
+                window = ServedWindow(servers[name], n)
+                stack.callback(window.close)
+                jobs.append((f"{name} N={n} window", lambda r, w=window: w.run(PROMPT, args.steps, 7 + r)))
         for key, job in jobs:  # warm-up at the smallest N: page in weights, start every Python path
             if key.startswith("in-process") or f" N={heads[0]} " in key:
                 job(0)
@@ -196,6 +205,10 @@ def main() -> None:
               f"  synthscope/one-request {med[s] / med[o]:.3f}, {best[s] / best[o]:.3f}")
         print(f"      overhead per step vs plain {step_ms - 1000 / med[p]:+.1f} ms;  synthscope step {step_ms:.1f} ms"
               f" = next_head {head_ms:.1f} ms + chain/other {step_ms - head_ms:.1f} ms")
+        w = f"{name} N={n} window"
+        if w in med:
+            print(f"      window {1000 / med[w]:.1f} ms per step: window/synthscope {med[w] / med[s]:.3f}, "
+                  f"window/plain {med[w] / med[p]:.3f}")
     print(f"\n  in-process synthscope: {med['in-process synthscope']:.2f} word pieces/s "
           f"({1000 / med['in-process synthscope']:.1f} ms per step)")
 

@@ -86,7 +86,7 @@ def test_the_window_through_llama_server_writes_the_in_process_run_and_says_ever
         assert written == in_process_run(smollm_path, engine_config, SETTINGS, 5, 12)
         served = win.parts.inspector.header.served
         assert served.isVisible() and "all 49,152 word pieces: every number here is exact" in served.text()
-        assert "listed" not in win.parts.distribution.title.text()
+        assert "listed" not in win.parts.distribution.legend.text()  # all of them: nothing to say there
         assert all(head["seen"] == 49152 for head in win.doc.mirror.heads.values())
         assert len(win.doc.mirror.heads) == 12
     finally:
@@ -135,7 +135,7 @@ def test_a_top_1000_head_says_how_many_were_seen_and_which_numbers_are_estimates
             assert head["exact"]["top_k"] == "exact" and "Exact: the listed chances before the samplers, Top-k" \
                 in sentence
             assert "Estimates: how sure the model was (at most this unsure)" in sentence
-            assert win.parts.distribution.title.text().endswith("(the server listed 1,000)")
+            assert "the&nbsp;server&nbsp;listed&nbsp;1,000&nbsp;of&nbsp;49,152" in win.parts.distribution.legend.text()
     finally:
         win.close()
 

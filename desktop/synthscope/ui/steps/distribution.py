@@ -96,8 +96,9 @@ def title_text(view: StepView, rows: list[Row], after_samplers: bool = False) ->
     return f"{what} for word piece {view.index + 1}: the {shown} likeliest{of}{after}{plus}"
 
 
-def legend_text(what_if: bool = False, penalty: bool = False) -> str:
-    """The key above the bars; the what-if mark and the penalty arrow only when they appear."""
+def legend_text(what_if: bool = False, penalty: bool = False, seen: str = "") -> str:
+    """The key above the bars; the what-if mark and the penalty arrow only when they appear, and through
+    a model server how many word pieces it listed (`seen`)."""
     # &nbsp; inside each item: a narrow panel wraps between items, never inside one.
     items = [f"<span style='color:{theme.RAW}'>■</span>&nbsp;model's&nbsp;chance",
              f"<span style='color:{theme.ACCENT}'>■</span>&nbsp;after&nbsp;samplers",
@@ -107,6 +108,8 @@ def legend_text(what_if: bool = False, penalty: bool = False) -> str:
         items.append("↓&nbsp;after&nbsp;the&nbsp;repetition&nbsp;penalty")
     if what_if:
         items.append("◇&nbsp;what&nbsp;the&nbsp;run&nbsp;really&nbsp;wrote")
+    if seen:
+        items.append(f"<b>{seen.replace(' ', '&nbsp;')}</b>")
     return " &nbsp; ".join(items)
 
 
@@ -263,13 +266,13 @@ class DistributionPanel(QFrame):
             self.show_step(self.view, self.seen)
 
     def show_step(self, view: StepView, seen: str = "") -> None:
-        """`seen`: through a model server, how many word pieces it listed ('the server listed 1,000')."""
+        """`seen`: through a model server, how many word pieces it listed ('the server listed 1,000 of 49,152')."""
         self.view, self.seen = view, seen
         self._limit, self._compact = self.row_limit(), self.width() < COMPACT_BELOW
         rows = rows_for(view, self.token_text, self._limit)
         self.rows = rows
-        self.title.setText(title_text(view, rows) + (f" ({seen})" if seen else ""))
-        self.legend.setText(legend_text(view.is_what_if, any(r.p_penalty is not None for r in rows)))
+        self.title.setText(title_text(view, rows))
+        self.legend.setText(legend_text(view.is_what_if, any(r.p_penalty is not None for r in rows), seen))
         self.stages.token_text = self.token_text
         self.legend.setVisible(not self.stage_button.isChecked())  # the key is for the bars
         if self.stage_button.isChecked():

@@ -17,10 +17,10 @@ OTHER_NUMBERS = {"raw_chances": "the listed chances before the samplers", "final
 
 
 def seen_words(head: dict[str, Any] | None) -> str:
-    """'the server listed 1,000', for the places with no room for a sentence ("" where every word piece
-    was listed, or nothing is known)."""
+    """'the server listed 1,000 of 49,152', for the places with no room for a sentence ("" where every
+    word piece was listed, or nothing is known)."""
     seen, vocab = (int(head.get("seen", 0)), int(head.get("vocab", 0))) if head else (0, 0)
-    return f"the server listed {seen:,}" if 0 < seen < vocab else ""
+    return f"the server listed {seen:,} of {vocab:,}" if 0 < seen < vocab else ""
 
 
 def served_sentence(head: dict[str, Any] | None, what_if: bool = False) -> str:
