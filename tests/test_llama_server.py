@@ -101,3 +101,21 @@ def test_a_step_whose_draw_would_be_part_of_a_character_still_comes_back(server:
     expected = logits - logits.max() - np.log(np.exp(logits - logits.max()).sum())
     assert head.token_ids[0] == favourite  # still listed, with its own chance: only the draw avoids it
     np.testing.assert_allclose(head.logprobs, expected[head.token_ids], atol=SHIFT)
+
+
+def test_futures_through_a_server_never_write_a_word_piece_it_did_not_list(server: ServerClient) -> None:
+    """With only the top 5 listed and every word piece in play, the dice soon land in the unlisted rest:
+    the futures stop with the plain sentence instead of writing a word piece the server never offered."""
+    from synthscope.engine import EngineError
+    from synthscope.engine.remote import RemoteEngine
+    from synthscope.sampling import SamplerSettings
+    from synthscope.session.futures import write_futures
+
+    engine = RemoteEngine(ServerClient(server.url, timeout=60), head=5, n_ctx=512)
+    context = engine.tokenize(PROMPTS[0])
+    engine.decode(context)
+    with pytest.raises(EngineError, match="landed among the word pieces the server did not list"):
+        write_futures(engine, context, SamplerSettings(temperature=2.0, top_k=0, top_p=1.0, min_p=0.0), 50, 2, 3,
+                      len(context))
+    listed = write_futures(engine, context, SamplerSettings(top_k=5, top_p=1.0, min_p=0.0), 20, 2, 3, len(context))
+    assert all(len(f.token_ids) == 2 for f in listed.continuations)  # top-k 5 keeps the draw inside the five

@@ -142,7 +142,7 @@ def test_dice_in_the_unlisted_part_give_a_plain_error_not_a_word(server: ServerC
     lines = outcomes[2].strip().splitlines()
     assert len(lines) == 1
     assert lines[0].startswith("synthscope: error: The dice landed among the word pieces the server did not list")
-    assert "% it did not show); ask for more with --head or lower top-p." in lines[0]
+    assert "% it did not show); ask the server for more word pieces at each step (--head" in lines[0]
 
 
 # -- (e) what cannot run ----------------------------------------------------------------------------------

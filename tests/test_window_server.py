@@ -21,6 +21,7 @@ from synthscope.engine.chat import format_chat  # noqa: E402
 from synthscope.engine.server_client import ServerClient  # noqa: E402
 from synthscope.sampling import SamplerSettings  # noqa: E402
 from synthscope.session import Generator  # noqa: E402
+from synthscope.session.futures import write_futures  # noqa: E402
 from synthscope.session.requests import ServerChoice  # noqa: E402
 from synthscope.ui import theme  # noqa: E402
 from synthscope.ui.window.main_window import MainWindow  # noqa: E402
@@ -136,6 +137,34 @@ def test_a_top_1000_head_says_how_many_were_seen_and_which_numbers_are_estimates
                 in sentence
             assert "Estimates: how sure the model was (at most this unsure)" in sentence
             assert "the&nbsp;server&nbsp;listed&nbsp;1,000&nbsp;of&nbsp;49,152" in win.parts.distribution.legend.text()
+    finally:
+        win.close()
+
+
+def test_many_futures_through_the_server_are_the_in_process_futures(
+        qtbot, qapp, server: ServerClient, smollm_path: Path, engine_config: EngineConfig) -> None:
+    win = connected_window(qtbot, qapp, ServerChoice(server.url))
+    try:
+        settings = SamplerSettings(temperature=1.1, top_k=40)
+        generate_with(qtbot, win, STORY, settings, 6)
+        win.steps.select_step(3)
+        assert win.commands.futures.isEnabled()
+        win.commands.futures.trigger()
+        window = win.futures.futures_window
+        assert window is not None and "one at a time" in window.note.text()  # how they were computed
+        window.n.setValue(12)
+        window.depth.setValue(3)
+        window.seed.setValue(41)
+        window.write_button.click()
+        qtbot.waitUntil(lambda: window.futures is not None, timeout=WAIT_MS)
+        served = [f.token_ids for f in window.futures.continuations]
+        context = [*worker_generator(win).record.prompt_tokens, *[s.token_id for s in win.doc.mirror.steps[:3]]]
+        with Engine.load(smollm_path, engine_config, n_ctx=N_CTX) as engine:
+            engine.decode(context)
+            local = write_futures(engine, context, win.doc.mirror.steps[3].settings, 12, 3, 41,
+                                  len(worker_generator(win).record.prompt_tokens))
+        assert served == [f.token_ids for f in local.continuations]
+        window.close()
     finally:
         win.close()
 

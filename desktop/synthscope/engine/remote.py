@@ -234,23 +234,28 @@ class RemoteEngine:
             raise EngineError("No text has been processed yet.")
         key = tuple(self._tokens)
         if self._last is None or self._last[0] != key:
-            head = self.client.next_head(self._tokens, self.head, self.model or None, text=self._text(),
-                                         avoid=[t for t in self._avoid if t >= 0])
-            known = head.token_ids >= 0
-            try:
-                logits = logits_from_head(head.token_ids, head.logprobs, self.n_vocab)
-            except ValueError as error:
-                raise EngineError(f"The model server's answer does not fit a vocabulary of {self.n_vocab:,} "
-                                  f"word pieces ({error}); give the right one with --vocab.") from None
-            logits.flags.writeable = False
-            ids, first = np.unique(head.token_ids[known], return_index=True)
-            info = HeadInfo(ids.astype(np.int32), head.logprobs[known][first],
-                            self.config.kind == LLAMA_SERVER and bool(known.all()), int(known.sum()),
-                            tail_mass(head.logprobs, head.token_ids), _unseen_bound(head.logprobs, known),
-                            head.prompt_exact, head.before_samplers, head.seconds)
+            logits, info = self.head_logits(self._tokens, self._text())
             self._last = (key, logits, info)
             self.heads[len(key)] = info
         return self._last[1]
+
+    def head_logits(self, tokens: Sequence[int], text: str | None = None) -> tuple[np.ndarray, HeadInfo]:
+        """The full logits after `tokens` (any text, the context is left as it is), rebuilt from the server's
+        top `head` chances (read-only), and what it listed."""
+        head = self.client.next_head(list(tokens), self.head, self.model or None, text=text,
+                                     avoid=[t for t in self._avoid if t >= 0])
+        known = head.token_ids >= 0
+        try:
+            logits = logits_from_head(head.token_ids, head.logprobs, self.n_vocab)
+        except ValueError as error:
+            raise EngineError(f"The model server's answer does not fit a vocabulary of {self.n_vocab:,} "
+                              f"word pieces ({error}); give the right one with --vocab.") from None
+        logits.flags.writeable = False
+        ids, first = np.unique(head.token_ids[known], return_index=True)
+        return logits, HeadInfo(ids.astype(np.int32), head.logprobs[known][first],
+                                self.config.kind == LLAMA_SERVER and bool(known.all()), int(known.sum()),
+                                tail_mass(head.logprobs, head.token_ids), _unseen_bound(head.logprobs, known),
+                                head.prompt_exact, head.before_samplers, head.seconds)
 
     def _text(self) -> str | None:
         """The text the server should read, for servers that read text: the prompt as given, then what the

@@ -73,7 +73,8 @@ def unseen_choice_message(tail: float) -> str:
     """The plain sentence for dice that landed in the part of the distribution the server did not list."""
     share = f"{tail:.0%}" if tail >= 0.01 else "less than 1%" if tail > 0 else "the rest"
     return (f"The dice landed among the word pieces the server did not list (the {share} it did not show); "
-            "ask for more with --head or lower top-p.")
+            "ask the server for more word pieces at each step (--head, or Connect to a model server…) or "
+            "lower top-p.")
 
 
 @dataclass(frozen=True)

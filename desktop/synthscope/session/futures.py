@@ -10,6 +10,8 @@ import numpy as np
 
 from synthscope.engine import Engine, EngineError
 from synthscope.engine.batched import MAX_SEQUENCES, BatchedDecoder
+from synthscope.engine.remote import RemoteEngine
+from synthscope.engine.served_decoder import ServedDecoder
 from synthscope.engine.dry_breakers import dry_breakers
 from synthscope.sampling import FRESH, ChainResult, Feedback, SamplerSettings, run_chain, stages
 from synthscope.sampling.dice import FutureDice
@@ -144,7 +146,10 @@ def _write_group(engine: Engine, sampler: _Sampler, context: Sequence[int], futu
                  should_stop: Callable[[], bool] | None) -> ChainResult:
     """Futures `offset`… side by side in one llama.cpp context; the first step's chain."""
     states = [feedback] * len(futures)
-    decoder = BatchedDecoder(engine, len(futures), depth, len(context)) if depth > 1 else None
+    # Through a model server the first word pieces are checked against what it listed too: always a decoder.
+    served = isinstance(engine, RemoteEngine)
+    decoder = ((ServedDecoder if served else BatchedDecoder)(engine, len(futures), depth, len(context))  # type: ignore[arg-type]
+               if depth > 1 or served else None)
     try:
         root = decoder.start(list(context)) if decoder is not None else None
         if root_logits is not None:
@@ -160,6 +165,8 @@ def _write_group(engine: Engine, sampler: _Sampler, context: Sequence[int], futu
             if d == 0:
                 first = picks[0][1]
             for future, (token, _result, p) in zip(futures, picks):
+                if isinstance(decoder, ServedDecoder):
+                    decoder.check(token, nodes[tuple(future.token_ids)][0])
                 future.token_ids.append(token)
                 future.p_final.append(p)
             if d + 1 < depth and decoder is not None:
@@ -205,7 +212,7 @@ def _sample_all(sampler: _Sampler, futures: list[Future], states: list[Feedback]
     return picks
 
 
-def _decode_children(decoder: BatchedDecoder, nodes: dict[tuple[int, ...], tuple[int, np.ndarray]],
+def _decode_children(decoder: BatchedDecoder | ServedDecoder, nodes: dict[tuple[int, ...], tuple[int, np.ndarray]],
                      futures: list[Future], depth: int) -> dict[tuple[int, ...], tuple[int, np.ndarray]]:
     """One batch: each distinct new path decoded once, in a sequence of its own (a branching path's
     memory copied to the new sequences first)."""

@@ -47,6 +47,7 @@ class FuturesPart(QObject):
             self.futures_window.close()
         window = FuturesWindow(index, start, self.controls.settings(), self.controls.seed(),
                                self.steps.token_text, self._text, self.window)
+        window.set_served(doc.model.server is not None)
         window.writeRequested.connect(self.handle.write_futures)
         window.stopRequested.connect(self.handle.stop_futures)
         window.branchRequested.connect(self.take)

@@ -9,6 +9,7 @@ from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import (QDoubleSpinBox, QHBoxLayout, QLabel, QProgressBar, QPushButton, QSpinBox,
                                QSplitter, QVBoxLayout, QWidget)
 
+from synthscope.engine.served_decoder import SERVED_NOTE
 from synthscope.sampling import SamplerSettings, new_seed
 from synthscope.sampling.dice import MAX_SEED
 from synthscope.session.futures import BATCH_NOTE, MAX_DEPTH, MAX_FUTURES, Futures
@@ -92,16 +93,20 @@ class FuturesWindow(QWidget):
         self.list.itemDoubleClicked.connect(lambda _item: self._take())
         self.list.currentRowChanged.connect(lambda _row: self._list_chosen())
         self.tree.pathClicked.connect(self._tree_chosen)
-        note = self._hint(BATCH_NOTE)
+        self.note = note = self._hint(BATCH_NOTE)
         layout = QVBoxLayout(self)
         layout.addWidget(self.heading)
         layout.addLayout(controls)
         layout.addWidget(self.message)
         layout.addWidget(split, 1)
         layout.addLayout(theme.row(self.likeliest, self.rarest, (QWidget(), 1), self.take))
-        layout.addWidget(note)
+        layout.addWidget(note)  # set_served() changes it
         self._enable_results(False)
         self.resize(1200, 720)
+
+    def set_served(self, served: bool) -> None:
+        """Say how the futures' numbers were computed: by the model server, or in batches here."""
+        self.note.setText(SERVED_NOTE if served else BATCH_NOTE)
 
     def _hint(self, text: str) -> QLabel:
         label = QLabel(text)

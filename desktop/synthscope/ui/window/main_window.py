@@ -282,9 +282,8 @@ class MainWindow(QMainWindow):
         p.performance.apply_button.setVisible(state in ("idle", "no-model"))
         a.save_run.setEnabled(idle and has_steps)
         a.open_session.setEnabled(state in ("idle", "no-model"))
-        local = self.doc.model is not None and self.doc.model.server is None  # these need a model file here
-        a.compare.setEnabled(local)
-        a.futures.setEnabled(idle and has_steps and local)
+        a.compare.setEnabled(self.doc.model is not None and self.doc.model.server is None)  # needs a file here
+        a.futures.setEnabled(idle and has_steps)
         for action in (a.export_table, a.export_page, a.export_handout):
             action.setEnabled(has_steps and state != "busy")
         a.chat_mode.setEnabled(state in ("idle", "no-model"))

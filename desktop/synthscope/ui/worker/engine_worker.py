@@ -319,10 +319,9 @@ class EngineWorker(QObject):
         if generator is None or not 0 <= request.index <= generator.n_steps:
             self.futuresFailed.emit("There is no text to write futures from yet.")
             return
-        if served_config(generator.engine) is not None:
-            self.futuresFailed.emit(NOT_SERVED.format(what="Many futures"))
-            return
         try:
+            if served_config(generator.engine) is not None:
+                check_server_settings(request.settings)
             record = generator.record
             index, steps = request.index, record.steps
             context = list(record.prompt_tokens) + [step.token_id for step in steps[:index]]
