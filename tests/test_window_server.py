@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import http.server
 import os
+import shutil
 import threading
 import time
 from collections.abc import Iterator
@@ -16,7 +17,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import pytest  # noqa: E402
 
-from synthscope.engine import Engine, EngineConfig, machine_choice  # noqa: E402
+from synthscope.engine import Engine, EngineConfig, default_model_path, machine_choice  # noqa: E402
 from synthscope.engine.chat import format_chat  # noqa: E402
 from synthscope.engine.server_client import ServerClient  # noqa: E402
 from synthscope.sampling import SamplerSettings  # noqa: E402
@@ -24,6 +25,7 @@ from synthscope.session import Generator  # noqa: E402
 from synthscope.session.futures import write_futures  # noqa: E402
 from synthscope.session.requests import ServerChoice  # noqa: E402
 from synthscope.ui import theme  # noqa: E402
+from synthscope.ui.sessions.autosave import autosave_path  # noqa: E402
 from synthscope.ui.window.main_window import MainWindow  # noqa: E402
 from llama_server_build import llama_server  # noqa: E402
 from server_helpers import N_CTX, free_port, llama_server_command, running, running_server  # noqa: E402
@@ -189,6 +191,24 @@ def test_a_session_through_the_server_is_saved_and_opened_again_on_the_same_serv
         qtbot.waitUntil(lambda: win.doc.state == "idle" and len(win.doc.mirror) == 6, timeout=WAIT_MS)
     finally:
         win.close()
+    # Autosaved, then the next start opens the default model: the server's session is kept, not replaced.
+    autosave = autosave_path()
+    autosave.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(path, autosave)
+    local = MainWindow(None)
+    qtbot.addWidget(local)
+    local.sessions.restore_on_load = True
+    local.models.load_model(default_model_path(), probe=False)
+    kept: list[Path] = []
+    try:
+        qtbot.waitUntil(lambda: local.doc.state == "idle", timeout=WAIT_MS)
+        kept = list(autosave.parent.glob("server-session-*.json"))
+        assert not autosave.exists() and len(kept) == 1 and kept[0].read_text(encoding="utf-8") == text
+        assert str(kept[0]) in local.statusBar().currentMessage() and len(local.doc.mirror) == 0
+    finally:
+        local.close()
+        for leftover in kept:
+            leftover.unlink()
 
 
 def test_nothing_answering_is_one_plain_line_and_the_window_stays_usable(qtbot, qapp) -> None:

@@ -1,6 +1,7 @@
 """File → Save session and Open session: the whole exploration, and the autosave put back at start."""
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -131,14 +132,32 @@ class Sessions(QObject):
         if self.restore_on_load:
             self.restore_on_load = False
             path = autosave_path()
-            if path.is_file():
-                self.open_session(str(path), quiet=True)
+            if path.is_file() and not self.open_session(str(path), quiet=True):
+                self._keep_served_autosave(path)
         doc = self.doc
         if doc.waiting is not None:
             exploration, doc.waiting = doc.waiting, None
             if (doc.model is not None and same_model(exploration.record.model, doc.model.path, doc.model)
                     and self._fits(exploration, False)):
                 self._restore(exploration)
+
+    def _keep_served_autosave(self, path: Path) -> None:
+        """The last session was computed by a model server, which is not connected at the start: it is
+        kept beside the autosave (the next autosave would replace it) and the status bar says where."""
+        try:
+            identity = load_exploration(str(path)).record.model
+        except SessionFileError:
+            return
+        if not identity.served:
+            return
+        kept = path.with_name(f"server-session-{time.strftime('%Y%m%d-%H%M%S')}.json")
+        try:
+            path.replace(kept)
+        except OSError:
+            return
+        self.notices.say(f"The last session was computed by the model server at {identity.path.split('#')[0]}; "
+                         f"it is kept in {kept}. Connect to that server (File > Connect to a model server…), "
+                         "then open it with File > Open session.", 30000)
 
     def _fits(self, exploration: Exploration, quiet: bool) -> bool:
         """The file's token numbers were checked against the vocabulary it names: that must be the

@@ -43,10 +43,13 @@ def about_text(model: LoadedModel | None) -> str:
     lines = [f"<p><b>Synthscope {__version__}</b>: watch a small language model write.</p>"]
     if model is not None:
         config = model.config
-        lines.append(f"<p><b>Model:</b> {model.location if model.server else model.path.name} — "
-                     f"{model.facts.summary}</p>"
-                     f"<p><b>Running on</b> {model.device}: {config.describe()}."
-                     f"<br>{model.note}</p>")
+        if model.server is not None:
+            lines.append(f"<p><b>Model:</b> {model.location} — {model.facts.vocab_size:,} word pieces</p>"
+                         f"<p><b>Computed by</b> {config.describe()}.</p>")
+        else:
+            lines.append(f"<p><b>Model:</b> {model.path.name} — {model.facts.summary}</p>"
+                         f"<p><b>Running on</b> {model.device}: {config.describe()}."
+                         f"<br>{model.note}</p>")
     lines.append(f"<p><b>Computer:</b> {facts.cpu_name}, {facts.physical_cores} cores "
                  f"({facts.logical_cores} threads).<br>The check of how llama.cpp runs here is "
                  f"remembered in {choice_file()}; delete that file (or run "
