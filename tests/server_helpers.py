@@ -99,3 +99,12 @@ def running_server(model: Path, config: EngineConfig, log_folder: Path,
     port = free_port()
     with running(python_server_command(model, config, port, n_ctx), port, log_folder / "server.log") as client:
         yield client
+
+
+@contextmanager
+def llama_server_running(binary: Path | str, model: Path, config: EngineConfig,
+                         log_folder: Path) -> Iterator[ServerClient]:
+    """llama.cpp's llama-server as the engine computes, on a free port; its log in `log_folder`/server.log."""
+    port = free_port()
+    with running(llama_server_command(binary, model, config, port), port, log_folder / "server.log") as client:
+        yield client

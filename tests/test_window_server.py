@@ -28,7 +28,8 @@ from synthscope.ui import theme  # noqa: E402
 from synthscope.ui.sessions.autosave import autosave_path  # noqa: E402
 from synthscope.ui.window.main_window import MainWindow  # noqa: E402
 from llama_server_build import llama_server  # noqa: E402
-from server_helpers import N_CTX, free_port, llama_server_command, running, running_server  # noqa: E402
+from server_helpers import (N_CTX, free_port, llama_server_command, llama_server_running, running,  # noqa: E402
+                            running_server)
 from window_helpers import STORY, WAIT_MS, generate_with, idle, worker_generator  # noqa: E402
 
 SETTINGS = SamplerSettings(temperature=1.3, top_k=0, top_p=1.0, min_p=0.0)  # the whole distribution
@@ -37,9 +38,9 @@ SETTINGS = SamplerSettings(temperature=1.3, top_k=0, top_p=1.0, min_p=0.0)  # th
 @pytest.fixture(scope="module")
 def server(smollm_path: Path, engine_config: EngineConfig,
            tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerClient]:
-    port = free_port()
-    log_path = tmp_path_factory.mktemp("llama-server") / "server.log"
-    with running(llama_server_command(llama_server(), smollm_path, engine_config, port), port, log_path) as client:
+    """llama-server computing as the engine does: flash attention, KV type, threads, weight layout."""
+    with llama_server_running(llama_server(), smollm_path, engine_config, tmp_path_factory.mktemp("llama-server")) \
+            as client:
         yield client
 
 
@@ -139,6 +140,15 @@ def test_a_top_1000_head_says_how_many_were_seen_and_which_numbers_are_estimates
                 in sentence
             assert "Estimates: how sure the model was (at most this unsure)" in sentence
             assert "the&nbsp;server&nbsp;listed&nbsp;1,000&nbsp;of&nbsp;49,152" in win.parts.distribution.legend.text()
+            boxes = win.parts.pipeline.boxes  # the boxes say which stage is an estimate, here none of them
+            assert not any("estimate" in box.title.text() for box in boxes.values())
+        # Temperature 1.5 with every word piece in play: top-p 0.999's cut needs the unlisted ones
+        generate_with(qtbot, win, STORY, SamplerSettings(temperature=1.5, top_k=0, top_p=0.999, min_p=0.0), 2)
+        win.steps.select_step(1)
+        head = win.doc.mirror.heads[1]
+        assert head["exact"]["top_p"] == "approximate"
+        assert win.parts.pipeline.boxes["top_p"].title.text().endswith("≈ an estimate")
+        assert "Top-p" in win.parts.inspector.header.served.text().split("Estimates:")[1]
     finally:
         win.close()
 
@@ -187,6 +197,8 @@ def test_a_session_through_the_server_is_saved_and_opened_again_on_the_same_serv
         assert win.sessions.open_session(str(path))
         qtbot.waitUntil(lambda: win.doc.state == "idle" and len(win.doc.mirror) == 5, timeout=WAIT_MS)
         assert [step.token_id for step in win.doc.mirror.steps] == written
+        win.steps.select_step(2)  # the server's lists were not kept in the file: said so, not guessed
+        assert "not at hand" in win.parts.inspector.header.served.text()
         win.commands.step.trigger()  # and it goes on through the server
         qtbot.waitUntil(lambda: win.doc.state == "idle" and len(win.doc.mirror) == 6, timeout=WAIT_MS)
     finally:

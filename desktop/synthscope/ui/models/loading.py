@@ -47,17 +47,21 @@ class ModelLoading(QObject):
         self.connecting: ServerChoice | None = None  # the server asked for, until it answers
         self.info_dialog: ModelInfoDialog | None = None
 
-    def load_model(self, path: str | Path, probe: bool = True) -> None:
+    def _begin(self, doing: str, what: str) -> None:
+        """The window while a model loads or a server connects: its progress, and the text left editable."""
         self.notices.hide_problem()
         self.chat.carry_over()
         self.doc.model = None
         self.model_label.setText("")
         self.progress.setRange(0, 1000)
-        self.progress.setFormat("Loading model… %p%")
+        self.progress.setFormat(f"{doing}… %p%")
         self.progress.setValue(0)
         self.progress_holder.setVisible(True)
-        self.inspector.clear(f"Loading <b>{Path(path).name}</b>… You can edit the prompt meanwhile.")
+        self.inspector.clear(f"{doing} {what}… You can edit the prompt meanwhile.")
         self.run_state.set("loading")
+
+    def load_model(self, path: str | Path, probe: bool = True) -> None:
+        self._begin("Loading model", f"<b>{html(Path(path).name)}</b>")
         self.doc.model_source = (Path(path), probe)
         self.handle.set_threads(self.performance.threads_preference())
         self.handle.load(path, probe, self.performance.preferences())
@@ -67,17 +71,7 @@ class ModelLoading(QObject):
         if self.doc.state not in ("idle", "no-model"):
             self.notices.say("Stop the generation first, then connect to a model server.", 5000)
             return
-        self.notices.hide_problem()
-        self.chat.carry_over()
-        self.doc.model = None
-        self.model_label.setText("")
-        self.progress.setRange(0, 1000)
-        self.progress.setFormat("Connecting to the model server… %p%")
-        self.progress.setValue(0)
-        self.progress_holder.setVisible(True)
-        self.inspector.clear(f"Connecting to the model server at <b>{html(choice.url)}</b>… You can edit the "
-                             "prompt meanwhile.")
-        self.run_state.set("loading")
+        self._begin("Connecting to the model server", f"at <b>{html(choice.url)}</b>")
         self.doc.model_source = None
         self.connecting = choice
         self.handle.connect_server(choice, int(self.performance.preferences().get("context", DEFAULT_CONTEXT)))

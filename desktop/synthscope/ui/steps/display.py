@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import numpy as np
 from PySide6.QtCore import QCoreApplication, QEvent, QObject, QPoint, QTimer, Signal
@@ -58,11 +59,19 @@ class StepDisplay(QObject):
         self.refresh_timer.timeout.connect(self.flush)
         self.colour_mode = "chance"  # what the text's shading stands for (session.timeline.COLOUR_MODES)
         inspector.set_token_text(self.token_text)
-        inspector.head_for = self.doc.mirror.heads.get
+        inspector.head_for = self.head_for
         card.token_text = self.token_text
 
     def token_text(self, token: int) -> str:
         return token_name(self.doc.model, token)
+
+    def head_for(self, index: int) -> dict[str, Any] | None:
+        """What a model server listed at step `index`: {"seen": 0} where the window was not sent it (a
+        session opened, another branch followed); None for a model opened here."""
+        model = self.doc.model
+        if model is None or model.server is None:
+            return None
+        return self.doc.mirror.heads.get(index) or {"seen": 0, "vocab": model.server.vocab}
 
     # -- the step on show -------------------------------------------------------------------
     def select_step(self, index: int | None) -> None:

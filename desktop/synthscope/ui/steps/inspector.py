@@ -8,6 +8,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from synthscope.sampling.explain import certainty_words, equally_likely, why
+from synthscope.sampling.head import APPROXIMATE
 from synthscope.ui import theme
 from synthscope.ui.steps.dice import DicePanel
 from synthscope.ui.steps.distribution import DistributionPanel
@@ -115,6 +116,10 @@ class Inspector:
         def sentences_and_samplers() -> None:
             self._show_header(view, recorded, total, fetching)
             self.pipeline.show_step(view, recorded if view.is_what_if else None)
+            head = self.head_for(recorded.index)
+            if head and not view.is_what_if:
+                self.pipeline.mark_estimates({name for name, verdict in (head.get("exact") or {}).items()
+                                              if verdict == APPROXIMATE})
 
         def dice_and_chances() -> None:
             self.dice.show_step(view)

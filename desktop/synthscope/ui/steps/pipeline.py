@@ -44,6 +44,10 @@ def _box_style(idle: bool, off: bool = False) -> str:
             f" QLabel#detail {{ color: {theme.MUTED}; }}")
 
 
+ESTIMATE_HELP = ("The model server listed only its likeliest word pieces, and this stage's cut or numbers "
+                 "depend on the others, which are spread evenly as a guess: they are close, not exact.")
+
+
 class StageBox(QFrame):
     """One stage: its setting, a headline with numbers and a line of detail; dashed when idle."""
 
@@ -275,6 +279,14 @@ class PipelineStrip(QFrame):
         order = moved(self._order, stage, target)
         if order != self._order:
             self.orderChanged.emit(order)
+
+    def mark_estimates(self, names: set[str]) -> None:
+        """Through a model server: these stages' numbers are estimates (their cut needs word pieces the
+        server did not list); each such box's title says so."""
+        for name in names & set(self._shown):
+            box = self._box(name)
+            box.title.setText(f"{box.title.text()} ≈ an estimate")
+            box.setToolTip(f"{box.toolTip()}<br><i>{ESTIMATE_HELP}</i>")
 
     def sentences(self) -> dict[str, str]:
         """What each box says, as one sentence (for tests and the accessible description)."""
