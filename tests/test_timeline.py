@@ -112,3 +112,15 @@ def test_a_hovered_dot_says_its_word_chances_and_rank_and_the_summary_keeps_the_
     win.commands.clear.trigger()
     idle(qtbot, win)
     assert panel.summary.text() == "nothing written yet"
+
+
+def test_the_plot_is_tall_enough_for_a_run_the_samplers_made_less_sure(qtbot, win) -> None:
+    """A temperature above 1 with nothing cut can leave the model less sure after the samplers than
+    before, and than any word was surprising: the timeline's scale still holds that whole line."""
+    from synthscope.session.timeline import Timeline
+
+    count = 5
+    after = np.array([2.0, 9.0, 13.5, 4.0, 3.0])
+    line = Timeline(np.full(count, 1.0), np.full(count, 3.0), after, np.full(count, 0.5), np.ones(count))
+    win.parts.timeline.show_timeline(line, "", None)
+    assert win.parts.timeline.plot.getPlotItem().getViewBox().viewRange()[1][1] >= 13.5

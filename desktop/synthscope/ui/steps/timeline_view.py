@@ -95,7 +95,9 @@ class TimelinePanel(QFrame):
             self.dots.setData(x, line.surprise_bits)
         if len(line) != self.count:
             self.count = len(line)
-            top = max(float(line.surprise_bits.max(initial=1.0)), float(line.sure_before.max(initial=1.0)), 1.0)
+            # The samplers can make the model less sure too (a temperature above 1 with nothing cut).
+            top = max(float(line.surprise_bits.max(initial=1.0)), float(line.sure_before.max(initial=1.0)),
+                      float(line.sure_after.max(initial=1.0)), 1.0)
             self.plot.getPlotItem().setRange(xRange=(0.5, max(self.count, 1) + 0.5), yRange=(0, top * 1.05),
                                              padding=0)
         self.summary.setText(summary)
