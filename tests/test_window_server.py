@@ -85,6 +85,9 @@ def test_the_window_through_llama_server_writes_the_in_process_run_and_says_ever
         assert "on a model server" in win.parts.model_label.text()
         assert server.url in win.parts.engine_label.text()
         assert not win.commands.futures.isEnabled() and not win.commands.compare.isEnabled()
+        assert win.compare.open_compare() is None  # as from a demo: one sentence, no window
+        assert "needs a model file" in win.parts.banner.text.text()
+        win.notices.hide_problem()
         generate_with(qtbot, win, STORY, SETTINGS, 12, ignore_end=True)
         written = [step.token_id for step in win.doc.mirror.steps]
         assert written == in_process_run(smollm_path, engine_config, SETTINGS, 5, 12)

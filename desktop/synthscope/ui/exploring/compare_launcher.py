@@ -2,6 +2,8 @@
 and keeps the open ones so closing the main window closes them too."""
 from __future__ import annotations
 
+from pathlib import Path
+
 from PySide6.QtCore import QObject
 from PySide6.QtWidgets import QWidget
 
@@ -16,6 +18,10 @@ from synthscope.ui.writing.chat import Chat
 from synthscope.ui.writing.chat_input import ChatInput
 
 
+NEEDS_FILE = ("Compare runs side by side needs a model file opened in Synthscope: each column loads its own "
+              "copy of the model, which a model server cannot give. Open the model's file to compare.")
+
+
 class CompareLauncher(QObject):
     """Makes compare windows; they load their models with the main window's Performance choices."""
 
@@ -27,10 +33,18 @@ class CompareLauncher(QObject):
         self.editor, self.controls, self.performance, self.notices = editor, controls, performance, notices
         self.windows: list[CompareWindow] = []  # the ones opened from here, while shown
 
+    def _model_file(self) -> Path | None:
+        """The model file the columns load; None (and why, in a sentence) through a model server."""
+        model = self.doc.model
+        if model is not None and model.path is None:
+            self.notices.problem(NEEDS_FILE)
+        return model.path if model is not None else None
+
     def open_compare(self) -> CompareWindow | None:
         """The current prompt (or chat) in a window of its own."""
         doc = self.doc
-        if doc.model is None:
+        model_path = self._model_file()
+        if model_path is None:
             return None
         if doc.chatting:
             conversation = self.chat.conversation
@@ -44,7 +58,7 @@ class CompareLauncher(QObject):
         else:
             messages = None
             prompt = doc.mirror.prompt if len(doc.mirror) else self.editor.toPlainText()
-        window = CompareWindow(prompt, self.controls.settings(), self.controls.seed(), doc.model.path,
+        window = CompareWindow(prompt, self.controls.settings(), self.controls.seed(), model_path,
                                self.window, messages, engine=self.engine_preferences())
         window.show()
         self._keep(window)
@@ -53,9 +67,10 @@ class CompareLauncher(QObject):
     def open_demo_compare(self, prompt: str, settings: SamplerSettings, seed: int,
                           variants: tuple[dict[str, object], ...], max_tokens: int) -> CompareWindow | None:
         """A demo's prompt written side by side with each of its variants, started at once."""
-        if self.doc.model is None:
+        model_path = self._model_file()
+        if model_path is None:
             return None
-        window = demo_compare(prompt, settings, seed, self.doc.model.path, variants, max_tokens,
+        window = demo_compare(prompt, settings, seed, model_path, variants, max_tokens,
                               engine=self.engine_preferences())
         window.setParent(self.window, window.windowFlags())
         window.show()
