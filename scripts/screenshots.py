@@ -235,14 +235,19 @@ def handout_shot(app: QApplication, window: MainWindow, index: int, path: Path) 
     image.save(str(path))
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def options(argv: list[str] | None, description: str) -> tuple[Path, int, int]:
+    """--out (made if missing) and --size, as every screenshot script takes them."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--out", type=Path, default=Path("docs/screenshots"))
     parser.add_argument("--size", default="1600x1000")
     args = parser.parse_args(argv)
     width, height = (int(n) for n in args.size.lower().split("x"))
     args.out.mkdir(parents=True, exist_ok=True)
+    return args.out, width, height
 
+
+def main(argv: list[str] | None = None) -> int:
+    out, width, height = options(argv, __doc__.splitlines()[0])
     app = create_application()
     window = MainWindow()
     window.resize(width, height)
@@ -263,7 +268,7 @@ def main(argv: list[str] | None = None) -> int:
     index = interesting_step(window)
     window.steps.select_step(index)
     settle(app, window)
-    window.grab().save(str(args.out / "main-window.png"))
+    window.grab().save(str(out / "main-window.png"))
 
     recorded = window.doc.mirror.steps[index]
     for change in WHAT_IFS:
@@ -272,7 +277,7 @@ def main(argv: list[str] | None = None) -> int:
         view = window.parts.inspector.view
         if view is not None and view.changes_pick:
             break
-    window.grab().save(str(args.out / "what-if.png"))
+    window.grab().save(str(out / "what-if.png"))
     window.parts.controls.set_settings(recorded.settings)
     settle(app, window)
 
@@ -280,35 +285,35 @@ def main(argv: list[str] | None = None) -> int:
     window.parts.card.token_text = window.steps.token_text
     window.parts.card.show_for(window.doc.mirror.recorded(index), window.parts.editor.viewport().mapToGlobal(rect.center()))
     settle(app, window)
-    window.parts.card.grab().save(str(args.out / "hover-card.png"))
+    window.parts.card.grab().save(str(out / "hover-card.png"))
     window.parts.card.hide()
     window.parts.controls.show_all.setChecked(True)  # Performance is part of every setting, not the simple view
     settle(app, window)
-    window.parts.performance.grab().save(str(args.out / "performance.png"))
+    window.parts.performance.grab().save(str(out / "performance.png"))
     window.parts.controls.show_all.setChecked(False)
     window.steps.select_step(stage_step(window, index))  # candidate by candidate through the stages
     window.parts.distribution.stage_button.click()
     settle(app, window)
-    window.parts.distribution.grab().save(str(args.out / "stage-by-stage.png"))
+    window.parts.distribution.grab().save(str(out / "stage-by-stage.png"))
     window.parts.distribution.stage_button.click()
     window.steps.select_step(index)
-    futures_shot(app, window, index, args.out / "futures.png")
-    sweeps_shot(app, window, index, args.out / "sweeps.png")
-    timeline_shot(app, window, index, args.out / "timeline.png")
-    handout_shot(app, window, index, args.out / "handout.png")
-    branches_shot(app, window, args.out / "branches.png")
-    compare_shot(app, window, args.out / "compare.png")
+    futures_shot(app, window, index, out / "futures.png")
+    sweeps_shot(app, window, index, out / "sweeps.png")
+    timeline_shot(app, window, index, out / "timeline.png")
+    handout_shot(app, window, index, out / "handout.png")
+    branches_shot(app, window, out / "branches.png")
+    compare_shot(app, window, out / "compare.png")
     from synthscope.ui.classroom.presentation import presentation_shot
 
-    presentation_shot(window.presentation, args.out / "presentation.png")
-    newer_samplers_shot(app, window, args.out / "newer-samplers.png")
-    chat_shot(app, window, args.out / "chat.png")
-    models_shot(app, window, args.out / "models.png")
+    presentation_shot(window.presentation, out / "presentation.png")
+    newer_samplers_shot(app, window, out / "newer-samplers.png")
+    chat_shot(app, window, out / "chat.png")
+    models_shot(app, window, out / "models.png")
     window.close()
     from server_screenshots import server_shots  # a llama-server on loopback: server.png, connect.png
 
-    server_shots(app, args.out, width, height, wait_until, settle)
-    print(f"wrote {', '.join(p.name for p in sorted(args.out.glob('*.png')))} to {args.out} "
+    server_shots(app, out, width, height, wait_until, settle)
+    print(f"wrote {', '.join(p.name for p in sorted(out.glob('*.png')))} to {out} "
           f"(step {index + 1}: {window.steps.token_text(recorded.token_id)!r})")
     return 0
 

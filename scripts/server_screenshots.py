@@ -4,7 +4,6 @@ Connect to a model server…, its models found). The server is llama.cpp's llama
 loopback with the default model (the test suite's build: tests/llama_server_build.py)."""
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 import tempfile
@@ -62,17 +61,12 @@ def server_shots(app: QApplication, out: Path, width: int, height: int,
 
 
 def main(argv: list[str] | None = None) -> int:
-    from screenshots import settle, wait_until  # the same waiting as the other pictures
+    from screenshots import options, settle, wait_until  # as the other pictures
 
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=Path("docs/screenshots"))
-    parser.add_argument("--size", default="1600x1000")
-    args = parser.parse_args(argv)
-    width, height = (int(n) for n in args.size.lower().split("x"))
-    args.out.mkdir(parents=True, exist_ok=True)
+    out, width, height = options(argv, __doc__.splitlines()[0])
     app = create_application()
-    server_shots(app, args.out, width, height, wait_until, settle)
-    print(f"wrote server.png and connect.png to {args.out}")
+    server_shots(app, out, width, height, wait_until, settle)
+    print(f"wrote server.png and connect.png to {out}")
     return 0
 
 

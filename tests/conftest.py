@@ -44,6 +44,7 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 from synthscope.engine import Engine, EngineConfig, default_model_path, gemma_model_path, open_engine  # noqa: E402
 from synthscope.engine import machine_choice  # noqa: E402
+from synthscope.engine.server_client import ServerClient  # noqa: E402
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -89,3 +90,15 @@ def engine(smollm_engine: Engine) -> Engine:
     """The shared SmolLM2 engine, emptied for this test."""
     smollm_engine.reset()
     return smollm_engine
+
+
+@pytest.fixture(scope="module")
+def llama_server_client(smollm_path: Path, engine_config: EngineConfig,
+                        tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerClient]:
+    """llama.cpp's llama-server (built once per environment) computing as the engine does, for one module."""
+    from llama_server_build import llama_server
+    from server_helpers import llama_server_running
+
+    with llama_server_running(llama_server(), smollm_path, engine_config, tmp_path_factory.mktemp("llama-server")) \
+            as client:
+        yield client

@@ -14,8 +14,7 @@ from synthscope.cli.main import main
 from synthscope.engine import Engine, EngineConfig
 from synthscope.engine.server_client import LLAMA_SERVER, ServerClient, ServerError, unfinished_pieces
 from synthscope.sampling.head import EXACT
-from llama_server_build import llama_server
-from server_helpers import N_CTX, llama_server_running
+from server_helpers import N_CTX
 
 PROMPTS = ["Once upon a time, there was a little", "<|im_start|>user\nName a colour.<|im_end|>\n<|im_start|>assistant\n"]
 TOLERANCE = 1e-4  # float32 log-softmax in the server against float64 here, on the same logits
@@ -23,12 +22,8 @@ SHIFT = 1e-3  # the most the server's float32 normalisation may move every log c
 
 
 @pytest.fixture(scope="module")
-def server(smollm_path: Path, engine_config: EngineConfig,
-           tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerClient]:
-    """llama-server computing as the engine does: flash attention, KV type, threads, weight layout."""
-    with llama_server_running(llama_server(), smollm_path, engine_config, tmp_path_factory.mktemp("llama-server")) \
-            as client:
-        yield client
+def server(llama_server_client: ServerClient) -> ServerClient:
+    return llama_server_client
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,6 @@ import os
 import shutil
 import threading
 import time
-from collections.abc import Iterator
 import urllib.request
 from pathlib import Path
 
@@ -28,7 +27,7 @@ from synthscope.ui import theme  # noqa: E402
 from synthscope.ui.sessions.autosave import autosave_path  # noqa: E402
 from synthscope.ui.window.main_window import MainWindow  # noqa: E402
 from llama_server_build import llama_server  # noqa: E402
-from server_helpers import (N_CTX, free_port, llama_server_command, llama_server_running, running,  # noqa: E402
+from server_helpers import (N_CTX, free_port, llama_server_command, running,  # noqa: E402
                             running_server)
 from window_helpers import STORY, WAIT_MS, generate_with, idle, worker_generator  # noqa: E402
 
@@ -36,12 +35,8 @@ SETTINGS = SamplerSettings(temperature=1.3, top_k=0, top_p=1.0, min_p=0.0)  # th
 
 
 @pytest.fixture(scope="module")
-def server(smollm_path: Path, engine_config: EngineConfig,
-           tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerClient]:
-    """llama-server computing as the engine does: flash attention, KV type, threads, weight layout."""
-    with llama_server_running(llama_server(), smollm_path, engine_config, tmp_path_factory.mktemp("llama-server")) \
-            as client:
-        yield client
+def server(llama_server_client: ServerClient) -> ServerClient:
+    return llama_server_client
 
 
 def connected_window(qtbot, qapp, choice: ServerChoice, seed: int = 5, chat: bool = False) -> MainWindow:
