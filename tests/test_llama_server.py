@@ -14,6 +14,7 @@ from synthscope.cli.main import main
 from synthscope.engine import Engine, EngineConfig
 from synthscope.engine.server_client import LLAMA_SERVER, ServerClient, ServerError, unfinished_pieces
 from synthscope.sampling.head import EXACT
+from llama_server_build import llama_server
 from server_helpers import N_CTX
 
 PROMPTS = ["Once upon a time, there was a little", "<|im_start|>user\nName a colour.<|im_end|>\n<|im_start|>assistant\n"]
@@ -113,3 +114,17 @@ def test_futures_through_a_server_never_write_a_word_piece_it_did_not_list(serve
                       len(context))
     listed = write_futures(engine, context, SamplerSettings(top_k=5, top_p=1.0, min_p=0.0), 20, 2, 3, len(context))
     assert all(len(f.token_ids) == 2 for f in listed.continuations)  # top-k 5 keeps the draw inside the five
+
+
+def test_a_base_model_served_by_llama_server_has_no_chat_template(gemma_path: Path, engine_config: EngineConfig,
+                                                                  tmp_path: Path) -> None:
+    """llama-server gives a model without a chat template its own ChatML one; Synthscope does not take it
+    for the model's (Gemma 3 270M base reads <|im_start|> as ordinary word pieces), so the window stays in
+    raw text, as with the model file."""
+    from server_helpers import llama_server_running
+    from synthscope.engine.remote import RemoteEngine
+
+    with llama_server_running(llama_server(), gemma_path, engine_config, tmp_path) as client:
+        assert "<|im_start|>" in str(client.props().get("chat_template"))  # the server's stand-in
+        engine = RemoteEngine(ServerClient(client.url, timeout=60), head=20, n_ctx=512)
+        assert engine.chat_template() is None and not engine.facts.has_chat_template

@@ -1,6 +1,7 @@
 """An Engine look-alike backed by a model server: the server gives each step's head, Synthscope rolls the dice."""
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from collections.abc import Sequence
@@ -22,6 +23,7 @@ DEFAULT_CONTEXT = 4096
 END_TEXTS = ("<|im_end|>", "<|endoftext|>", "<|eot_id|>", "<|end_of_text|>", "<end_of_turn>", "<|end|>",
              "</s>", "<eos>", "<|eom_id|>", "<|return|>")
 REPLACEMENT = "\ufffd".encode()
+CHATML_MARKERS = ("<|im_start|>", "<|im_end|>")
 SPECIAL_LOOKUPS = 1024  # special tokens named at connecting (the others when a step names them)
 
 
@@ -111,6 +113,9 @@ class RemoteEngine:
         self._avoid: tuple[int, ...] = ()  # llama-server's draw never picks these (see unfinished_pieces)
         self._known_text: tuple[list[int], str] | None = None  # the last text tokenised and its ids
         self._end_ids = self._end_tokens(str(props.get("eos_token") or ""))
+        if self._template is not None and not self._speaks(self._template):
+            self._template = None  # the server's stand-in for a model without one (a base model)
+            self.facts = dataclasses.replace(self.facts, has_chat_template=False, chat_template=None)
         self._tokens: list[int] = []
         self._last: tuple[tuple[int, ...], np.ndarray, HeadInfo] | None = None
         self.heads: dict[int, HeadInfo] = {}  # by position: the head each step's chain ran on
@@ -197,6 +202,12 @@ class RemoteEngine:
 
     def token_text(self, token_id: int) -> str:
         return self.token_bytes(token_id).decode("utf-8", errors="backslashreplace")
+
+    def _speaks(self, template: str) -> bool:
+        """Whether the model knows the template's markers: llama-server gives a model without a template
+        its own ChatML one, whose <|im_start|> such a model reads as several ordinary word pieces."""
+        return all(len(self.tokenize(marker, add_special=False)) == 1 for marker in CHATML_MARKERS
+                   if marker in template)
 
     def chat_template(self) -> str | None:
         return self._template
