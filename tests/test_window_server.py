@@ -319,7 +319,8 @@ class HangingProxy:
 
 def test_stop_and_close_break_off_a_request_the_server_never_answers(qtbot, qapp, server: ServerClient) -> None:
     """The window never waits on the network: Stop ends a run whose step the server holds (the client
-    would wait 60 s), and so does closing the window."""
+    would wait 60 s), without holding up what is asked next; Stop in the futures window ends theirs; and
+    closing the window ends one too."""
     proxy = HangingProxy(server.url)
     try:
         win = connected_window(qtbot, qapp, ServerChoice(proxy.url, head=100))
@@ -333,7 +334,21 @@ def test_stop_and_close_break_off_a_request_the_server_never_answers(qtbot, qapp
             win.commands.stop.trigger()
             qtbot.waitUntil(lambda: win.doc.state == "idle", timeout=5000)
             assert not win.parts.banner.isVisible()  # stopping is not a problem
-            assert len(win.doc.mirror) >= 2
+            kept = len(win.doc.mirror)
+            assert kept >= 2
+            proxy.hang.clear()  # what is asked after a Stop goes ahead
+            win.commands.step.trigger()
+            qtbot.waitUntil(lambda: win.doc.state == "idle" and len(win.doc.mirror) == kept + 1, timeout=WAIT_MS)
+            win.commands.futures.trigger()  # and Stop in the futures window breaks off its request too
+            futures = win.futures.futures_window
+            proxy.hanging.clear()
+            proxy.hang.set()
+            futures.write_button.click()
+            assert proxy.hanging.wait(WAIT_MS / 1000)
+            futures.stop_button.click()
+            qtbot.waitUntil(futures.write_button.isEnabled, timeout=5000)
+            assert "stopped" in futures.message.text()
+            futures.close()
             proxy.hanging.clear()
             win.commands.generate.trigger()
             assert proxy.hanging.wait(WAIT_MS / 1000)

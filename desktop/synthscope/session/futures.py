@@ -19,6 +19,7 @@ from synthscope.sampling.dry import dry_enabled
 from synthscope.sampling.newer_stages import xtc_enabled
 
 MAX_FUTURES, MAX_DEPTH = 500, 64
+FUTURES_STOPPED = "The futures were stopped."
 BATCH_NOTE = ("The futures are decoded side by side, in batches: llama.cpp's numbers for a batch can "
               "differ in the last digits from one word piece at a time, so their chances are exact to "
               "about a millionth, not to the last digit like the run's own.")
@@ -160,7 +161,7 @@ def _write_group(engine: Engine, sampler: _Sampler, context: Sequence[int], futu
         first: ChainResult | None = None
         for d in range(depth):
             if should_stop is not None and should_stop():
-                raise EngineError("The futures were stopped.")
+                raise EngineError(FUTURES_STOPPED)
             picks = _sample_all(sampler, futures, states, nodes, d, offset)
             if d == 0:
                 first = picks[0][1]

@@ -22,7 +22,7 @@ from synthscope.engine.server_client import ServerCancelled, ServerClient, Serve
 from synthscope.sampling import FRESH, BrokenLogits, SamplerSettings
 from synthscope.session import Generator, RunRecord, Step
 from synthscope.session.exploration_io import save_exploration
-from synthscope.session.futures import write_futures
+from synthscope.session.futures import FUTURES_STOPPED, write_futures
 from synthscope.session.json_io import unsaved_words
 from synthscope.session.stopping import StopWatcher
 from synthscope.ui import theme
@@ -135,6 +135,7 @@ class EngineWorker(QObject):
     @Slot(object, int)
     def connect_server(self, choice: ServerChoice, n_ctx: int) -> None:
         """Compute with a model server instead of a model file (Synthscope's own samplers and dice)."""
+        self._fresh_requests()
         self.release()
         try:
             self._client = client = served_client(choice, self.server_cancel, SERVER_TIMEOUT)
@@ -159,6 +160,12 @@ class EngineWorker(QObject):
                                      f"the model server at {engine.config.server}", engine.n_ctx,
                                      frozenset(ends)))
 
+    def _fresh_requests(self) -> None:
+        """A Stop breaks off only the server's request in flight then: what is asked later goes ahead
+        (unless the window is closing)."""
+        if not self.closing.is_set():
+            self.server_cancel.clear()
+
     def interrupt(self) -> None:
         """From the UI thread: break off a model server's request in flight (Stop, Close)."""
         self.server_cancel.set()  # also stops a connection whose client is not made yet
@@ -179,6 +186,7 @@ class EngineWorker(QObject):
     # -- generation -------------------------------------------------------------------------
     @Slot(object)
     def run(self, request: RunRequest) -> None:
+        self._fresh_requests()
         generator = self.generator
         if generator is None:
             self.failed.emit("No model is loaded yet. Open one with File > Open model….")
@@ -270,6 +278,7 @@ class EngineWorker(QObject):
     @Slot(object)
     def follow(self, steps: list[Step]) -> None:
         """Make the run follow another path of the exploration (re-decoded where it differs)."""
+        self._fresh_requests()
         with self._reported("Switching branch"):
             if self.generator is not None:
                 self.generator.follow(steps)
@@ -278,6 +287,7 @@ class EngineWorker(QObject):
     @Slot(object)
     def restore(self, session: object) -> None:
         """Start the run of an opened session and follow its current path."""
+        self._fresh_requests()
         prompt, seed, steps, pieces = session  # type: ignore[misc]
         with self._reported("Opening the session"):
             if self.generator is not None:
@@ -292,12 +302,14 @@ class EngineWorker(QObject):
     @Slot(object)
     def peek(self, settings: SamplerSettings) -> None:
         """What the dice would write next, for a person to accept or overrule (nothing is decoded)."""
+        self._fresh_requests()
         with self._reported("Looking ahead"):
             if self.generator is not None and self.generator.record.prompt_tokens:
                 self.proposed.emit((self.generator.n_steps, self.generator.peek(settings)))
 
     @Slot(int)
     def fetch_logits(self, index: int) -> None:
+        self._fresh_requests()
         if self.generator is None or not 0 <= index < self.generator.n_steps:
             return
         with self._reported("Fetching the scores"):
@@ -305,6 +317,7 @@ class EngineWorker(QObject):
 
     @Slot(int, str, object)
     def fetch_extras(self, index: int, grammar: str, breakers: tuple[str, ...] | None) -> None:
+        self._fresh_requests()
         if self.generator is None or not 0 <= index < self.generator.n_steps:
             return
         with self._reported("Checking the grammar" if grammar else "Preparing DRY"):
@@ -315,6 +328,7 @@ class EngineWorker(QObject):
     @Slot(object)
     def write_futures(self, request: FuturesRequest) -> None:
         """Many futures from step `request.index` of the run (its own logits there, exactly)."""
+        self._fresh_requests()
         generator = self.generator
         if generator is None or not 0 <= request.index <= generator.n_steps:
             self.futuresFailed.emit("There is no text to write futures from yet.")
@@ -333,7 +347,10 @@ class EngineWorker(QObject):
                                     progress=self.futuresProgress.emit,
                                     should_stop=lambda: self.futures_stop.is_set() or self.closing.is_set(),
                                     root_logits=root)
-        except (EngineError, BrokenLogits) as exc:
+        except ServerCancelled:
+            self.futuresFailed.emit(FUTURES_STOPPED)
+            return
+        except (EngineError, BrokenLogits, ServerError) as exc:
             self.futuresFailed.emit(str(exc))
             return
         except Exception as exc:

@@ -53,7 +53,6 @@ class WorkerHandle(QObject):
 
     def connect_server(self, choice: ServerChoice, n_ctx: int) -> None:
         """Compute with a model server instead of a model file."""
-        self.worker.server_cancel.clear()
         self._connect.emit(choice, n_ctx)
 
     def set_threads(self, threads: int | None) -> None:
@@ -63,7 +62,6 @@ class WorkerHandle(QObject):
     def run(self, request: RunRequest, settings: SamplerSettings) -> None:
         self.worker.live_settings = settings
         self.worker.stop_event.clear()  # cleared here, not in the worker, so an early Stop is never lost
-        self.worker.server_cancel.clear()
         self._run.emit(request)
 
     def set_live_settings(self, settings: SamplerSettings) -> None:
@@ -89,20 +87,18 @@ class WorkerHandle(QObject):
 
     def stop_futures(self) -> None:
         self.worker.futures_stop.set()
+        self.worker.interrupt()  # through a model server: the request in flight ends now
 
     def save(self, path: str, snapshot: object, quiet: bool = False) -> None:
         self._save.emit(path, snapshot, quiet)
 
     def follow(self, steps: list[Step]) -> None:
-        self.worker.server_cancel.clear()
         self._follow.emit(list(steps))
 
     def restore(self, prompt: str, seed: int, steps: list[Step], pieces: dict[int, bytes]) -> None:
-        self.worker.server_cancel.clear()
         self._restore.emit((prompt, seed, list(steps), dict(pieces)))
 
     def peek(self, settings: SamplerSettings) -> None:
-        self.worker.server_cancel.clear()
         self._peek.emit(settings)
 
     def autosave(self, path: str, snapshot: object | None) -> None:
