@@ -144,6 +144,12 @@ HOSTILE = [
     (("chat",), {"system": "", "turns": [{"role": "robot", "content": "hi"}]}, "conversation"),
     (("chat",), {"system": 5, "turns": []}, "system message"),
     (("chat",), {"turns": ["hello"]}, "message"),
+    (("steps", 0, "head"), "all of them", "not a table"),
+    (("steps", 0, "head"), {"seen": 10, "vocab": 10**9}, "does not fit the vocabulary"),
+    (("steps", 0, "head"), {"seen": 20, "vocab": 49152, "exact": {"top_k": "surely"}}, "other than exact"),
+    (("steps", 0, "head"), {"seen": 20, "vocab": 49152, "listed_mass": 7.0}, "share of the chance"),
+    (("steps", 0, "head"), {"seen": 20, "vocab": 49152, "note": ["x"]}, "short text"),
+    (("steps", 0, "head"), {"seen": 20, "vocab": 49152, "prompt_exact": "yes"}, "yes-or-no"),
     (("schema_version",), 1e308, "format version"),
     (("schema_version",), True, "format version"),
 ]

@@ -89,8 +89,7 @@ def test_the_window_through_llama_server_writes_the_in_process_run_and_says_ever
         served = win.parts.inspector.header.served
         assert served.isVisible() and "all 49,152 word pieces: every number here is exact" in served.text()
         assert "listed" not in win.parts.distribution.legend.text()  # all of them: nothing to say there
-        assert all(head["seen"] == 49152 for head in win.doc.mirror.heads.values())
-        assert len(win.doc.mirror.heads) == 12
+        assert all(step.head is not None and step.head["seen"] == 49152 for step in win.doc.mirror.steps)
     finally:
         win.close()
 
@@ -129,7 +128,7 @@ def test_a_top_1000_head_says_how_many_were_seen_and_which_numbers_are_estimates
         assert len(win.doc.mirror) == 6
         for index in range(6):
             win.steps.select_step(index)
-            head = win.doc.mirror.heads[index]
+            head = win.doc.mirror.steps[index].head
             assert head["seen"] == 1000 and head["vocab"] == 49152
             sentence = win.parts.inspector.header.served.text()
             assert "1,000 of 49,152 word pieces seen" in sentence
@@ -143,7 +142,7 @@ def test_a_top_1000_head_says_how_many_were_seen_and_which_numbers_are_estimates
         # Temperature 1.5 with every word piece in play: top-p 0.999's cut needs the unlisted ones
         generate_with(qtbot, win, STORY, SamplerSettings(temperature=1.5, top_k=0, top_p=0.999, min_p=0.0), 2)
         win.steps.select_step(1)
-        head = win.doc.mirror.heads[1]
+        head = win.doc.mirror.steps[1].head
         assert head["exact"]["top_p"] == "approximate"
         assert win.parts.pipeline.boxes["top_p"].title.text().endswith("≈ an estimate")
         assert "Top-p" in win.parts.inspector.header.served.text().split("Estimates:")[1]
@@ -195,8 +194,8 @@ def test_a_session_through_the_server_is_saved_and_opened_again_on_the_same_serv
         assert win.sessions.open_session(str(path))
         qtbot.waitUntil(lambda: win.doc.state == "idle" and len(win.doc.mirror) == 5, timeout=WAIT_MS)
         assert [step.token_id for step in win.doc.mirror.steps] == written
-        win.steps.select_step(2)  # the server's lists were not kept in the file: said so, not guessed
-        assert "not at hand" in win.parts.inspector.header.served.text()
+        win.steps.select_step(2)  # what the server listed at each step is in the file too
+        assert "1,000 of 49,152 word pieces seen" in win.parts.inspector.header.served.text()
         win.commands.step.trigger()  # and it goes on through the server
         qtbot.waitUntil(lambda: win.doc.state == "idle" and len(win.doc.mirror) == 6, timeout=WAIT_MS)
     finally:

@@ -45,8 +45,8 @@ def run_server_trace(args: argparse.Namespace, settings: SamplerSettings, seed: 
             record = generator.record
         finally:
             generator.close()
+        for index, step in enumerate(record.steps):
+            step.head = step_head(engine, record, index)
         document = record_to_dict(record)
-        for index, (step, entry) in enumerate(zip(record.steps, document["steps"])):
-            entry["head"] = step_head(engine, record, index)
     document["server"] = engine.config.to_dict()
     return document

@@ -24,6 +24,7 @@ from synthscope.session.file_checks import (LOGIT_LIMIT, MAX_FILE_BYTES, MAX_LIS
                                             MAX_PIECE_CHARS, MAX_TEXT_CHARS, MAX_TOKENS, MAX_VOCAB, SLACK,
                                             SessionFileError, chance, chances, damaged, items, mapping,
                                             number, score, shown, text, whole, wholes)
+from synthscope.session.head_record import HeadRecordError, head_from_dict
 from synthscope.session.record import ModelIdentity, RunRecord, Step
 
 SCHEMA_VERSION = 2
@@ -75,6 +76,7 @@ def step_to_dict(step: Step, record: RunRecord) -> dict[str, Any]:
                   "token_ids": trace.final["token_id"].tolist(), "p": trace.final["p"].tolist()},
         "chosen_logit": trace.chosen_logit,
         **({"rank": trace.chosen_rank} if trace.chosen_rank else {}),
+        **({"head": step.head} if step.head is not None else {}),
     }
 
 
@@ -152,7 +154,7 @@ def steps_from_dicts(values: Any, pieces: dict[int, bytes], settings_cache: dict
                           settings, _trace_from_dict(item, n, vocab), chosen_by,
                           None if xtc_u is None else number(xtc_u, f"step {n}'s XTC draw", 0.0, 1.0),
                           _feedback_from_dict(item.get("feedback_in"), n),
-                          _feedback_from_dict(item.get("feedback_out"), n)))
+                          _feedback_from_dict(item.get("feedback_out"), n), _head_from_dict(item.get("head"), n, vocab)))
     return steps
 
 
@@ -218,6 +220,13 @@ def _trace_from_dict(item: dict[str, Any], n: int, vocab: int) -> StepTrace:
                      score(item.get("chosen_logit"), f"step {n}'s score"),
                      chance(item.get("p_raw"), f"step {n}'s chance"), None,
                      whole(item.get("rank", 0), f"step {n}'s rank", 0, vocab))
+
+
+def _head_from_dict(value: Any, n: int, vocab: int) -> dict[str, Any] | None:
+    try:
+        return head_from_dict(value, vocab)
+    except HeadRecordError as error:
+        raise damaged(f"step {n}: {error}") from None
 
 
 def _candidates_from_dicts(found: list[Any], n: int, vocab: int, names: tuple[str, ...]) -> np.ndarray:

@@ -108,7 +108,6 @@ class RunMirror:
         self.logits = LogitsCache(logits_budget)
         self.tables: dict[tuple[str, ...], DryBreakers] = {}  # DRY's breaker tables, for this model
         self.verdicts: OrderedDict[tuple[int, str], np.ndarray] = OrderedDict()  # (step, grammar)
-        self.heads: dict[int, dict[str, Any]] = {}  # a model server's: what it listed at each step
 
     def reset(self, prompt: str, prompt_tokens: np.ndarray, seed: int) -> None:
         self.prompt = prompt
@@ -118,7 +117,6 @@ class RunMirror:
         self.logits.clear()
         self.tables.clear()  # a new run may be on another model: its word pieces differ
         self.verdicts.clear()
-        self.heads.clear()
 
     def missing_extras(self, index: int, settings: SamplerSettings) -> tuple[str, tuple[str, ...] | None] | None:
         """(grammar, breakers) a what-if at `index` with `settings` still needs from the engine
@@ -147,28 +145,21 @@ class RunMirror:
             self.logits.put(index, logits)
         return index
 
-    def extend(self, steps: tuple[Step, ...], logits: tuple[np.ndarray, ...],
-               heads: tuple[dict[str, Any] | None, ...] = ()) -> None:
-        """Steps that arrived together, each with its logits (and a model server's head)."""
-        for i, (step, step_logits) in enumerate(zip(steps, logits)):
-            index = self.append(step, step_logits)
-            if i < len(heads) and heads[i] is not None:
-                self.heads[index] = heads[i]  # type: ignore[assignment]
+    def extend(self, steps: tuple[Step, ...], logits: tuple[np.ndarray, ...]) -> None:
+        """Steps that arrived together, each with its logits."""
+        for step, step_logits in zip(steps, logits):
+            self.append(step, step_logits)
 
     def replace_steps(self, steps: list[Step]) -> None:
         """Another path of the exploration: its steps, and no logits yet (they are fetched)."""
-        kept = next((i for i, (a, b) in enumerate(zip(self.steps, steps)) if a is not b), min(len(self.steps),
-                                                                                           len(steps)))
         self.steps = list(steps)
         self.logits.clear()
         self.verdicts.clear()  # a grammar's verdict depends on the path to the step
-        self.heads = {index: head for index, head in self.heads.items() if index < kept}
 
     def pop(self) -> None:
         if self.steps:
             self.steps.pop()
             self.logits.discard_from(len(self.steps))
-            self.heads.pop(len(self.steps), None)
             for key in [key for key in self.verdicts if key[0] >= len(self.steps)]:
                 del self.verdicts[key]
 

@@ -56,6 +56,8 @@ class Step:
     # here starts from feedback_in, and the next step from feedback_out.
     feedback_in: Feedback = FRESH
     feedback_out: Feedback = FRESH
+    # Through a model server: what it listed here and which numbers stay exact (session.served.step_head).
+    head: dict[str, Any] | None = None
 
 
 @dataclass

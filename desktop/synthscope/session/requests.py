@@ -4,7 +4,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -84,15 +83,13 @@ class StepBatch:
     logits: tuple[np.ndarray, ...]  # the full logits each step was sampled from (read-only, shared)
     p_raw: np.ndarray  # float64: each step's chance before the samplers, which shades its text
     ends: np.ndarray  # bool: the model's end-of-text token
-    # Through a model server: what it listed at each step and which numbers stay exact (session.served)
-    heads: tuple[dict[str, Any] | None, ...] = ()
-    pieces: dict[int, str] = field(default_factory=dict)  # word pieces' texts newly learned from the server
+    pieces: dict[int, str] = field(default_factory=dict)  # word pieces' texts newly learned from a server
 
     @classmethod
     def of(cls, first: int, steps: list[Step], logits: list[np.ndarray], ends: list[bool],
-           heads: tuple[dict[str, Any] | None, ...] = (), pieces: dict[int, str] | None = None) -> StepBatch:
+           pieces: dict[int, str] | None = None) -> StepBatch:
         p_raw = np.fromiter((step.trace.chosen_p_raw for step in steps), dtype=np.float64, count=len(steps))
-        return cls(first, tuple(steps), tuple(logits), p_raw, np.array(ends, dtype=bool), heads, pieces or {})
+        return cls(first, tuple(steps), tuple(logits), p_raw, np.array(ends, dtype=bool), pieces or {})
 
     def __len__(self) -> int:
         return len(self.steps)

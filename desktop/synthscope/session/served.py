@@ -57,17 +57,18 @@ def open_served(client: ServerClient, choice: ServerChoice, n_ctx: int,
 
 
 def batch_heads(engine: RemoteEngine, record: RunRecord, indices: Iterable[int],
-                sent: set[int] | None) -> tuple[tuple[dict[str, Any], ...], dict[int, str]]:
-    """For the steps at `indices`: what the server listed and what is exact, and the texts of the word
-    pieces they name that the window has not been sent yet (added to `sent`; None: it knows them all)."""
-    heads, pieces = [], {}
+                sent: set[int] | None) -> dict[int, str]:
+    """The steps at `indices` get their heads (Step.head: what the server listed and what is exact); returns
+    the texts of the word pieces they name that the window has not been sent yet (added to `sent`; None:
+    it knows them all)."""
+    pieces = {}
     for index in indices:
-        heads.append(step_head(engine, record, index))
+        record.steps[index].head = step_head(engine, record, index)
         for token in mentioned_tokens(record.steps[index]) if sent is not None else ():
             if token not in sent and (text := engine.known_text(int(token))) is not None:
                 pieces[int(token)] = text
                 sent.add(int(token))
-    return tuple(heads), pieces
+    return pieces
 
 
 def served_config(engine: object) -> ServerConfig | None:

@@ -71,7 +71,9 @@ class StepDisplay(QObject):
         model = self.doc.model
         if model is None or model.server is None:
             return None
-        return self.doc.mirror.heads.get(index) or {"seen": 0, "vocab": model.server.vocab}
+        steps = self.doc.mirror.steps
+        head = steps[index].head if 0 <= index < len(steps) else None
+        return head or {"seen": 0, "vocab": model.server.vocab}
 
     # -- the step on show -------------------------------------------------------------------
     def select_step(self, index: int | None) -> None:
@@ -134,7 +136,7 @@ class StepDisplay(QObject):
             for token, text in batch.pieces.items():
                 if 0 <= token < len(model.vocab):
                     model.vocab[token] = text
-        self.doc.mirror.extend(batch.steps, batch.logits, batch.heads)
+        self.doc.mirror.extend(batch.steps, batch.logits)
         shades = batch.p_raw.tolist() if self.colour_mode == "chance" else [
             shade_value(step, self.colour_mode) for step in batch.steps]
         self.pending += map(Piece, (step.text for step in batch.steps), shades, batch.ends.tolist())

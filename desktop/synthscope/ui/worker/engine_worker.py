@@ -258,13 +258,13 @@ class EngineWorker(QObject):
         try:
             generator.complete_traces()  # on an error it takes its steps back: none go out
             if made:
-                heads, pieces = (), {}
-                if served_config(generator.engine) is not None:
-                    heads, pieces = batch_heads(generator.engine, generator.record,  # type: ignore[arg-type]
-                                                [index for index, _, _ in made], self._sent_pieces)
+                pieces: dict[int, str] = {}
+                if served_config(generator.engine) is not None:  # each step gets its head before it goes out
+                    pieces = batch_heads(generator.engine, generator.record,  # type: ignore[arg-type]
+                                         [index for index, _, _ in made], self._sent_pieces)
                 self.stepped.emit(StepBatch.of(made[0][0], [step for _, step, _ in made],
                                                [generator.shared_logits(index) for index, _, _ in made],
-                                               [is_end for _, _, is_end in made], heads, pieces))
+                                               [is_end for _, _, is_end in made], pieces))
         finally:
             made.clear()
 
