@@ -128,3 +128,15 @@ def test_a_base_model_served_by_llama_server_has_no_chat_template(gemma_path: Pa
         assert "<|im_start|>" in str(client.props().get("chat_template"))  # the server's stand-in
         engine = RemoteEngine(ServerClient(client.url, timeout=60), head=20, n_ctx=512)
         assert engine.chat_template() is None and not engine.facts.has_chat_template
+
+
+def test_the_futures_command_through_llama_server_writes_the_in_process_futures(server: ServerClient,
+                                                                               tmp_path: Path) -> None:
+    common = ["futures", "--prompt", PROMPTS[0], "--n", "16", "--tokens", "3", "--seed", "9", "--top-k", "40"]
+    assert main([*common, "--json", str(tmp_path / "local.json")]) == 0
+    assert main([*common, "--server", server.url, "--json", str(tmp_path / "served.json")]) == 0
+    local, served = (json.loads((tmp_path / f"{name}.json").read_text(encoding="utf-8")) for name in ("local", "served"))
+    assert [f["token_ids"] for f in served["continuations"]] == [f["token_ids"] for f in local["continuations"]]
+    assert served["model"]["path"].startswith(server.url) and "one at a time" in served["note"]
+    for mine, theirs in zip(served["tally"], local["tally"]):
+        assert mine["token_id"] == theirs["token_id"] and mine["p_final"] == pytest.approx(theirs["p_final"], abs=1e-4)

@@ -6,8 +6,11 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from synthscope.cli.server_trace import add_server_options, served_engine
 from synthscope.engine import EngineError, default_model_path, open_engine
 from synthscope.engine.model import DEFAULT_CONTEXT
+from synthscope.engine.remote import check_server_settings
+from synthscope.engine.served_decoder import SERVED_NOTE
 from synthscope.sampling import FRESH, SPECS, SamplerSettings, SettingsError, new_seed
 from synthscope.session import load_record
 from synthscope.session.futures import (BATCH_NOTE, MAX_DEPTH, MAX_FUTURES, Futures, TreeNode, check_request,
@@ -28,6 +31,7 @@ def add_futures_parser(commands: Any, add_list_options: Any, add_engine_options:
                          help="with --from-run: the word piece the futures begin at (1 = the first one "
                               "written; default: after the last)")
     futures.add_argument("--model", help="with --prompt: a GGUF file (default: SmolLM2-135M-Instruct)")
+    add_server_options(futures)
     futures.add_argument("--n", type=int, default=100, help=f"how many futures, 1 to {MAX_FUTURES}")
     futures.add_argument("--tokens", type=int, default=8, help=f"word pieces each, 1 to {MAX_DEPTH}")
     futures.add_argument("--seed", type=int, help="the futures' dice (default: a new random one)")
@@ -49,12 +53,16 @@ def run_futures(args: argparse.Namespace, given: dict[str, Any], config_for: Any
             raise SettingsError("--at needs --from-run.")
         settings = SamplerSettings(**given)
         path = Path(args.model) if args.model else default_model_path()
+        if args.server and args.model:
+            raise SettingsError("--server computes with the server's model: --model cannot go with it.")
         context_text, steps_kept, feedback, prompt_tokens = args.prompt, [], FRESH, None
         engine_config = config_for(None)
     else:
         run = load_record(args.from_run)
         engine_config = config_for(run)
-        path = check_model(run)
+        if args.server and not run.model.served:
+            raise SettingsError("This run was made with a model file here: leave out --server to go on with it.")
+        path = Path(run.model.path) if args.server else check_model(run)
         at = len(run.steps) + 1 if args.at is None else args.at
         if not 1 <= at <= len(run.steps) + 1:
             raise SettingsError(f"--at must be between 1 and {len(run.steps) + 1} for this run, not {at}.")
@@ -66,8 +74,11 @@ def run_futures(args: argparse.Namespace, given: dict[str, Any], config_for: Any
             run.steps[-1].feedback_out if run.steps else FRESH)
         context_text, prompt_tokens = run.prompt, run.prompt_tokens
     n_ctx = max(DEFAULT_CONTEXT, len(context_text.encode()) + len(steps_kept) + args.tokens + 16)
-    with open_engine(path, n_ctx=n_ctx, config=engine_config, probe=args.from_run is None and args.model is not None
-                     ) as engine:
+    if args.server:
+        check_server_settings(settings)
+    with (served_engine(args, n_ctx) if args.server else
+          open_engine(path, n_ctx=n_ctx, config=engine_config, probe=args.from_run is None and args.model is not None)
+          ) as engine:
         prompt = list(prompt_tokens) if prompt_tokens is not None else engine.tokenize(context_text)
         if not prompt:
             raise EngineError("The prompt is empty. Type a few words for the model to continue.")
@@ -76,13 +87,18 @@ def run_futures(args: argparse.Namespace, given: dict[str, Any], config_for: Any
             engine.decode([token])
         context = prompt + steps_kept
         futures = write_futures(engine, context, settings, args.n, args.tokens, seed, len(prompt), feedback)
-        identity = ModelIdentity.of_file(engine.path, engine.facts.name, engine.n_vocab)
+        served = getattr(engine, "served_identity", None)
+        identity = (ModelIdentity(*served) if served is not None else
+                    ModelIdentity.of_file(engine.path, engine.facts.name, engine.n_vocab))
+        if args.from_run is not None and served is not None and identity != run.model:
+            raise SettingsError(f"This run was computed by {run.model.name}, not by {identity.name}.")
         return futures_document(futures, identity, context, seed, engine.token_text,
-                                lambda ids: b"".join(engine.token_bytes(t) for t in ids).decode("utf-8", "replace"))
+                                lambda ids: b"".join(engine.token_bytes(t) for t in ids).decode("utf-8", "replace"),
+                                SERVED_NOTE if served is not None else BATCH_NOTE)
 
 
 def futures_document(futures: Futures, identity: ModelIdentity, context: list[int], seed: int,
-                     name: Any, text: Any) -> dict[str, Any]:
+                     name: Any, text: Any, note: str = BATCH_NOTE) -> dict[str, Any]:
     """The JSON of `futures`: `name` quotes one word piece, `text` makes the text of several."""
     def node(tree: TreeNode) -> dict[str, Any]:
         return {"token_id": tree.token_id, "text": name(tree.token_id), "count": tree.count, "p": tree.p,
@@ -97,7 +113,7 @@ def futures_document(futures: Futures, identity: ModelIdentity, context: list[in
         "n": len(futures.continuations),
         "tokens": len(futures.continuations[0].token_ids) if futures.continuations else 0,
         "settings": futures.settings.to_record(),
-        "note": BATCH_NOTE,
+        "note": note,
         "continuations": [{"token_ids": f.token_ids, "text": text(f.token_ids), "p_final": f.p_final}
                           for f in futures.continuations],
         "tally": [{"token_id": token, "text": name(token), "drawn": drawn, "p_final": p}

@@ -29,15 +29,20 @@ def add_server_options(parser: argparse.ArgumentParser) -> None:
                        help="allow a server that is not on this computer or the local network")
 
 
+def served_engine(args: argparse.Namespace, n_ctx: int) -> RemoteEngine:
+    """The model server the options name, as an engine."""
+    client = ServerClient(args.server, api_key=args.api_key, timeout=SERVER_TIMEOUT, retries=1,
+                          allow_other_hosts=args.allow_other_hosts)
+    return RemoteEngine(client, model=args.server_model, head=args.head, vocab=args.vocab, n_ctx=n_ctx)
+
+
 def run_server_trace(args: argparse.Namespace, settings: SamplerSettings, seed: int, stops: tuple[str, ...],
                      n_ctx: int) -> dict[str, Any]:
     """The run's JSON, with the server, N and each step's exactness ("head") recorded."""
     if args.chat or args.model:
         raise SettingsError("--server computes with the server's model: --model and --chat cannot go with it.")
     check_server_settings(settings)
-    client = ServerClient(args.server, api_key=args.api_key, timeout=SERVER_TIMEOUT, retries=1,
-                          allow_other_hosts=args.allow_other_hosts)
-    with RemoteEngine(client, model=args.server_model, head=args.head, vocab=args.vocab, n_ctx=n_ctx) as engine:
+    with served_engine(args, n_ctx) as engine:
         generator = Generator(engine, seed=seed, top_n=args.top_n)  # type: ignore[arg-type]
         try:
             generator.start(args.prompt)

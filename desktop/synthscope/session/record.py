@@ -29,8 +29,8 @@ class ModelIdentity:
     def served_words(self) -> str:
         """Why such a run cannot be continued here, in one sentence."""
         return (f"This run was computed by the model server at {self.path.split('#', 1)[0]} ({self.name}): "
-                "connect to it with File → Connect to a model server… to go on with it here (replay and "
-                "many futures need a model file).")
+                "connect to it with File → Connect to a model server… (or give --server) to go on with it "
+                "(replay needs a model file).")
 
     @classmethod
     def of_file(cls, path: str | Path, name: str, vocab_size: int) -> ModelIdentity:
