@@ -10,7 +10,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from synthscope.engine import EngineConfig
-from synthscope.engine.server_client import ServerClient, ServerError
+from synthscope.engine.server_client import ServerClient
+from synthscope.engine.server_http import ServerError
 
 N_CTX = 512
 START_SECONDS = 60

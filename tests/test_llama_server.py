@@ -12,7 +12,8 @@ import pytest
 
 from synthscope.cli.main import main
 from synthscope.engine import Engine, EngineConfig
-from synthscope.engine.server_client import LLAMA_SERVER, ServerClient, ServerError, unfinished_pieces
+from synthscope.engine.server_client import LLAMA_SERVER, ServerClient, unfinished_pieces
+from synthscope.engine.server_http import ServerError
 from synthscope.sampling.head import EXACT
 from llama_server_build import llama_server
 from server_helpers import N_CTX

@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 
 from synthscope.engine import Engine, EngineConfig
-from synthscope.engine.server_client import (LLAMA_SERVER, OPENAI, UNKNOWN_ID, ServerClient, ServerError,
-                                             check_address, unfinished_pieces)
+from synthscope.engine.server_client import LLAMA_SERVER, OPENAI, UNKNOWN_ID, ServerClient, unfinished_pieces
+from synthscope.engine.server_http import ServerError, check_address
 from server_helpers import N_CTX, free_port, running_server
 
 # Both sides run the same llama.cpp build with the same settings, so the logits are the same floats; what is
@@ -172,6 +172,7 @@ class FakeServer(http.server.ThreadingHTTPServer):
     def __init__(self) -> None:
         super().__init__(("127.0.0.1", 0), FakeHandler)
         self.behaviour = "ok"
+        self.model_name = "/models/tiny.gguf"  # what its answers say wrote them
         self.requests: list[tuple[str, str, dict]] = []
         self.keys: list[str | None] = []
         self.stop = threading.Event()
@@ -244,7 +245,8 @@ class FakeHandler(http.server.BaseHTTPRequestHandler):
             if self.server.behaviour == "post":  # what a server that ignores post_sampling_probs: false sends
                 step = {"id": 7, "token": " a", "prob": 0.75, "top_probs": [
                     {"id": 7, "token": " a", "prob": 0.75}, {"id": 9, "token": " b", "prob": 0.25}]}
-            return 200, json.dumps({"content": " a", "completion_probabilities": [step]}).encode()
+            return 200, json.dumps({"content": " a", "model": self.server.model_name,
+                                    "completion_probabilities": [step]}).encode()
         if self.path == "/v1/completions":
             top = [{"token": " yes", "logprob": -0.5, "bytes": [32, 121, 101, 115]},
                    {"token": " no", "logprob": -1.25, "bytes": [32, 110, 111]}]
@@ -380,3 +382,13 @@ def test_a_llama_server_draw_is_kept_off_the_word_pieces_it_would_hold_back(fake
     client = ServerClient(fake.url)
     client.next_head([1, 2, 3], 3, avoid=[7, 9])
     assert fake.requests[-1][2]["logit_bias"] == [[7, False], [9, False]]
+
+
+def test_a_server_restarted_with_another_model_mid_run_is_one_plain_line(fake: FakeServer) -> None:
+    """Two models' numbers are never mixed: the answers name the model that wrote them."""
+    client = ServerClient(fake.url)
+    client.next_head([1, 2, 3], 3)
+    client.next_head([1, 2, 3, 7], 3)
+    fake.model_name = "C:\\models\\other.gguf"
+    with pytest.raises(ServerError, match=r"now runs another model \(other.gguf, not tiny.gguf\): connect"):
+        client.next_head([1, 2, 3, 7, 9], 3)

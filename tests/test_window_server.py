@@ -378,7 +378,7 @@ def test_the_window_through_llama_cpp_pythons_server_learns_word_pieces_as_they_
 def test_a_request_blocked_on_the_network_is_broken_off_by_interrupt() -> None:
     """A server that accepts and never answers: interrupt() from another thread ends the wait at once."""
     import socket
-    from synthscope.engine.server_client import ServerCancelled
+    from synthscope.engine.server_http import ServerCancelled
 
     with socket.socket() as listener:
         listener.bind(("127.0.0.1", 0))

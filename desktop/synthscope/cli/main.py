@@ -20,7 +20,7 @@ from synthscope.engine.chat import chat_prompt
 from synthscope.engine.config import KV_TYPES, MAX_THREADS, EngineConfig
 from synthscope.engine.model import DEFAULT_CONTEXT
 from synthscope.engine.probe import PATH_DEPTH
-from synthscope.engine.server_client import ServerError
+from synthscope.engine.server_http import ServerError
 from synthscope.sampling import SPECS, SamplerSettings, SettingsError, new_seed
 from synthscope.sampling.settings import parse_bias
 from synthscope.sampling.specs import MAX_GRAMMAR_CHARS

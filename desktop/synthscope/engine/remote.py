@@ -13,7 +13,8 @@ import numpy as np
 
 from synthscope.engine.errors import EngineError, check_room
 from synthscope.engine.model_facts import ModelFacts, read_facts
-from synthscope.engine.server_client import LLAMA_SERVER, ServerClient, ServerError, unfinished_pieces
+from synthscope.engine.server_client import LLAMA_SERVER, ServerClient, unfinished_pieces
+from synthscope.engine.server_http import ServerError
 from synthscope.sampling.dry import dry_enabled
 from synthscope.sampling.head import chosen_is_seen, logits_from_head, tail_mass, unseen_choice_message
 from synthscope.sampling.settings import SamplerSettings

@@ -18,7 +18,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from synthscope.engine.server_client import LLAMA_SERVER, ServerClient, ServerError, check_address
+from synthscope.engine.server_client import LLAMA_SERVER, ServerClient
+from synthscope.engine.server_http import ServerError, check_address
 from synthscope.session.requests import ServerChoice
 from synthscope.ui import theme
 from synthscope.ui.server.recent_servers import RecentServers

@@ -18,7 +18,8 @@ from synthscope.engine import (ConfigError, Engine, EngineError, LoadCancelled, 
 from synthscope.engine.chat import format_chat
 from synthscope.engine.model import DEFAULT_CONTEXT
 from synthscope.engine.remote import check_server_settings
-from synthscope.engine.server_client import ServerCancelled, ServerClient, ServerError
+from synthscope.engine.server_client import ServerClient
+from synthscope.engine.server_http import ServerCancelled, ServerError
 from synthscope.sampling import FRESH, BrokenLogits, SamplerSettings
 from synthscope.session import Generator, RunRecord, Step
 from synthscope.session.exploration_io import save_exploration
