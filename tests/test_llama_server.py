@@ -141,3 +141,17 @@ def test_the_futures_command_through_llama_server_writes_the_in_process_futures(
     assert served["model"]["path"].startswith(server.url) and "one at a time" in served["note"]
     for mine, theirs in zip(served["tally"], local["tally"]):
         assert mine["token_id"] == theirs["token_id"] and mine["p_final"] == pytest.approx(theirs["p_final"], abs=1e-4)
+
+
+def test_the_models_command_lists_what_a_server_offers(server: ServerClient, capsys) -> None:
+    assert main(["models", "--server", server.url]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == f"{server.url}: llama.cpp's llama-server, 1 model"
+    assert lines[1].strip().endswith(".gguf  (49,152 word pieces)")
+    assert main(["models", "--server", server.url, "--json"]) == 0
+    [model] = json.loads(capsys.readouterr().out)
+    assert model["kind"] == "llama-server" and model["n_vocab"] == 49152 and model["server"] == server.url
+    from server_helpers import free_port
+
+    assert main(["models", "--server", f"http://127.0.0.1:{free_port()}"]) == 2
+    assert capsys.readouterr().err.count("\n") == 1  # one plain line

@@ -15,7 +15,7 @@ from synthscope.engine import (ConfigError, EngineError, LoadCancelled, ModelLoa
                                preferred_config)
 from synthscope.cli.export_command import add_export_parser, run_export
 from synthscope.cli.futures_command import add_futures_parser, run_futures
-from synthscope.cli.server_trace import add_server_options, run_server_trace
+from synthscope.cli.server_trace import add_server_options, print_server_models, run_server_trace
 from synthscope.engine.chat import chat_prompt
 from synthscope.engine.config import KV_TYPES, MAX_THREADS, EngineConfig
 from synthscope.engine.model import DEFAULT_CONTEXT
@@ -88,6 +88,10 @@ def build_parser() -> argparse.ArgumentParser:
     engine.add_argument("--json", action="store_true", help="print it as JSON")
     models = commands.add_parser("models", help="list the GGUF models found on this computer")
     models.add_argument("--json", action="store_true", help="print them as a JSON list")
+    models.add_argument("--server", metavar="URL", help="list a model server's models instead")
+    models.add_argument("--api-key", metavar="KEY", help="the server's API key, if it asks for one")
+    models.add_argument("--allow-other-hosts", action="store_true",
+                        help="allow a server that is not on this computer or the local network")
     return parser
 
 
@@ -260,6 +264,8 @@ def run_engine(args: argparse.Namespace) -> int:
 
 
 def run_models(args: argparse.Namespace) -> int:
+    if args.server:
+        return print_server_models(args)
     from synthscope.engine.discovery import discover
     found = discover()
     if args.json:

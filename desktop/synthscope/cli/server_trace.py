@@ -1,11 +1,13 @@
-"""`synthscope trace --server URL`: the same trace with each step's chances from a model server."""
+"""`synthscope trace --server URL`: the same trace with each step's chances from a model server; and
+`synthscope models --server URL`: what a server offers."""
 from __future__ import annotations
 
 import argparse
+import json
 from typing import Any
 
 from synthscope.engine.remote import RemoteEngine, check_server_settings
-from synthscope.engine.server_client import ServerClient
+from synthscope.engine.server_client import LLAMA_SERVER, ServerClient
 from synthscope.sampling import SamplerSettings, SettingsError
 from synthscope.session import Generator, record_to_dict
 from synthscope.session.served import step_head
@@ -55,3 +57,22 @@ def run_server_trace(args: argparse.Namespace, settings: SamplerSettings, seed: 
         document = record_to_dict(record)
     document["server"] = engine.config.to_dict()
     return document
+
+
+def print_server_models(args: argparse.Namespace) -> int:
+    """`synthscope models --server URL`: what the server is and the models it offers, a line each (or JSON)."""
+    client = ServerClient(args.server, api_key=args.api_key, timeout=SERVER_TIMEOUT, retries=1,
+                          allow_other_hosts=args.allow_other_hosts)
+    kind, entries = client.kind(), client.model_entries()
+    models = [{"id": str(e.get("id") or e.get("model") or e.get("name")), "server": client.url, "kind": kind,
+               **({"n_vocab": e["meta"]["n_vocab"]} if isinstance(e.get("meta"), dict) and "n_vocab" in e["meta"]
+                  else {})} for e in entries]
+    if args.json:
+        print(json.dumps(models, indent=1))
+        return 0
+    what = "llama.cpp's llama-server" if kind == LLAMA_SERVER else "an OpenAI-style model server"
+    print(f"{client.url}: {what}, {len(models)} model{'s' if len(models) != 1 else ''}")
+    for model in models:
+        vocab = f"  ({model['n_vocab']:,} word pieces)" if "n_vocab" in model else ""
+        print(f"    {model['id']}{vocab}")
+    return 0
