@@ -155,3 +155,22 @@ def test_the_models_command_lists_what_a_server_offers(server: ServerClient, cap
 
     assert main(["models", "--server", f"http://127.0.0.1:{free_port()}"]) == 2
     assert capsys.readouterr().err.count("\n") == 1  # one plain line
+
+
+def test_an_old_steps_scores_through_a_server_leave_the_run_where_it_is(server: ServerClient) -> None:
+    """A what-if on a step whose logits were let go asks the server for that point; the run's own text, and
+    so what the next step continues, stays as it was (a failed request then cannot leave it cut short)."""
+    from synthscope.engine.remote import RemoteEngine
+    from synthscope.sampling import SamplerSettings
+    from synthscope.session import Generator
+
+    engine = RemoteEngine(ServerClient(server.url, timeout=60), head=100, n_ctx=512)
+    generator = Generator(engine, seed=4)  # type: ignore[arg-type]
+    generator.start(PROMPTS[0])
+    generator.generate(SamplerSettings(), 5, ignore_eos=True)
+    kept = generator.raw_logits(2)
+    generator._logits.clear()  # as after a long run: the budget let them go
+    tokens = engine.tokens
+    np.testing.assert_allclose(generator.raw_logits(2), kept, atol=1e-6)
+    assert engine.tokens == tokens
+    generator.close()

@@ -159,7 +159,7 @@ def test_a_server_that_cannot_be_used_gives_one_line(options: list[str], words: 
 
 
 @pytest.mark.parametrize("options, words", [
-    (["--dry-multiplier", "0.8"], "DRY needs the text of every word piece"),
+    (["--dry-multiplier", "0.8"], "DRY works only with a model opened in Synthscope"),
     (["--grammar", "root ::= [0-9]+"], "A grammar needs llama.cpp's grammar sampler"),
     (["--chat"], "--model and --chat cannot go with it"),
     (["--head", "0"], "--head must be between 1 and"),

@@ -389,3 +389,75 @@ def test_a_request_blocked_on_the_network_is_broken_off_by_interrupt() -> None:
         with pytest.raises(ServerCancelled):
             client.models()
         assert time.perf_counter() - started < 2
+
+
+def test_closing_the_futures_window_leaves_the_run_going(qtbot, qapp, server: ServerClient) -> None:
+    """Stop in the futures window, which closing it presses, breaks off the futures' request only: a run
+    streaming meanwhile goes on to its end."""
+    win = connected_window(qtbot, qapp, ServerChoice(server.url, head=100))
+    try:
+        generate_with(qtbot, win, STORY, SamplerSettings(), 2, True)
+        win.commands.futures.trigger()
+        futures = win.futures.futures_window
+        win.parts.controls.max_tokens.setValue(30)
+        win.commands.generate.trigger()
+        qtbot.waitUntil(lambda: len(win.doc.mirror) >= 4, timeout=WAIT_MS)
+        futures.close()
+        idle(qtbot, win)
+        assert len(win.doc.mirror) == 32 and "Stopped" not in win.statusBar().currentMessage()
+    finally:
+        win.close()
+
+
+def test_dry_turned_on_during_a_run_through_a_server_is_one_plain_sentence(qtbot, qapp,
+                                                                           server: ServerClient) -> None:
+    win = connected_window(qtbot, qapp, ServerChoice(server.url, head=100))
+    try:
+        win.parts.controls.max_tokens.setValue(300)
+        win.parts.controls.ignore_end.setChecked(True)
+        win.run.use_prompt(STORY)
+        win.commands.generate.trigger()
+        qtbot.waitUntil(lambda: len(win.doc.mirror) >= 2, timeout=WAIT_MS)
+        win.handle.set_live_settings(SamplerSettings(dry_multiplier=0.8))
+        idle(qtbot, win)
+        assert "DRY works only with a model opened in Synthscope" in win.parts.banner.text.text()
+        assert len(win.doc.mirror) == worker_generator(win).n_steps < 300
+    finally:
+        win.close()
+
+
+def test_stop_through_llama_cpp_pythons_server_keeps_the_window_and_the_worker_in_step(
+        qtbot, qapp, smollm_path: Path, engine_config: EngineConfig, tmp_path: Path) -> None:
+    """Its word pieces' texts are asked as steps name them: a Stop in the middle of that still leaves the
+    window, the run and the server's context holding the same steps, and the next Step goes on."""
+    with running_server(smollm_path, engine_config, tmp_path) as client:
+        win = connected_window(qtbot, qapp, ServerChoice(client.url, head=20))
+        try:
+            win.parts.controls.max_tokens.setValue(200)
+            win.parts.controls.ignore_end.setChecked(True)
+            win.run.use_prompt(STORY)
+            win.commands.generate.trigger()
+            qtbot.waitUntil(lambda: len(win.doc.mirror) >= 2, timeout=WAIT_MS)
+            win.commands.stop.trigger()
+            idle(qtbot, win)
+            generator = worker_generator(win)
+            assert len(win.doc.mirror) == generator.n_steps
+            assert list(generator.engine.tokens) == [*generator.record.prompt_tokens, *generator.record.token_ids]
+            win.commands.step.trigger()
+            qtbot.waitUntil(lambda: win.doc.state == "idle" and len(win.doc.mirror) == generator.n_steps
+                            and not win.steps.pending, timeout=WAIT_MS)
+            assert not win.parts.banner.isVisible()
+        finally:
+            win.close()
+
+
+def test_the_step_sentence_says_every_number_is_exact_only_when_the_verdicts_do() -> None:
+    from synthscope.ui.steps.served_words import served_sentence
+
+    exact = {"seen": 10, "vocab": 10, "exact": {"raw_chances": "exact", "top_k": "exact", "final": "exact"}}
+    assert served_sentence(exact).endswith("every number here is exact.")
+    after = {"seen": 10, "vocab": 10, "exact": {"raw_chances": "approximate", "top_k": "exact", "final": "approximate"}}
+    sentence = served_sentence(after)  # a server that sent its chances after its own samplers
+    assert "every number here is exact" not in sentence
+    assert "Estimates: the listed chances before the samplers and the chances after the samplers." in sentence
+    assert "not kept" in served_sentence({"seen": 0, "vocab": 10})

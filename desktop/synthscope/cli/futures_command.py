@@ -86,12 +86,12 @@ def run_futures(args: argparse.Namespace, given: dict[str, Any], config_for: Any
         for token in steps_kept:
             engine.decode([token])
         context = prompt + steps_kept
-        futures = write_futures(engine, context, settings, args.n, args.tokens, seed, len(prompt), feedback)
         served = getattr(engine, "served_identity", None)
         identity = (ModelIdentity(*served) if served is not None else
                     ModelIdentity.of_file(engine.path, engine.facts.name, engine.n_vocab))
         if args.from_run is not None and served is not None and identity != run.model:
             raise SettingsError(f"This run was computed by {run.model.name}, not by {identity.name}.")
+        futures = write_futures(engine, context, settings, args.n, args.tokens, seed, len(prompt), feedback)
         return futures_document(futures, identity, context, seed, engine.token_text,
                                 lambda ids: b"".join(engine.token_bytes(t) for t in ids).decode("utf-8", "replace"),
                                 SERVED_NOTE if served is not None else BATCH_NOTE)

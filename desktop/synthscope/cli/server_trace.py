@@ -65,8 +65,8 @@ def print_server_models(args: argparse.Namespace) -> int:
                           allow_other_hosts=args.allow_other_hosts)
     kind, entries = client.kind(), client.model_entries()
     models = [{"id": str(e.get("id") or e.get("model") or e.get("name")), "server": client.url, "kind": kind,
-               **({"n_vocab": e["meta"]["n_vocab"]} if isinstance(e.get("meta"), dict) and "n_vocab" in e["meta"]
-                  else {})} for e in entries]
+               **({"n_vocab": e["meta"]["n_vocab"]} if isinstance(e.get("meta"), dict)
+                  and type(e["meta"].get("n_vocab")) is int else {})} for e in entries]
     if args.json:
         print(json.dumps(models, indent=1))
         return 0

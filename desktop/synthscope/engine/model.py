@@ -127,6 +127,22 @@ class Engine:
         """For labels: the token's bytes as text, stray bytes of a split character as \\xNN."""
         return self.token_bytes(token_id).decode("utf-8", errors="backslashreplace")
 
+    def vocabulary(self, progress: Callable[[float], None] | None = None,
+                   stop: Callable[[], bool] | None = None) -> tuple[list[str], list[int]] | None:
+        """Every token's text for labels and the tokens that end a text or a turn; None when `stop` said so
+        (asked, with `progress`, every 8,192 tokens)."""
+        texts, ends = [], []
+        for token in range(self.n_vocab):
+            texts.append(self.token_text(token))
+            if self.is_end_of_generation(token):
+                ends.append(token)
+            if token % 8192 == 0:
+                if stop is not None and stop():
+                    return None
+                if progress is not None:
+                    progress(token / self.n_vocab)
+        return texts, ends
+
     def chat_template(self) -> str | None:
         """The model's own chat template from its metadata, None for a base model."""
         if not self.facts.has_chat_template:  # absent, or a number or list where the text belongs

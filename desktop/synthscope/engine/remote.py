@@ -35,8 +35,8 @@ def check_server_settings(settings: SamplerSettings) -> None:
                           "in Synthscope, not through a model server.")
     if dry_enabled(settings.dry_multiplier, settings.dry_base, settings.dry_penalty_last_n) \
             and not settings.mirostat:
-        raise EngineError("DRY needs the text of every word piece in the vocabulary, which a model server does "
-                          "not give; set --dry-multiplier 0 to run through a server.")
+        raise EngineError("DRY works only with a model opened in Synthscope, not through a model server: turn "
+                          "it off (DRY strength 0, or --dry-multiplier 0) to go on.")
 
 
 @dataclass(frozen=True)

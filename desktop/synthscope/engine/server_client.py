@@ -232,9 +232,13 @@ class ServerClient(HttpChannel):
             try:
                 body = _with_model({"tokens": [int(t) for t in token_ids]}, model)
                 text = str(self._request("POST", "/extras/detokenize", body)["text"])
-            except (ServerError, KeyError):
+            except ServerError as error:
+                if error.status is None:  # not answering, or stopped: said as it is
+                    raise
                 raise ServerError(f"The model server at {self.url} could not turn these word pieces back into "
                                   "text (they may end in the middle of a character).") from None
+            except KeyError:
+                raise self._malformed() from None
         # Its completions read the text exactly as /extras/tokenize does, beginning-of-text token included.
         return text, self._has_extras() and self._tokenize(text, model, strip=False) == [int(t) for t in token_ids]
 

@@ -11,6 +11,9 @@ import time
 import urllib.parse
 from typing import Any
 
+# Making the connection cannot be broken off from another thread, so it is bounded on its own (a closing
+# window waits at most this long for a computer that does not answer).
+CONNECT_SECONDS = 10.0
 MAX_ANSWER_BYTES = 64 * 1024 * 1024  # a full-vocabulary answer of a 256k-token model is about 20 MB
 _LOCAL_NETWORKS = tuple(ipaddress.ip_network(n) for n in ("127.0.0.0/8", "10.0.0.0/8", "172.16.0.0/12",
                         "192.168.0.0/16", "169.254.0.0/16", "::1/128", "fe80::/10", "fc00::/7"))
@@ -111,7 +114,7 @@ class HttpChannel:
     def _once(self, method: str, path: str, body: dict[str, Any] | None) -> Any:
         deadline = time.monotonic() + self.timeout
         connection = (http.client.HTTPSConnection if self._https else http.client.HTTPConnection)(
-            self._host, self._port, timeout=self.timeout)
+            self._host, self._port, timeout=min(self.timeout, CONNECT_SECONDS))
         headers = {"Accept": "application/json", "Connection": "close", "Content-Type": "application/json",
                    **({"Authorization": f"Bearer {self.api_key}"} if self.api_key else {})}
         data = None if body is None else json.dumps(body).encode()

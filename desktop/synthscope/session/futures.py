@@ -10,13 +10,14 @@ import numpy as np
 
 from synthscope.engine import Engine, EngineError
 from synthscope.engine.batched import MAX_SEQUENCES, BatchedDecoder
-from synthscope.engine.remote import RemoteEngine
+from synthscope.engine.remote import RemoteEngine, check_server_settings
 from synthscope.engine.served_decoder import ServedDecoder
 from synthscope.engine.dry_breakers import dry_breakers
 from synthscope.sampling import FRESH, ChainResult, Feedback, SamplerSettings, run_chain, stages
 from synthscope.sampling.dice import FutureDice
 from synthscope.sampling.dry import dry_enabled
 from synthscope.sampling.newer_stages import xtc_enabled
+from synthscope.session.runner import Generator
 
 MAX_FUTURES, MAX_DEPTH = 500, 64
 FUTURES_STOPPED = "The futures were stopped."
@@ -252,3 +253,18 @@ def build_tree(futures: list[Future]) -> TreeNode:
             path_p = child.path_p
             node = child
     return root
+
+
+def futures_from_run(generator: Generator, index: int, settings: SamplerSettings, n: int, depth: int, seed: int,
+                     progress: Progress | None = None, should_stop: Callable[[], bool] | None = None) -> Futures:
+    """Many futures from step `index` of the generator's run (the end of the text at its length), from the
+    step's own logits and the feedback carried into it; through a model server its settings are checked."""
+    if isinstance(generator.engine, RemoteEngine):
+        check_server_settings(settings)
+    record = generator.record
+    steps = record.steps
+    context = list(record.prompt_tokens) + [step.token_id for step in steps[:index]]
+    root = generator.raw_logits(index) if index < len(steps) else generator.engine.logits().copy()
+    feedback = steps[index].feedback_in if index < len(steps) else (steps[-1].feedback_out if steps else FRESH)
+    return write_futures(generator.engine, context, settings, n, depth, seed, len(record.prompt_tokens), feedback,
+                         progress=progress, should_stop=should_stop, root_logits=root)

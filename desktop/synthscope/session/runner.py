@@ -113,6 +113,8 @@ class Generator:
         result = self._sample(raw, settings, index, position)
         if force is not None:
             result = force_choice(result, force)
+        # Its text first: through a model server that can be a request, which must fail before the decode
+        piece = self.engine.token_bytes(result.token_id)
         work: ChainResult | Future[StepTrace] = result
         if self.overlaps:
             work = self._pool.submit(build_trace, result, self.top_n)
@@ -122,7 +124,6 @@ class Generator:
             if isinstance(work, Future):
                 work.result()  # never leave the helper working on a step that did not happen
             raise
-        piece = self.engine.token_bytes(result.token_id)
         # The trace arrives with complete_traces(); until then the step stays inside the generator.
         step = Step(result.token_id, piece, self._assembler.feed(piece), result.u, settings,
                     None, "dice" if force is None else "person",  # type: ignore[arg-type]
@@ -269,6 +270,9 @@ class Generator:
         cached = self._logits.get(step_index)
         if cached is not None:
             return cached.copy()
+        head_logits = getattr(self.engine, "head_logits", None)
+        if head_logits is not None:  # a model server: asked for that point, its context left as it is
+            return np.array(head_logits(self.engine.tokens[:len(self._record.prompt_tokens) + step_index])[0])
         # The tail is decoded again one token at a time, as it was first: a batch could differ in
         # the last digits (it does on Gemma 3), and later steps' logits would inherit that.
         everything = self.engine.tokens

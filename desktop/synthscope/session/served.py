@@ -9,6 +9,7 @@ import numpy as np
 
 from synthscope.engine.remote import RemoteEngine, ServerConfig
 from synthscope.engine.server_client import ServerClient
+from synthscope.engine.server_http import ServerCancelled
 from synthscope.sampling.chain import penalty_window
 from synthscope.sampling.head import head_exactness
 from synthscope.session.record import RunRecord
@@ -37,23 +38,45 @@ def step_head(engine: RemoteEngine, record: RunRecord, index: int) -> dict[str, 
             "seconds": round(info.seconds, 4)}
 
 
-def served_client(choice: ServerChoice, cancelled: threading.Event, timeout: float) -> ServerClient:
-    """A client for the server chosen; `cancelled` (set from another thread) breaks off its requests."""
-    return ServerClient(choice.url, api_key=choice.api_key, timeout=timeout, retries=1,
-                        allow_other_hosts=choice.allow_other_hosts, cancelled=cancelled)
+class ServerLink:
+    """The worker's connection to a model server: its client, what the window was sent of its texts, and
+    `cancel`, set from the UI thread (Stop, Close) to break off the request in flight."""
 
+    def __init__(self, closing: threading.Event, timeout: float) -> None:
+        self.closing, self.timeout = closing, timeout
+        self.cancel = threading.Event()
+        self.client: ServerClient | None = None
+        self.sent_pieces: set[int] | None = None  # word pieces' texts the window has (None: all of them)
 
-def open_served(client: ServerClient, choice: ServerChoice, n_ctx: int,
-                progress: Callable[[float], None]) -> tuple[RemoteEngine, list[str], list[int], bool]:
-    """Connect, and read what the window needs once: each word piece's text (one request to llama-server;
-    "#id" for the others until a step names it), the end-of-text word pieces, and whether every text is known."""
-    engine = RemoteEngine(client, model=choice.model, head=choice.head, n_ctx=n_ctx)
-    progress(0.3)
-    complete = engine.learn_vocabulary()
-    progress(0.9)
-    vocab = [engine.known_text(token) or f"#{token}" for token in range(engine.n_vocab)]
-    ends = [token for token in range(engine.n_vocab) if engine.is_end_of_generation(token)]
-    return engine, vocab, ends, complete
+    def connect(self, choice: ServerChoice, n_ctx: int,
+                progress: Callable[[float], None]) -> tuple[RemoteEngine, list[str], list[int]]:
+        """The engine, each word piece's text (one request to llama-server; "#id" for the others until a
+        step names them) and the end-of-text word pieces."""
+        self.client = client = ServerClient(choice.url, api_key=choice.api_key, timeout=self.timeout, retries=1,
+                                            allow_other_hosts=choice.allow_other_hosts, cancelled=self.cancel)
+        if self.closing.is_set():
+            raise ServerCancelled(f"Connecting to {client.url} was stopped.")
+        engine = RemoteEngine(client, model=choice.model, head=choice.head, n_ctx=n_ctx)
+        progress(0.3)
+        complete = engine.learn_vocabulary()
+        progress(0.9)
+        self.sent_pieces = None if complete else set()
+        vocab = [engine.known_text(token) or f"#{token}" for token in range(engine.n_vocab)]
+        return engine, vocab, [token for token in range(engine.n_vocab) if engine.is_end_of_generation(token)]
+
+    def fresh(self) -> None:
+        """A Stop breaks off only the request in flight then: what is asked later goes ahead (unless the
+        window is closing)."""
+        self.cancel.clear()
+        if self.closing.is_set():  # set while it was cleared: Close must still break off what follows
+            self.cancel.set()
+
+    def interrupt(self) -> None:
+        """From another thread: break off the request in flight (also a connection not made yet)."""
+        self.cancel.set()
+        client = self.client
+        if client is not None:
+            client.interrupt()
 
 
 def batch_heads(engine: RemoteEngine, record: RunRecord, indices: Iterable[int],

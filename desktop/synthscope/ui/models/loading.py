@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QObject
+from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QFileDialog, QLabel, QMainWindow, QProgressBar
 
@@ -33,6 +33,8 @@ SERVED_MODEL_HELP = ("This model runs on a model server, another program (often 
 class ModelLoading(QObject):
     """Opens models in the worker; a running generation is stopped first, a load or an undo in
     flight finishes first (the model waits in `doc.queued_model`)."""
+
+    connected = Signal()  # a model server was asked for instead of a file
 
     def __init__(self, window: QMainWindow, doc: Workspace, progress: QProgressBar, progress_holder: QAction,
                  model_label: QLabel, engine_label: QLabel, inspector: Inspector,
@@ -74,6 +76,7 @@ class ModelLoading(QObject):
         self._begin("Connecting to the model server", f"at <b>{html(choice.url)}</b>")
         self.doc.model_source = None
         self.connecting = choice
+        self.connected.emit()  # the session autosaved at the start waits for a model file, not for this
         self.handle.connect_server(choice, int(self.performance.preferences().get("context", DEFAULT_CONTEXT)))
 
     def reload_model(self) -> None:

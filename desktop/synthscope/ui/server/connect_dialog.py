@@ -28,7 +28,7 @@ PLACEHOLDER = "http://127.0.0.1:8080"
 ASKING = "Asking the server…"
 READY = "Press “Find its models” to check that the server answers and see what it offers."
 HEADS: tuple[tuple[str, int | None], ...] = (
-    ("All of them (every number exact; slower)", None),
+    ("All of them (every number exact with llama-server; slower)", None),
     ("The top 1,000 (fast; exact wherever the samplers cut inside them)", 1000),
     ("The top 100 (fastest; more numbers are estimates)", 100),
 )

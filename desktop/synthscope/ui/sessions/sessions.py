@@ -141,6 +141,11 @@ class Sessions(QObject):
                     and self._fits(exploration, False)):
                 self._restore(exploration)
 
+    def skip_start_autosave(self) -> None:
+        """A model server was connected before the start's model file loaded: the autosave, if it is a
+        file's session, would open that file over the server."""
+        self.restore_on_load = False
+
     def _keep_served_autosave(self, path: Path) -> None:
         """The last session was computed by a model server, which is not connected at the start: it is
         kept beside the autosave (the next autosave would replace it) and the status bar says where."""
@@ -172,6 +177,10 @@ class Sessions(QObject):
 
     def _restore(self, exploration: Exploration) -> None:
         record, doc = exploration.record, self.doc
+        if doc.model is not None and isinstance(doc.model.vocab, list):  # a server's texts, learned as they come
+            for token, piece in record.pieces.items():
+                if 0 <= token < len(doc.model.vocab) and doc.model.vocab[token].startswith("#"):
+                    doc.model.vocab[token] = piece.decode("utf-8", errors="backslashreplace")
         chat = exploration.extras.get("chat")
         self.chat.set_mode(bool(chat) and doc.model is not None and doc.model.facts.has_chat_template)
         if doc.chatting and isinstance(chat, dict):

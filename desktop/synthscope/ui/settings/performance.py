@@ -170,8 +170,8 @@ class PerformancePanel(QFrame):
         self.served = True
         self._loaded = self.reload_preferences()
         self.engine_line.setText(f"Computed by {config.describe()}, context of {n_ctx:,} word pieces. The "
-                                 "settings above are for model files opened in Synthscope: they do not change "
-                                 "the server.")
+                                 "settings above are for model files opened in Synthscope (only the context "
+                                 "length is asked of a server, when connecting).")
         self._mark_pending()
 
     def show_engine(self, config: EngineConfig, note: str, device: str, n_ctx: int) -> None:

@@ -188,7 +188,7 @@ class StepDisplay(QObject):
     def contended(self) -> bool:
         """Whether llama.cpp runs on every core, so that the window's thread takes one from it."""
         model = self.doc.model
-        return model is not None and (model.config.threads or self.cores) >= self.cores
+        return model is not None and model.server is None and (model.config.threads or self.cores) >= self.cores
 
     def flush(self) -> None:
         """Coalesced view update: new text in one edit, then the panels. While a run streams, the

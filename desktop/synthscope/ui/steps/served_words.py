@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from synthscope.sampling.head import APPROXIMATE, EXACT, UPPER_BOUND
+from synthscope.sampling.head import APPROXIMATE, EXACT, OFF, UPPER_BOUND
 from synthscope.ui.wording import STAGE_LABELS, listed, percent
 
-SERVED_HELP = ("A model server on another computer worked out this step's chances and sent the most likely "
+SERVED_HELP = ("A model server (often on another computer) worked out this step's chances and sent the most likely "
                "word pieces' chances; Synthscope's own samplers and dice ran on them here. Where a sampler's "
                "cut falls among the word pieces it listed, the numbers are exactly what the whole list would "
                "give; where it needs the word pieces it did not list, they are estimates.")
@@ -29,16 +29,19 @@ def served_sentence(head: dict[str, Any] | None, what_if: bool = False) -> str:
         return ""
     seen, vocab = int(head.get("seen", 0)), int(head.get("vocab", 0))
     if seen == 0:
-        return ("From the model server. Its list for this word piece is not at hand (it was written before "
-                "this connection or on another path), so which numbers are exact is not known.")
-    if seen >= vocab:
+        return ("From the model server. What it listed for this word piece was not kept (a session saved by "
+                "an older Synthscope), so which numbers are exact is not known.")
+    given = head.get("exact") or {}
+    if seen >= vocab and all(verdict in (EXACT, OFF) for verdict in given.values()):
         first = f"From the model server, which sent the chances of all {vocab:,} word pieces: every number here is exact."
+        given = {}
+    elif seen >= vocab:
+        first = f"From the model server, which sent the chances of all {vocab:,} word pieces."
     else:
         mass = head.get("listed_mass")
         share = f" ({percent(float(mass))} of the whole chance)" if isinstance(mass, (int, float)) else ""
         first = (f"From the model server: {seen:,} of {vocab:,} word pieces seen{share}; the other "
                  f"{vocab - seen:,} share the rest evenly, as an estimate.")
-    given = head.get("exact") or {}
     # In the order a step happens: the server's chances, each sampler, the draw, then the step's unsureness.
     verdicts = {key: given[key] for key in ("raw_chances", *given, "final", "entropy_raw") if key in given}
     exact = [_name(key) for key, verdict in verdicts.items() if verdict == EXACT]

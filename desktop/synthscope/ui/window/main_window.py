@@ -153,6 +153,7 @@ class MainWindow(QMainWindow):
         # models
         a.open_model.triggered.connect(self.models.open_model_dialog)
         a.connect_server.triggered.connect(self.server.open_dialog)
+        self.models.connected.connect(self.sessions.skip_start_autosave)
         a.model_info.triggered.connect(self.models.show_model_info)
         a.models.triggered.connect(self.models.show_models)
         p.banner.open_button.clicked.connect(self.models.open_model_dialog)

@@ -18,18 +18,17 @@ from synthscope.engine import (ConfigError, Engine, EngineError, LoadCancelled, 
 from synthscope.engine.chat import format_chat
 from synthscope.engine.model import DEFAULT_CONTEXT
 from synthscope.engine.remote import check_server_settings
-from synthscope.engine.server_client import ServerClient
 from synthscope.engine.server_http import ServerCancelled, ServerError
-from synthscope.sampling import FRESH, BrokenLogits, SamplerSettings
+from synthscope.sampling import BrokenLogits, SamplerSettings
 from synthscope.session import Generator, RunRecord, Step
 from synthscope.session.exploration_io import save_exploration
-from synthscope.session.futures import FUTURES_STOPPED, write_futures
+from synthscope.session.futures import FUTURES_STOPPED, futures_from_run
 from synthscope.session.json_io import unsaved_words
 from synthscope.session.stopping import StopWatcher
 from synthscope.ui import theme
 from synthscope.session.requests import (FuturesRequest, LoadedModel, RunRequest, RunStarted, ServerChoice,
                                         StepBatch, device_name)
-from synthscope.session.served import batch_heads, open_served, served_client, served_config
+from synthscope.session.served import ServerLink, batch_heads, served_config
 
 log = logging.getLogger(__name__)
 TOP_N = 20
@@ -42,8 +41,8 @@ SEND_SECONDS = theme.RUN_TEXT_MS * 1.1 / 1000
 # session (1,000 steps: 8 MB, 0.34 s to write) takes at most a tenth of the writing time.
 AUTOSAVE_SHARE = 10
 SERVER_TIMEOUT = 60.0  # seconds per request: a whole 262k vocabulary's step takes seconds, a cold prompt more
-NOT_SERVED = ("{what} needs the model opened in Synthscope itself; through a model server each step is one "
-              "request, so open the model file to use it.")
+NOT_SERVED = ("{what} works only with a model opened in Synthscope, not through a model server: open the "
+              "model's file to use it.")
 
 
 class EngineWorker(QObject):
@@ -83,10 +82,8 @@ class EngineWorker(QObject):
         self.pending_autosave: tuple[str, object] | None = None
         self.autosaved_at = 0.0  # perf_counter() when the last autosave ended
         self.autosave_cost = 0.0  # seconds it took
-        # Set from the UI thread (Stop, Close) to break off a model server's request in flight.
-        self.server_cancel = threading.Event()
-        self._client: ServerClient | None = None  # the server's client, for interrupt() from the UI thread
-        self._sent_pieces: set[int] | None = None  # word pieces' texts the window has from a server
+        self.link = ServerLink(self.closing, SERVER_TIMEOUT)  # a model server's requests, and breaking them off
+        self.futures_running = threading.Event()  # Stop in the futures window interrupts only then
 
     # -- model ------------------------------------------------------------------------------
     @Slot(str, bool, object)
@@ -117,16 +114,12 @@ class EngineWorker(QObject):
             self.loadFailed.emit(f"{Path(path).name} could not be opened because of an unexpected "
                                  f"problem: {exc}")
             return
-        vocab, ends = [], []
-        for token in range(engine.n_vocab):
-            vocab.append(engine.token_text(token))
-            if engine.is_end_of_generation(token):
-                ends.append(token)
-            if token % 8192 == 0:
-                if self.closing.is_set():  # a large vocabulary takes a while: closing does not wait
-                    engine.close()
-                    return
-                self.loadProgress.emit(1 - VOCAB_SHARE + VOCAB_SHARE * token / engine.n_vocab)
+        texts = engine.vocabulary(lambda done: self.loadProgress.emit(1 - VOCAB_SHARE + VOCAB_SHARE * done),
+                                  self.closing.is_set)  # a large vocabulary takes a while: closing does not wait
+        if texts is None:
+            engine.close()
+            return
+        vocab, ends = texts
         self.engine = engine
         self.generator = Generator(engine, top_n=TOP_N)
         self.loadProgress.emit(1.0)
@@ -136,14 +129,13 @@ class EngineWorker(QObject):
     @Slot(object, int)
     def connect_server(self, choice: ServerChoice, n_ctx: int) -> None:
         """Compute with a model server instead of a model file (Synthscope's own samplers and dice)."""
-        self._fresh_requests()
+        self.link.fresh()
         self.release()
         try:
-            self._client = client = served_client(choice, self.server_cancel, SERVER_TIMEOUT)
-            if self.closing.is_set():
-                return
-            engine, vocab, ends, complete = open_served(client, choice, n_ctx, self.loadProgress.emit)
+            engine, vocab, ends = self.link.connect(choice, n_ctx, self.loadProgress.emit)
         except ServerCancelled:
+            if not self.closing.is_set():
+                self.loadFailed.emit(f"Connecting to the model server at {choice.url} was stopped.")
             return
         except (ServerError, EngineError) as exc:
             self.loadFailed.emit(str(exc))
@@ -153,7 +145,6 @@ class EngineWorker(QObject):
             self.loadFailed.emit(f"The model server at {choice.url} could not be used because of an "
                                  f"unexpected problem: {exc}")
             return
-        self._sent_pieces = None if complete else set()
         self.engine = engine  # type: ignore[assignment]
         self.generator = Generator(engine, top_n=TOP_N)  # type: ignore[arg-type]
         self.loadProgress.emit(1.0)
@@ -161,18 +152,9 @@ class EngineWorker(QObject):
                                      f"the model server at {engine.config.server}", engine.n_ctx,
                                      frozenset(ends)))
 
-    def _fresh_requests(self) -> None:
-        """A Stop breaks off only the server's request in flight then: what is asked later goes ahead
-        (unless the window is closing)."""
-        if not self.closing.is_set():
-            self.server_cancel.clear()
-
     def interrupt(self) -> None:
         """From the UI thread: break off a model server's request in flight (Stop, Close)."""
-        self.server_cancel.set()  # also stops a connection whose client is not made yet
-        client = self._client
-        if client is not None:
-            client.interrupt()
+        self.link.interrupt()
 
     def release(self) -> None:
         """Close the generator and engine (also called by the UI thread once this thread has ended)."""
@@ -182,12 +164,12 @@ class EngineWorker(QObject):
         if self.engine is not None:
             self.engine.close()
             self.engine = None
-        self._client = None
+        self.link.client = None
 
     # -- generation -------------------------------------------------------------------------
     @Slot(object)
     def run(self, request: RunRequest) -> None:
-        self._fresh_requests()
+        self.link.fresh()
         generator = self.generator
         if generator is None:
             self.failed.emit("No model is loaded yet. Open one with File > Open model….")
@@ -200,8 +182,9 @@ class EngineWorker(QObject):
 
     def _generate(self, generator: Generator, request: RunRequest) -> str:
         served = served_config(generator.engine) is not None
+        checked = self.live_settings
         if served:
-            check_server_settings(self.live_settings)
+            check_server_settings(checked)
         machine_threads = None if served else machine_choice().config.threads  # known in this process
         threads = None if served else self.live_threads or machine_threads
         if threads != generator.engine.config.threads:
@@ -232,7 +215,11 @@ class EngineWorker(QObject):
                 threads = None if served else self.live_threads or machine_threads
                 if threads != generator.engine.config.threads:
                     generator.engine.set_threads(threads)
-                step = generator.step_untraced(self.live_settings, forced.pop(0) if forced else None)
+                settings = self.live_settings
+                if served and settings is not checked:  # DRY or a grammar turned on during the run
+                    check_server_settings(settings)
+                    checked = settings
+                step = generator.step_untraced(settings, forced.pop(0) if forced else None)
                 is_end = generator.is_end(step)
                 made.append((generator.n_steps - 1, step, is_end))
                 if is_end and not request.ignore_end:
@@ -249,9 +236,13 @@ class EngineWorker(QObject):
                         self.autosave()
             return "limit"
         except ServerCancelled:
+            self.link.fresh()  # the steps made so far go out; the texts they name may still be asked
             return "stopped"
         finally:
-            self._send(generator, made)
+            try:
+                self._send(generator, made)
+            except ServerCancelled:  # a second Stop while those texts were asked: those steps were taken back
+                pass
 
     def _send(self, generator: Generator, made: list[tuple[int, Step, bool]]) -> None:
         """Fill in the traces of the steps made since the last call (a batch costs about half as
@@ -262,7 +253,7 @@ class EngineWorker(QObject):
                 pieces: dict[int, str] = {}
                 if served_config(generator.engine) is not None:  # each step gets its head before it goes out
                     pieces = batch_heads(generator.engine, generator.record,  # type: ignore[arg-type]
-                                         [index for index, _, _ in made], self._sent_pieces)
+                                         [index for index, _, _ in made], self.link.sent_pieces)
                 self.stepped.emit(StepBatch.of(made[0][0], [step for _, step, _ in made],
                                                [generator.shared_logits(index) for index, _, _ in made],
                                                [is_end for _, _, is_end in made], pieces))
@@ -279,7 +270,7 @@ class EngineWorker(QObject):
     @Slot(object)
     def follow(self, steps: list[Step]) -> None:
         """Make the run follow another path of the exploration (re-decoded where it differs)."""
-        self._fresh_requests()
+        self.link.fresh()
         with self._reported("Switching branch"):
             if self.generator is not None:
                 self.generator.follow(steps)
@@ -288,7 +279,7 @@ class EngineWorker(QObject):
     @Slot(object)
     def restore(self, session: object) -> None:
         """Start the run of an opened session and follow its current path."""
-        self._fresh_requests()
+        self.link.fresh()
         prompt, seed, steps, pieces = session  # type: ignore[misc]
         with self._reported("Opening the session"):
             if self.generator is not None:
@@ -303,14 +294,16 @@ class EngineWorker(QObject):
     @Slot(object)
     def peek(self, settings: SamplerSettings) -> None:
         """What the dice would write next, for a person to accept or overrule (nothing is decoded)."""
-        self._fresh_requests()
+        self.link.fresh()
         with self._reported("Looking ahead"):
+            if self.generator is not None and served_config(self.generator.engine) is not None:
+                check_server_settings(settings)
             if self.generator is not None and self.generator.record.prompt_tokens:
                 self.proposed.emit((self.generator.n_steps, self.generator.peek(settings)))
 
     @Slot(int)
     def fetch_logits(self, index: int) -> None:
-        self._fresh_requests()
+        self.link.fresh()
         if self.generator is None or not 0 <= index < self.generator.n_steps:
             return
         with self._reported("Fetching the scores"):
@@ -318,7 +311,7 @@ class EngineWorker(QObject):
 
     @Slot(int, str, object)
     def fetch_extras(self, index: int, grammar: str, breakers: tuple[str, ...] | None) -> None:
-        self._fresh_requests()
+        self.link.fresh()
         if self.generator is None or not 0 <= index < self.generator.n_steps:
             return
         with self._reported("Checking the grammar" if grammar else "Preparing DRY"):
@@ -329,25 +322,22 @@ class EngineWorker(QObject):
     @Slot(object)
     def write_futures(self, request: FuturesRequest) -> None:
         """Many futures from step `request.index` of the run (its own logits there, exactly)."""
-        self._fresh_requests()
+        self.link.fresh()
+        self.futures_running.set()
+        try:
+            self._write_futures(request)
+        finally:
+            self.futures_running.clear()
+
+    def _write_futures(self, request: FuturesRequest) -> None:
         generator = self.generator
         if generator is None or not 0 <= request.index <= generator.n_steps:
             self.futuresFailed.emit("There is no text to write futures from yet.")
             return
         try:
-            if served_config(generator.engine) is not None:
-                check_server_settings(request.settings)
-            record = generator.record
-            index, steps = request.index, record.steps
-            context = list(record.prompt_tokens) + [step.token_id for step in steps[:index]]
-            root = generator.raw_logits(index) if index < len(steps) else generator.engine.logits().copy()
-            feedback = steps[index].feedback_in if index < len(steps) else (
-                steps[-1].feedback_out if steps else FRESH)
-            futures = write_futures(generator.engine, context, request.settings, request.n, request.depth,
-                                    request.seed, len(record.prompt_tokens), feedback,
-                                    progress=self.futuresProgress.emit,
-                                    should_stop=lambda: self.futures_stop.is_set() or self.closing.is_set(),
-                                    root_logits=root)
+            futures = futures_from_run(generator, request.index, request.settings, request.n, request.depth,
+                                       request.seed, progress=self.futuresProgress.emit,
+                                       should_stop=lambda: self.futures_stop.is_set() or self.closing.is_set())
         except ServerCancelled:
             self.futuresFailed.emit(FUTURES_STOPPED)
             return
@@ -391,7 +381,10 @@ class EngineWorker(QObject):
     def save(self, path: str, snapshot: object, quiet: bool) -> None:
         """Write the session: the run's facts from here, the branches from the window's snapshot
         (Exploration without its record). `quiet`: an autosave, which says nothing on success."""
-        record: RunRecord | None = self.generator.record if self.generator else None
+        try:
+            record: RunRecord | None = self.generator.record if self.generator else None
+        except ServerError:  # the texts of the last steps could not be asked (closing): those steps are left out
+            record = self.generator.record if self.generator else None
         if record is None or not record.prompt_tokens:
             if not quiet:
                 self.failed.emit("There is no run to save yet.")

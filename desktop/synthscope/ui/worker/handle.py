@@ -87,7 +87,8 @@ class WorkerHandle(QObject):
 
     def stop_futures(self) -> None:
         self.worker.futures_stop.set()
-        self.worker.interrupt()  # through a model server: the request in flight ends now
+        if self.worker.futures_running.is_set():  # through a model server: its request in flight ends now
+            self.worker.interrupt()
 
     def save(self, path: str, snapshot: object, quiet: bool = False) -> None:
         self._save.emit(path, snapshot, quiet)
