@@ -336,6 +336,8 @@ class Generator:
         return len(made)
 
     def close(self) -> None:
-        self.complete_traces()
-        self._pool.shutdown(wait=True)
-        self._inputs.close()
+        try:
+            self.complete_traces()
+        finally:
+            self._pool.shutdown(wait=True)
+            self._inputs.close()

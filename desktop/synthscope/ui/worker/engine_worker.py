@@ -7,7 +7,7 @@ import logging
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import numpy as np
@@ -41,8 +41,7 @@ SEND_SECONDS = theme.RUN_TEXT_MS * 1.1 / 1000
 # session (1,000 steps: 8 MB, 0.34 s to write) takes at most a tenth of the writing time.
 AUTOSAVE_SHARE = 10
 SERVER_TIMEOUT = 60.0  # seconds per request: a whole 262k vocabulary's step takes seconds, a cold prompt more
-NOT_SERVED = ("{what} works only with a model opened in Synthscope, not through a model server: open the "
-              "model's file to use it.")
+NOT_SERVED = "{what} works only with a model opened in Synthscope, not through a model server: open its file."
 
 
 class EngineWorker(QObject):
@@ -159,7 +158,8 @@ class EngineWorker(QObject):
     def release(self) -> None:
         """Close the generator and engine (also called by the UI thread once this thread has ended)."""
         if self.generator is not None:
-            self.generator.close()
+            with suppress(ServerError):  # the last steps' texts could not be asked of a server gone: they go too
+                self.generator.close()
             self.generator = None
         if self.engine is not None:
             self.engine.close()
