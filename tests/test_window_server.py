@@ -57,6 +57,15 @@ def connected_window(qtbot, qapp, choice: ServerChoice, seed: int = 5, chat: boo
     return win
 
 
+def start_long_run(qtbot, win: MainWindow, length: int, shown: int) -> None:
+    """Generate `length` word pieces of STORY, the end of text ignored; back once `shown` are in the window."""
+    win.parts.controls.max_tokens.setValue(length)
+    win.parts.controls.ignore_end.setChecked(True)
+    win.run.use_prompt(STORY)
+    win.commands.generate.trigger()
+    qtbot.waitUntil(lambda: len(win.doc.mirror) >= shown, timeout=WAIT_MS)
+
+
 def in_process_run(smollm_path: Path, config: EngineConfig, settings: SamplerSettings, seed: int,
                    length: int) -> list[int]:
     with Engine.load(smollm_path, config, n_ctx=N_CTX) as engine:
@@ -239,11 +248,7 @@ def test_a_server_that_dies_mid_run_stops_the_run_cleanly_and_keeps_what_was_wri
     with running(command, port, tmp_path / "server.log") as client:
         win = connected_window(qtbot, qapp, ServerChoice(client.url, head=100))
         try:
-            win.parts.controls.max_tokens.setValue(400)
-            win.parts.controls.ignore_end.setChecked(True)
-            win.run.use_prompt(STORY)
-            win.commands.generate.trigger()
-            qtbot.waitUntil(lambda: len(win.doc.mirror) >= 3, timeout=WAIT_MS)
+            start_long_run(qtbot, win, 400, 3)
             pids = _children_listening(port)
             assert pids, "the server's process was not found"
             for pid in pids:
@@ -413,11 +418,7 @@ def test_dry_turned_on_during_a_run_through_a_server_is_one_plain_sentence(qtbot
                                                                            server: ServerClient) -> None:
     win = connected_window(qtbot, qapp, ServerChoice(server.url, head=100))
     try:
-        win.parts.controls.max_tokens.setValue(300)
-        win.parts.controls.ignore_end.setChecked(True)
-        win.run.use_prompt(STORY)
-        win.commands.generate.trigger()
-        qtbot.waitUntil(lambda: len(win.doc.mirror) >= 2, timeout=WAIT_MS)
+        start_long_run(qtbot, win, 300, 2)
         win.handle.set_live_settings(SamplerSettings(dry_multiplier=0.8))
         idle(qtbot, win)
         assert "DRY works only with a model opened in Synthscope" in win.parts.banner.text.text()
@@ -433,11 +434,7 @@ def test_stop_through_llama_cpp_pythons_server_keeps_the_window_and_the_worker_i
     with running_server(smollm_path, engine_config, tmp_path) as client:
         win = connected_window(qtbot, qapp, ServerChoice(client.url, head=20))
         try:
-            win.parts.controls.max_tokens.setValue(200)
-            win.parts.controls.ignore_end.setChecked(True)
-            win.run.use_prompt(STORY)
-            win.commands.generate.trigger()
-            qtbot.waitUntil(lambda: len(win.doc.mirror) >= 2, timeout=WAIT_MS)
+            start_long_run(qtbot, win, 200, 2)
             win.commands.stop.trigger()
             idle(qtbot, win)
             generator = worker_generator(win)
