@@ -376,6 +376,15 @@ def test_the_window_through_llama_cpp_pythons_server_learns_word_pieces_as_they_
             for step in win.doc.mirror.steps:  # the text of every word piece shown is known by now
                 assert model.vocab[step.token_id] == step.text
             assert "100 of 49,152 word pieces seen" in win.parts.inspector.header.served.text()
+            win.commands.futures.trigger()  # and of every word piece the futures wrote
+            futures = win.futures.futures_window
+            futures.n.setValue(6)
+            futures.depth.setValue(2)
+            futures.write_button.click()
+            qtbot.waitUntil(lambda: futures.futures is not None, timeout=WAIT_MS)
+            written = {t for future in futures.futures.continuations for t in future.token_ids}
+            assert written and not any(model.vocab[t].startswith("#") for t in written)
+            futures.close()
         finally:
             win.close()
 

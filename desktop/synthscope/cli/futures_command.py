@@ -76,9 +76,9 @@ def run_futures(args: argparse.Namespace, given: dict[str, Any], config_for: Any
     n_ctx = max(DEFAULT_CONTEXT, len(context_text.encode()) + len(steps_kept) + args.tokens + 16)
     if args.server:
         check_server_settings(settings)
+    probe = args.from_run is None and args.model is not None
     with (served_engine(args, n_ctx) if args.server else
-          open_engine(path, n_ctx=n_ctx, config=engine_config, probe=args.from_run is None and args.model is not None)
-          ) as engine:
+          open_engine(path, n_ctx=n_ctx, config=engine_config, probe=probe)) as engine:
         prompt = list(prompt_tokens) if prompt_tokens is not None else engine.tokenize(context_text)
         if not prompt:
             raise EngineError("The prompt is empty. Type a few words for the model to continue.")

@@ -52,7 +52,8 @@ class ServerConfig:
     threads: int | None = None  # the Generator reads it: None computes the statistics after each step
 
     def describe(self) -> str:
-        asked = "every word piece" if self.head >= self.vocab else f"the top {self.head:,} of {self.vocab:,} word pieces"
+        asked = ("every word piece" if self.head >= self.vocab
+                 else f"the top {self.head:,} of {self.vocab:,} word pieces")
         who = "llama.cpp's llama-server" if self.kind == LLAMA_SERVER else "an OpenAI-style model server"
         return f"{who} at {self.server}, asked for {asked} at each step"
 
@@ -170,7 +171,8 @@ class RemoteEngine:
             self._avoid = tuple(unfinished_pieces(pieces)) or (-1,)
             self._pieces.update((token, piece) for token, piece in pieces.items() if piece)
             # Its steps give special tokens no bytes; its detokeniser names them ("<|im_end|>"), a request each.
-            for token in [t for t, piece in pieces.items() if not piece and t not in self._pieces][:SPECIAL_LOOKUPS]:
+            unnamed = [t for t, piece in pieces.items() if not piece and t not in self._pieces]
+            for token in unnamed[:SPECIAL_LOOKUPS]:
                 self.token_bytes(token)
         return all(token in self._pieces for token in range(self.n_vocab))
 

@@ -177,8 +177,8 @@ class ServerClient(HttpChannel):
         for n_predict in writes:
             body = _with_model({"prompt": [int(t) for t in token_ids], "n_predict": n_predict, "n_probs": int(n),
                                 "temperature": 0.0, "post_sampling_probs": False, "cache_prompt": True,
-                                "stream": False, **({"logit_bias": [[int(t), False] for t in avoid]} if avoid else {})},
-                               model)
+                                "stream": False,
+                                **({"logit_bias": [[int(t), False] for t in avoid]} if avoid else {})}, model)
             answer = self._same_model(self._request("POST", "/completion", body), model)
             if answer.get("completion_probabilities") or answer.get("stop_type") != "limit":
                 break

@@ -43,8 +43,8 @@ def check_address(url: str, allow_other_hosts: bool = False) -> str:
         raise ServerError(f"The port in {url.strip()!r} is not a number from 1 to 65535.") from None
     if not allow_other_hosts and not _is_local(host):
         raise ServerError(f"{host} is not on this computer or your local network, so Synthscope will not send "
-                          "your text there unless you allow it (tick “Allow a server outside this computer and the "
-                          "local network”, or give --allow-other-hosts).")
+                          "your text there unless you allow it (tick “Allow a server outside this computer "
+                          "and the local network”, or give --allow-other-hosts).")
     path = parts.path.rstrip("/")
     if path.endswith("/v1"):  # people paste the OpenAI base address; the client adds /v1 itself
         path = path[:-3]

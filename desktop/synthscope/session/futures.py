@@ -150,7 +150,8 @@ def _write_group(engine: Engine, sampler: _Sampler, context: Sequence[int], futu
     states = [feedback] * len(futures)
     # Through a model server the first word pieces are checked against what it listed too: always a decoder.
     served = isinstance(engine, RemoteEngine)
-    decoder = ((ServedDecoder if served else BatchedDecoder)(engine, len(futures), depth, len(context))  # type: ignore[arg-type]
+    kind = ServedDecoder if served else BatchedDecoder
+    decoder = (kind(engine, len(futures), depth, len(context))  # type: ignore[arg-type]
                if depth > 1 or served else None)
     try:
         root = decoder.start(list(context)) if decoder is not None else None

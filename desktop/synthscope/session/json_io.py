@@ -154,7 +154,8 @@ def steps_from_dicts(values: Any, pieces: dict[int, bytes], settings_cache: dict
                           settings, _trace_from_dict(item, n, vocab), chosen_by,
                           None if xtc_u is None else number(xtc_u, f"step {n}'s XTC draw", 0.0, 1.0),
                           _feedback_from_dict(item.get("feedback_in"), n),
-                          _feedback_from_dict(item.get("feedback_out"), n), _head_from_dict(item.get("head"), n, vocab)))
+                          _feedback_from_dict(item.get("feedback_out"), n),
+                          _head_from_dict(item.get("head"), n, vocab)))
     return steps
 
 

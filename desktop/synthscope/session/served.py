@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -9,7 +10,7 @@ import numpy as np
 
 from synthscope.engine.remote import RemoteEngine, ServerConfig
 from synthscope.engine.server_client import ServerClient
-from synthscope.engine.server_http import ServerCancelled
+from synthscope.engine.server_http import ServerCancelled, ServerError
 from synthscope.sampling.chain import penalty_window
 from synthscope.sampling.head import head_exactness
 from synthscope.session.record import RunRecord
@@ -63,6 +64,22 @@ class ServerLink:
         self.sent_pieces = None if complete else set()
         vocab = [engine.known_text(token) or f"#{token}" for token in range(engine.n_vocab)]
         return engine, vocab, [token for token in range(engine.n_vocab) if engine.is_end_of_generation(token)]
+
+    def texts_to_send(self, engine: object, tokens: Iterable[int], seconds: float = 3.0) -> dict[int, str]:
+        """The texts of `tokens` the window has not been sent, asked of a server that names word pieces only
+        by text (one request each, for at most `seconds`; the rest stay "#id" until a step names them)."""
+        if self.sent_pieces is None or not isinstance(engine, RemoteEngine):
+            return {}
+        deadline, found = time.monotonic() + seconds, {}
+        for token in dict.fromkeys(int(t) for t in tokens):
+            if token in self.sent_pieces or time.monotonic() > deadline:
+                continue
+            try:
+                found[token] = engine.token_text(token)
+            except ServerError:  # not answering now: left for a later step
+                break
+            self.sent_pieces.add(token)
+        return found
 
     def fresh(self) -> None:
         """A Stop breaks off only the request in flight then: what is asked later goes ahead (unless the

@@ -195,8 +195,9 @@ class ConnectDialog(QDialog):
         self.asked += 1
         self.find.setEnabled(False)
         self._say(ASKING)
+        question = (self.asked, self.url(), self.key.text().strip() or None, self.others.isChecked())
         threading.Thread(target=self._answers.ask_in_thread, daemon=True, name="synthscope-server-ask",
-                         args=(self.asked, self.url(), self.key.text().strip() or None, self.others.isChecked())).start()
+                         args=question).start()
 
     def _receive(self, number: int, result: tuple[str, list[str]] | str) -> None:
         if number != self.asked:

@@ -1,4 +1,5 @@
-"""File → Connect to a model server…: the dialog, the servers used lately, and handing the choice to model loading."""
+"""File → Connect to a model server…: the dialog, the servers used lately, and the choice handed to model
+loading."""
 from __future__ import annotations
 
 from PySide6.QtCore import QObject, QSettings

@@ -65,6 +65,14 @@ class StepDisplay(QObject):
     def token_text(self, token: int) -> str:
         return token_name(self.doc.model, token)
 
+    def learn_pieces(self, pieces: dict[int, str]) -> None:
+        """Texts of word pieces a model server names only by text, as the worker learns them."""
+        model = self.doc.model
+        if pieces and model is not None and isinstance(model.vocab, list):
+            for token, text in pieces.items():
+                if 0 <= token < len(model.vocab):
+                    model.vocab[token] = text
+
     def head_for(self, index: int) -> dict[str, Any] | None:
         """What a model server listed at step `index`: {"seen": 0} where the window was not sent it (a
         session opened, another branch followed); None for a model opened here."""
@@ -131,11 +139,7 @@ class StepDisplay(QObject):
     # -- the text ---------------------------------------------------------------------------
     def receive(self, batch: StepBatch) -> None:
         """Word pieces from the worker: kept at once, shown as soon as the text may redraw."""
-        model = self.doc.model
-        if batch.pieces and model is not None and isinstance(model.vocab, list):  # a server naming them as it goes
-            for token, text in batch.pieces.items():
-                if 0 <= token < len(model.vocab):
-                    model.vocab[token] = text
+        self.learn_pieces(batch.pieces)
         self.doc.mirror.extend(batch.steps, batch.logits)
         shades = batch.p_raw.tolist() if self.colour_mode == "chance" else [
             shade_value(step, self.colour_mode) for step in batch.steps]

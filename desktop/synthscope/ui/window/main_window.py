@@ -132,6 +132,7 @@ class MainWindow(QMainWindow):
         w.truncated.connect(self.run.truncated)
         w.followed.connect(self._followed)
         w.proposed.connect(self._proposed)
+        w.piecesLearned.connect(self.steps.learn_pieces)
         self.problemReported.connect(self._show_problem)
         # the run buttons; any of them ends a guess on show
         a.generate.triggered.connect(self.run.generate)

@@ -6,7 +6,7 @@ import dataclasses
 import logging
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 
@@ -32,6 +32,7 @@ from synthscope.session.served import ServerLink, batch_heads, served_config
 
 log = logging.getLogger(__name__)
 TOP_N = 20
+TALLY_TEXTS = 40  # of the futures' tally, the rows whose texts a server is asked for
 VOCAB_SHARE = 0.1  # of the progress bar, for reading the vocabulary after the weights
 # Steps reach the window in batches a little further apart than it redraws the text while a run
 # streams, so each batch is shown as it arrives: one wake-up of the window's thread per batch (each
@@ -66,6 +67,7 @@ class EngineWorker(QObject):
     futuresFailed = Signal(str)
     failed = Signal(str)
     saved = Signal(str)
+    piecesLearned = Signal(object)  # {token: text} newly asked of a server, before what names them
 
     def __init__(self) -> None:
         super().__init__()
@@ -299,7 +301,9 @@ class EngineWorker(QObject):
             if self.generator is not None and served_config(self.generator.engine) is not None:
                 check_server_settings(settings)
             if self.generator is not None and self.generator.record.prompt_tokens:
-                self.proposed.emit((self.generator.n_steps, self.generator.peek(settings)))
+                step = self.generator.peek(settings)
+                self._learned([step.token_id, *step.trace.candidates["token_id"].tolist()])
+                self.proposed.emit((self.generator.n_steps, step))
 
     @Slot(int)
     def fetch_logits(self, index: int) -> None:
@@ -323,45 +327,42 @@ class EngineWorker(QObject):
     def write_futures(self, request: FuturesRequest) -> None:
         """Many futures from step `request.index` of the run (its own logits there, exactly)."""
         self.link.fresh()
-        self.futures_running.set()
-        try:
-            self._write_futures(request)
-        finally:
-            self.futures_running.clear()
-
-    def _write_futures(self, request: FuturesRequest) -> None:
         generator = self.generator
         if generator is None or not 0 <= request.index <= generator.n_steps:
             self.futuresFailed.emit("There is no text to write futures from yet.")
             return
+        self.futures_running.set()
         try:
-            futures = futures_from_run(generator, request.index, request.settings, request.n, request.depth,
-                                       request.seed, progress=self.futuresProgress.emit,
-                                       should_stop=lambda: self.futures_stop.is_set() or self.closing.is_set())
-        except ServerCancelled:
-            self.futuresFailed.emit(FUTURES_STOPPED)
-            return
-        except (EngineError, BrokenLogits, ServerError) as exc:
-            self.futuresFailed.emit(str(exc))
-            return
-        except Exception as exc:
-            log.exception("futures failed")
-            self.futuresFailed.emit(f"The futures stopped because of an unexpected problem: {exc}")
-            return
-        self.futuresReady.emit((request, futures))
+            with self._reported("Writing the futures", self.futuresFailed.emit, FUTURES_STOPPED):
+                futures = futures_from_run(generator, request.index, request.settings, request.n, request.depth,
+                                           request.seed, progress=self.futuresProgress.emit,
+                                           should_stop=lambda: self.futures_stop.is_set() or self.closing.is_set())
+                self._learned([t for future in futures.continuations for t in future.token_ids]
+                              + [token for token, _, _ in futures.tally()[:TALLY_TEXTS]])
+                self.futuresReady.emit((request, futures))
+        finally:
+            self.futures_running.clear()
+
+    def _learned(self, tokens: list[int]) -> None:
+        """Through a server that names word pieces only by text: send the window those it lacks."""
+        if self.generator is not None and (pieces := self.link.texts_to_send(self.generator.engine, tokens)):
+            self.piecesLearned.emit(pieces)
 
     @contextmanager
-    def _reported(self, doing: str) -> Iterator[None]:
-        """Say an error in words; never let a bug kill the thread (it is logged in full)."""
+    def _reported(self, doing: str, say: Callable[[str], None] | None = None, stopped: str = "") -> Iterator[None]:
+        """Say an error in words (through `say`, else `failed`); never let a bug kill the thread (it is
+        logged in full). A Stop or Close that broke off a server's request is no error (`stopped` says so)."""
+        say = say or self.failed.emit
         try:
             yield
         except ServerCancelled:
-            pass  # Stop or Close broke it off: nothing went wrong
+            if stopped:
+                say(stopped)
         except (EngineError, BrokenLogits, ServerError) as exc:
-            self.failed.emit(str(exc))
+            say(str(exc))
         except Exception as exc:
             log.exception("%s failed", doing)
-            self.failed.emit(f"{doing} stopped because of an unexpected problem: {exc}")
+            say(f"{doing} stopped because of an unexpected problem: {exc}")
 
     @Slot()
     def autosave(self) -> None:
