@@ -229,6 +229,26 @@ def test_a_session_through_the_server_is_saved_and_opened_again_on_the_same_serv
             leftover.unlink()
 
 
+def test_a_session_opened_with_fewer_word_pieces_listed_says_so(qtbot, qapp, server: ServerClient,
+                                                                   tmp_path: Path) -> None:
+    win = connected_window(qtbot, qapp, ServerChoice(server.url, head=1000), seed=11)
+    try:
+        generate_with(qtbot, win, STORY, SamplerSettings(temperature=1.2), 8, True)
+        assert any(step.trace.chosen_rank > 1 for step in win.doc.mirror.steps)  # not the favourite somewhere
+        path = tmp_path / "wide.json"
+        win.handle.save(str(path), win.sessions.snapshot())
+        qtbot.waitUntil(path.is_file, timeout=WAIT_MS)
+    finally:
+        win.close()
+    narrow = connected_window(qtbot, qapp, ServerChoice(server.url, head=1))
+    try:
+        narrow.sessions.open_session(str(path))
+        qtbot.waitUntil(lambda: narrow.doc.state == "idle" and narrow.parts.banner.isVisible(), timeout=WAIT_MS)
+        assert "not among those the model server lists there now" in narrow.parts.banner.text.text()
+    finally:
+        narrow.close()
+
+
 def test_nothing_answering_is_one_plain_line_and_the_window_stays_usable(qtbot, qapp) -> None:
     address = f"http://127.0.0.1:{free_port()}"
     win = connected_window(qtbot, qapp, ServerChoice(address))

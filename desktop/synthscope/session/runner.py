@@ -254,7 +254,15 @@ class Generator:
                 raise EngineError(f"This path is longer than the context of {self.engine.n_ctx:,} "
                                   "tokens; raise the Context length setting to open it.")
             raw = self.engine.logits().copy()
-            self.engine.decode([step.token_id])
+            try:
+                self.engine.decode([step.token_id])
+            except EngineError:
+                if getattr(self.engine, "head_logits", None) is None:
+                    raise
+                # A model server listing fewer word pieces than when this text was written.
+                raise EngineError(f"Word piece {index + 1} of this text is not among those the model server "
+                                  "lists there now: connect again asking for more word pieces at each step "
+                                  "to open it.") from None
             self._keep_logits(index, raw)
             self._history[prompt_length + index] = step.token_id
             self._assembler.feed(step.token_bytes)
