@@ -1,7 +1,6 @@
 """An Engine look-alike backed by a model server: the server gives each step's head, Synthscope rolls the dice."""
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
 from collections.abc import Sequence
@@ -102,29 +101,27 @@ class RemoteEngine:
         # Both servers that tokenise (llama-server, llama-cpp-python's) give as many as asked.
         self.head = head or self.n_vocab
         self.config = ServerConfig(client.url, kind, self.model, self.head, self.n_vocab, vocab_from)
-        name = Path(self.model).name or self.model or "model"
-        # llama-server states the model's chat template and its special texts; other servers do not.
-        self._template = str(props.get("chat_template") or "") or None
-        self._special = (str(props.get("bos_token") or ""), str(props.get("eos_token") or ""))
-        self.facts = ModelFacts(path=f"{client.url}#{self.model}", file_size=0, architecture="served",
-                                name=f"{name} at {client.url}", parameters=0, quantisation="",
-                                context_length=self.n_ctx, vocab_size=self.n_vocab, bos_id=None, eos_id=None,
-                                has_chat_template=self._template is not None, chat_template=self._template)
-        self.note = f"computed by the model server at {client.url}"
         self._pieces: dict[int, bytes] = {}
         self._avoid: tuple[int, ...] = ()  # llama-server's draw never picks these (see unfinished_pieces)
         self._known_text: tuple[list[int], str] | None = None  # the last text tokenised and its ids
         self._end_ids = self._end_tokens(str(props.get("eos_token") or ""))
-        if self._template is not None and not self._speaks(self._template):
-            self._template = None  # the server's stand-in for a model without one (a base model)
-            self.facts = dataclasses.replace(self.facts, has_chat_template=False, chat_template=None)
+        # llama-server states the model's chat template and its special texts; other servers do not.
+        template = str(props.get("chat_template") or "") or None
+        self._template = template if template is not None and self._speaks(template) else None
+        self._special = (str(props.get("bos_token") or ""), str(props.get("eos_token") or ""))
+        self.path = f"{client.url}#{self.model}"
+        name = Path(self.model).name or self.model or "model"
+        self.facts = ModelFacts(path=self.path, file_size=0, architecture="served",
+                                name=f"{name} at {client.url}", parameters=0, quantisation="",
+                                context_length=self.n_ctx, vocab_size=self.n_vocab, bos_id=None, eos_id=None,
+                                has_chat_template=self._template is not None, chat_template=self._template)
+        self.note = f"computed by the model server at {client.url}"
         self._tokens: list[int] = []
         self._last: tuple[tuple[int, ...], np.ndarray, HeadInfo] | None = None
         self.heads: dict[int, HeadInfo] = {}  # by position: the head each step's chain ran on
         # What a record names instead of a weights file: the server, its model and a digest of both,
         # in ModelIdentity's order (path, name, file size, digest, vocabulary).
         identity = json.dumps({"server": client.url, "model": self.model, "vocab": self.n_vocab}, sort_keys=True)
-        self.path = f"{client.url}#{self.model}"
         self.served_identity = (self.path, self.facts.name, 0, hashlib.sha256(identity.encode()).hexdigest(),
                                 self.n_vocab)
         self.learn_vocabulary()  # llama-server: one request, and its steps then never come back empty
@@ -208,7 +205,7 @@ class RemoteEngine:
 
     def _speaks(self, template: str) -> bool:
         """Whether the model knows the template's markers: llama-server gives a model without a template
-        its own ChatML one, whose <|im_start|> such a model reads as several ordinary word pieces."""
+        its own ChatML one (a stand-in), whose <|im_start|> such a model reads as several word pieces."""
         return all(len(self.tokenize(marker, add_special=False)) == 1 for marker in CHATML_MARKERS
                    if marker in template)
 

@@ -82,6 +82,8 @@ class _Sampler:
 
     def __init__(self, engine: Engine, settings: SamplerSettings, context: Sequence[int], prompt_length: int,
                  dice: FutureDice) -> None:
+        if isinstance(engine, RemoteEngine):
+            check_server_settings(settings)
         self.settings, self.context, self.dice = settings, list(context), dice
         self.generated = list(context[prompt_length:])
         self.own_steps = bool(settings.mirostat or settings.adaptive_target >= 0
@@ -259,9 +261,7 @@ def build_tree(futures: list[Future]) -> TreeNode:
 def futures_from_run(generator: Generator, index: int, settings: SamplerSettings, n: int, depth: int, seed: int,
                      progress: Progress | None = None, should_stop: Callable[[], bool] | None = None) -> Futures:
     """Many futures from step `index` of the generator's run (the end of the text at its length), from the
-    step's own logits and the feedback carried into it; through a model server its settings are checked."""
-    if isinstance(generator.engine, RemoteEngine):
-        check_server_settings(settings)
+    step's own logits and the feedback carried into it."""
     record = generator.record
     steps = record.steps
     context = list(record.prompt_tokens) + [step.token_id for step in steps[:index]]

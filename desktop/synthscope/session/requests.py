@@ -38,6 +38,14 @@ class LoadedModel:
         model = self.config.model if isinstance(self.config, ServerConfig) else ""
         return Path(model).stem or model or "the server's model"
 
+    def learn(self, texts: dict[int, str]) -> None:
+        """Fill in texts of word pieces still shown as "#id" (a server that names them only by text)."""
+        vocab = self.vocab
+        if isinstance(vocab, list):
+            for token, text in texts.items():
+                if 0 <= token < len(vocab) and vocab[token].startswith("#"):
+                    vocab[token] = text
+
     @property
     def location(self) -> str:
         """Where it is: the file's path, or the server's address and the model's name there."""

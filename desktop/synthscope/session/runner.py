@@ -21,6 +21,7 @@ from synthscope.engine import Engine, EngineError, TextAssembler, machine_facts
 from synthscope.sampling import (ChainResult, Dice, SamplerSettings, StepTrace, build_trace, force_choice,
                                  run_chain)
 from synthscope.engine.dry_breakers import dry_breakers
+from synthscope.engine.remote import RemoteEngine
 from synthscope.session.mirror import StepExtras
 from synthscope.session.record import ModelIdentity, RunRecord, Step
 from synthscope.session.step_inputs import StepInputs, feedback_before
@@ -44,8 +45,8 @@ class Generator:
         self.engine, self.seed, self.top_n = engine, seed, top_n
         self._overlap = overlap  # None: overlap the statistics with the decode when a core is free
         self._cores = machine_facts().logical_cores
-        served = getattr(engine, "served_identity", None)  # a model server's: no weights file here to read
-        self.identity = (ModelIdentity(*served) if served is not None
+        self.served = isinstance(engine, RemoteEngine)  # a model server's: no weights file here to read
+        self.identity = (ModelIdentity(*engine.served_identity) if self.served
                          else ModelIdentity.of_file(engine.path, engine.facts.name, engine.n_vocab))
         self._dice = Dice(seed)
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="synthscope-trace")
@@ -257,7 +258,7 @@ class Generator:
             try:
                 self.engine.decode([step.token_id])
             except EngineError:
-                if getattr(self.engine, "head_logits", None) is None:
+                if not self.served:
                     raise
                 # A model server listing fewer word pieces than when this text was written.
                 raise EngineError(f"Word piece {index + 1} of this text is not among those the model server "
@@ -278,9 +279,9 @@ class Generator:
         cached = self._logits.get(step_index)
         if cached is not None:
             return cached.copy()
-        head_logits = getattr(self.engine, "head_logits", None)
-        if head_logits is not None:  # a model server: asked for that point, its context left as it is
-            return np.array(head_logits(self.engine.tokens[:len(self._record.prompt_tokens) + step_index])[0])
+        if self.served:  # a model server: asked for that point, its context left as it is
+            point = self.engine.tokens[:len(self._record.prompt_tokens) + step_index]
+            return np.array(self.engine.head_logits(point)[0])
         # The tail is decoded again one token at a time, as it was first: a batch could differ in
         # the last digits (it does on Gemma 3), and later steps' logits would inherit that.
         everything = self.engine.tokens

@@ -9,6 +9,7 @@ import numpy as np
 
 from synthscope.engine import Engine, EngineError
 from synthscope.engine.dry_breakers import dry_breakers
+from synthscope.engine.remote import RemoteEngine, check_server_settings
 from synthscope.sampling import FRESH, Dice, Feedback, SamplerSettings
 from synthscope.sampling.dry import dry_enabled
 from synthscope.sampling.newer_stages import xtc_enabled
@@ -56,6 +57,8 @@ class StepInputs:
                  feedback: Feedback) -> dict[str, Any]:
         """run_chain's keyword arguments for step `index`, after the `generated` tokens."""
         check_for_model(settings, self.engine.n_vocab)
+        if isinstance(self.engine, RemoteEngine):  # each step: the settings may change during a run
+            check_server_settings(settings)
         inputs: dict[str, Any] = {"feedback": feedback}
         if xtc_enabled(settings.xtc_probability, settings.xtc_threshold) and not settings.mirostat:
             inputs["xtc_u"] = dice.xtc_u(index)

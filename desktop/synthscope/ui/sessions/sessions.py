@@ -177,10 +177,9 @@ class Sessions(QObject):
 
     def _restore(self, exploration: Exploration) -> None:
         record, doc = exploration.record, self.doc
-        if doc.model is not None and isinstance(doc.model.vocab, list):  # a server's texts, learned as they come
-            for token, piece in record.pieces.items():
-                if 0 <= token < len(doc.model.vocab) and doc.model.vocab[token].startswith("#"):
-                    doc.model.vocab[token] = piece.decode("utf-8", errors="backslashreplace")
+        if doc.model is not None:  # a server that names word pieces only by text: the session's own texts
+            doc.model.learn({token: piece.decode("utf-8", errors="backslashreplace")
+                             for token, piece in record.pieces.items()})
         chat = exploration.extras.get("chat")
         self.chat.set_mode(bool(chat) and doc.model is not None and doc.model.facts.has_chat_template)
         if doc.chatting and isinstance(chat, dict):

@@ -67,15 +67,12 @@ class StepDisplay(QObject):
 
     def learn_pieces(self, pieces: dict[int, str]) -> None:
         """Texts of word pieces a model server names only by text, as the worker learns them."""
-        model = self.doc.model
-        if pieces and model is not None and isinstance(model.vocab, list):
-            for token, text in pieces.items():
-                if 0 <= token < len(model.vocab):
-                    model.vocab[token] = text
+        if pieces and self.doc.model is not None:
+            self.doc.model.learn(pieces)
 
     def head_for(self, index: int) -> dict[str, Any] | None:
-        """What a model server listed at step `index`: {"seen": 0} where the window was not sent it (a
-        session opened, another branch followed); None for a model opened here."""
+        """What a model server listed at step `index`: {"seen": 0} where the step does not say (a session
+        saved by an older Synthscope); None for a model opened here."""
         model = self.doc.model
         if model is None or model.server is None:
             return None

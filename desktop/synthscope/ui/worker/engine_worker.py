@@ -17,7 +17,6 @@ from synthscope.engine import (ConfigError, Engine, EngineError, LoadCancelled, 
                                machine_choice, open_engine, preferred_config, remembered_choice)
 from synthscope.engine.chat import format_chat
 from synthscope.engine.model import DEFAULT_CONTEXT
-from synthscope.engine.remote import check_server_settings
 from synthscope.engine.server_http import ServerCancelled, ServerError
 from synthscope.sampling import BrokenLogits, SamplerSettings
 from synthscope.session import Generator, RunRecord, Step
@@ -184,9 +183,6 @@ class EngineWorker(QObject):
 
     def _generate(self, generator: Generator, request: RunRequest) -> str:
         served = served_config(generator.engine) is not None
-        checked = self.live_settings
-        if served:
-            check_server_settings(checked)
         machine_threads = None if served else machine_choice().config.threads  # known in this process
         threads = None if served else self.live_threads or machine_threads
         if threads != generator.engine.config.threads:
@@ -217,11 +213,7 @@ class EngineWorker(QObject):
                 threads = None if served else self.live_threads or machine_threads
                 if threads != generator.engine.config.threads:
                     generator.engine.set_threads(threads)
-                settings = self.live_settings
-                if served and settings is not checked:  # DRY or a grammar turned on during the run
-                    check_server_settings(settings)
-                    checked = settings
-                step = generator.step_untraced(settings, forced.pop(0) if forced else None)
+                step = generator.step_untraced(self.live_settings, forced.pop(0) if forced else None)
                 is_end = generator.is_end(step)
                 made.append((generator.n_steps - 1, step, is_end))
                 if is_end and not request.ignore_end:
@@ -298,8 +290,6 @@ class EngineWorker(QObject):
         """What the dice would write next, for a person to accept or overrule (nothing is decoded)."""
         self.link.fresh()
         with self._reported("Looking ahead"):
-            if self.generator is not None and served_config(self.generator.engine) is not None:
-                check_server_settings(settings)
             if self.generator is not None and self.generator.record.prompt_tokens:
                 step = self.generator.peek(settings)
                 self._learned([step.token_id, *step.trace.candidates["token_id"].tolist()])
